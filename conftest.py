@@ -1,0 +1,129 @@
+"""Hooks only: options, report header, xdist result gathering and the end-of-run summary."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ptq_helpers import results, runtime
+from ptq_helpers.assets import resolve_assets, resolve_cache_dir
+from ptq_helpers.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED
+from ptq_helpers.errors import PTQError
+from ptq_helpers.plugin_state import EVENTS, META, RECORDS, SETTINGS, THRESHOLDS
+from ptq_helpers.store import Settings
+from ptq_helpers.thresholds import SETTINGS as THRESHOLD_SETTINGS
+from ptq_helpers.thresholds import resolve
+
+pytest_plugins = ["fixtures.data", "fixtures.models"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("resnet8-ptq", "ResNet8 post-training quantization gate")
+    group.addoption("--assets-dir", help="folder with cifar-10-batches-py/, mlperf-tiny/, resnet8.onnx "
+                    "(default: $RESNET8_PTQ_ASSETS, then <cache>/assets, downloaded when missing)")
+    group.addoption("--ptq-cache-dir", help="writable cache for downloads, built models and predictions "
+                    "(default: $RESNET8_PTQ_CACHE, then the user cache folder, e.g. ~/.cache/resnet8-ptq)")
+    group.addoption("--ptq-rebuild", action="store_true", help="rebuild every model and prediction this run")
+    group.addoption("--ptq-seed", type=int, help=f"calibration draw seed (default {DEFAULT_SEED})")
+    group.addoption("--ptq-calibration-per-class", type=int,
+                    help=f"calibration images per class from the training split (default {DEFAULT_PER_CLASS})")
+    group.addoption("--ptq-threads", type=int, help="threads per process for ONNX Runtime and torch "
+                    "(default: available cores divided by the number of xdist workers)")
+    group.addoption("--ptq-json", metavar="PATH", help="write all results as JSON to PATH")
+    for name, (ini_key, flag, help_text) in THRESHOLD_SETTINGS.items():
+        group.addoption(flag, dest=f"ptq_th_{name}", metavar="N", help=help_text)
+        parser.addini(ini_key, help_text)
+    parser.addini("ptq_seed", f"calibration draw seed (default {DEFAULT_SEED})")
+    parser.addini("ptq_calibration_per_class", f"calibration images per class (default {DEFAULT_PER_CLASS})")
+
+
+def _int_setting(config: pytest.Config, option: str, ini: str, default: int) -> int:
+    value = config.getoption(option)
+    if value is not None:
+        return int(value)
+    raw = config.getini(ini)
+    try:
+        return int(raw) if raw not in (None, "") else default
+    except ValueError:
+        raise pytest.UsageError(f"[tool.pytest.ini_options] {ini} = {raw!r} is not an integer") from None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    try:
+        thresholds = resolve(
+            {name: config.getoption(f"ptq_th_{name}") for name in THRESHOLD_SETTINGS},
+            {name: config.getini(ini) for name, (ini, _, _) in THRESHOLD_SETTINGS.items()},
+        )
+        cache = resolve_cache_dir(config.getoption("ptq_cache_dir"))
+        assets = resolve_assets(config.getoption("assets_dir"), cache)
+    except PTQError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    threads = config.getoption("ptq_threads")
+    if threads is not None and threads < 1:
+        raise pytest.UsageError(f"--ptq-threads={threads}: must be at least 1")
+    workers = workerinput["workercount"] if workerinput else 1
+    config.stash[THRESHOLDS] = thresholds
+    config.stash[SETTINGS] = Settings(
+        assets=assets, cache=cache, threads=threads or runtime.default_threads(workers),
+        seed=_int_setting(config, "ptq_seed", "ptq_seed", DEFAULT_SEED),
+        per_class=_int_setting(config, "ptq_calibration_per_class", "ptq_calibration_per_class", DEFAULT_PER_CLASS),
+        rebuild=config.getoption("ptq_rebuild"),
+        run_id=workerinput["testrunuid"] if workerinput else uuid.uuid4().hex,
+    )
+    config.stash[RECORDS] = {}
+    config.stash[EVENTS] = []
+    config.stash[META] = {}
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    s, th = config.stash[SETTINGS], config.stash[THRESHOLDS]
+    v = runtime.versions()
+    return [
+        "resnet8-ptq: " + ", ".join(f"{k} {v[k]}" for k in ("onnxruntime", "torch", "onnx2torch", "onnx", "numpy")),
+        f"resnet8-ptq: assets {s.assets.root} (from {s.assets.source}); cache {s.cache}",
+        f"resnet8-ptq: calibration seed {s.seed}, {s.per_class}/class from train; threads {s.threads}/process; "
+        f"CPU {runtime.cpu_name()}",
+        "resnet8-ptq: thresholds " + ", ".join(f"{k}={val}" for k, val in th.__dict__.items()),
+    ]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if hasattr(config, "workeroutput"):  # xdist worker: ship results to the controller
+        config.workeroutput["ptq"] = json.dumps(
+            {"records": config.stash[RECORDS], "events": config.stash[EVENTS], "meta": config.stash[META]}
+        )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # noqa: ANN001 - xdist hook
+    data = json.loads(getattr(node, "workeroutput", {}).get("ptq", "{}") or "{}")
+    node.config.stash[RECORDS].update(data.get("records", {}))
+    node.config.stash[META].update(data.get("meta", {}))
+    worker = node.gateway.id
+    node.config.stash[EVENTS].extend({**e, "worker": worker} for e in data.get("events", []))
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001
+    if hasattr(config, "workerinput"):
+        return
+    records, th, s = config.stash[RECORDS], config.stash[THRESHOLDS], config.stash[SETTINGS]
+    if not records:
+        return
+    tr = terminalreporter
+    tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
+    for line in results.table(records, th):
+        tr.write_line(line)
+    built = Counter(f"{e['case']} {e['what']}" for e in config.stash[EVENTS] if e["built"])
+    done = ", ".join(f"{k} x{n}" for k, n in sorted(built.items())) or "nothing (all reused from the cache)"
+    tr.write_line(f"built this run: {done}; cache {s.cache}")
+    path = config.getoption("ptq_json")
+    if path:
+        meta = {"versions": runtime.versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
+                "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"}, **config.stash[META]}
+        results.write_json(Path(path), results.payload(records, th, meta))
+        tr.write_line(f"results written to {path}")

@@ -1,0 +1,175 @@
+"""Find the assets folder, fetch what is missing from the official sources, convert .h5 -> ONNX."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ptq_helpers.errors import AssetError
+from ptq_helpers.fileio import atomic_path, lock
+
+ENV_ASSETS = "RESNET8_PTQ_ASSETS"
+ENV_CACHE = "RESNET8_PTQ_CACHE"
+
+CIFAR_DIR = "cifar-10-batches-py"
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR_MD5 = "c58f30108f718f92721af3b95e74349a"
+CIFAR_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch")
+
+H5_PATH = "mlperf-tiny/pretrainedResnet.h5"
+H5_URL = "https://github.com/mlcommons/tiny/raw/v1.1/benchmark/training/image_classification/trained_models/pretrainedResnet.h5"
+H5_SHA256 = "5f938a8eea605438cc7360aa13c987bc6d7bd0c8d931b2917361ae7ae4eeda2f"
+
+ONNX_PATH = "resnet8.onnx"
+
+
+def default_cache_dir() -> Path:
+    """The per-user cache folder (e.g. ~/.cache/resnet8-ptq)."""
+    import pooch
+
+    return Path(pooch.os_cache("resnet8-ptq"))
+
+
+def resolve_cache_dir(option: str | None) -> Path:
+    """--ptq-cache-dir, then $RESNET8_PTQ_CACHE, then the user cache folder."""
+    if option:
+        return Path(option).expanduser().resolve()
+    if os.environ.get(ENV_CACHE):
+        return Path(os.environ[ENV_CACHE]).expanduser().resolve()
+    return default_cache_dir()
+
+
+@dataclass(frozen=True)
+class Assets:
+    """Where inputs are read from (root, maybe read-only) and where missing ones are fetched to."""
+
+    root: Path
+    source: str  # which setting chose root, for messages and the report header
+    cache: Path  # writable: downloads, conversions
+
+    @property
+    def fetch_dir(self) -> Path:
+        return self.cache / "assets"
+
+    def _find(self, relative: str) -> Path | None:
+        for base in (self.root, self.fetch_dir):
+            if (base / relative).exists():
+                return base / relative
+        return None
+
+    def cifar_dir(self, *, download: bool = True) -> Path:
+        """The folder holding the CIFAR-10 python batches, downloaded if absent."""
+        for base in (self.root, self.fetch_dir):
+            folder = base / CIFAR_DIR
+            if folder.is_dir() and any((folder / f).exists() for f in CIFAR_FILES):
+                return folder
+        if not download:
+            raise AssetError(f"{self.root / CIFAR_DIR}: CIFAR-10 not found; {self.hint()}")
+        return fetch_cifar(self.fetch_dir, self)
+
+    def h5_model(self, *, download: bool = True) -> Path:
+        """The MLPerf Tiny Keras model, downloaded if absent."""
+        found = self._find(H5_PATH)
+        if found is not None:
+            return found
+        if not download:
+            raise AssetError(f"{self.root / H5_PATH}: not found; {self.hint()}")
+        return fetch_file(H5_URL, f"sha256:{H5_SHA256}", self.fetch_dir / H5_PATH, self)
+
+    def onnx_model(self) -> Path:
+        """resnet8.onnx from the assets, else converted from the .h5 (cached)."""
+        found = self._find(ONNX_PATH)
+        if found is not None:
+            return found
+        h5 = self.h5_model()
+        return convert_h5(h5, self.fetch_dir / ONNX_PATH)
+
+    def hint(self) -> str:
+        return (
+            f"assets folder {self.root} (from {self.source}); put the files there in the layout of "
+            f"../shared/assets, point --assets-dir / ${ENV_ASSETS} at such a folder, or go online so the "
+            f"suite can download them into {self.fetch_dir}"
+        )
+
+
+def resolve_assets(option: str | None, cache: Path) -> Assets:
+    """--assets-dir, then $RESNET8_PTQ_ASSETS, then <cache>/assets."""
+    for value, source in ((option, "--assets-dir"), (os.environ.get(ENV_ASSETS), f"${ENV_ASSETS}")):
+        if value:
+            root = Path(value).expanduser().resolve()
+            if not root.is_dir():
+                raise AssetError(
+                    f"{source}={value}: folder {root} does not exist; fix the path, or unset it to use "
+                    f"(and download into) {cache / 'assets'}"
+                )
+            return Assets(root, source, cache)
+    return Assets(cache / "assets", "user cache", cache)
+
+
+def _retrieve(url: str, known_hash: str, dest: Path, assets: Assets) -> Path:
+    import pooch
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return Path(pooch.retrieve(url, known_hash=known_hash, fname=dest.name, path=dest.parent, progressbar=False))
+    except ValueError as exc:  # pooch's hash mismatch
+        raise AssetError(f"{url}: downloaded file fails its checksum ({exc}); retry, or {assets.hint()}") from None
+    except Exception as exc:  # requests' connection errors and friends
+        raise AssetError(
+            f"{dest}: missing and could not be downloaded from {url} ({type(exc).__name__}: {exc}); "
+            f"{assets.hint()}"
+        ) from None
+
+
+def fetch_file(url: str, known_hash: str, dest: Path, assets: Assets) -> Path:
+    """Download one file with its checksum checked by pooch."""
+    with lock(dest):
+        if dest.exists():
+            return dest
+        return _retrieve(url, known_hash, dest, assets)
+
+
+def fetch_cifar(dest_root: Path, assets: Assets) -> Path:
+    """Download the official CIFAR-10 tarball (md5-checked) and extract it safely."""
+    target = dest_root / CIFAR_DIR
+    with lock(target):
+        if target.is_dir():
+            return target
+        archive = _retrieve(CIFAR_URL, f"md5:{CIFAR_MD5}", dest_root / "cifar-10-python.tar.gz", assets)
+        staging = dest_root / f".extract-{os.getpid()}"
+        with tarfile.open(archive, "r:gz") as tar:
+            members = [m for m in tar.getmembers() if m.name.startswith(f"{CIFAR_DIR}/") and m.isfile()]
+            tar.extractall(staging, members=members, filter="data")
+        os.replace(staging / CIFAR_DIR, target)
+        staging.rmdir()
+        archive.unlink()
+        return target
+
+
+def convert_h5(h5: Path, dest: Path) -> Path:
+    """Convert the Keras .h5 to ONNX with tf2onnx in a subprocess (keeps TensorFlow out of this process)."""
+    with lock(dest):
+        if dest.exists():
+            return dest
+        missing = [m for m in ("tensorflow", "tf2onnx") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise AssetError(
+                f"{dest.name}: not found, and converting {h5} needs {' and '.join(missing)}; "
+                f"install the extra: pip install -e '.[convert]' (or put resnet8.onnx in the assets folder)"
+            )
+        with atomic_path(dest) as tmp:
+            proc = subprocess.run(
+                [sys.executable, "-m", "ptq_helpers.convert", str(h5), str(tmp)],
+                capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+            )
+            if proc.returncode != 0:
+                tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+                raise AssetError(
+                    f"{h5}: tf2onnx conversion failed (exit {proc.returncode}): {tail}\n"
+                    f"check the file is the MLPerf Tiny pretrainedResnet.h5 (sha256 {H5_SHA256})"
+                )
+        return dest

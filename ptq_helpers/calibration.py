@@ -1,0 +1,32 @@
+"""The calibration draw: stratified samples from the TRAINING split, the same for every framework."""
+from __future__ import annotations
+
+import numpy as np
+
+from ptq_helpers.errors import ConfigError
+from ptq_helpers.fileio import sha256_bytes
+
+DEFAULT_SEED = 42
+DEFAULT_PER_CLASS = 100
+
+
+def draw_indices(labels: np.ndarray, per_class: int = DEFAULT_PER_CLASS, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """Same draw as `np.random.seed(seed)` then `np.random.choice(idx_c, per_class, replace=False)` for c = 0..9.
+
+    A private RandomState reproduces the legacy global stream without touching global state.
+    """
+    classes = np.unique(labels)
+    smallest = min(int((labels == c).sum()) for c in classes)
+    if not 1 <= per_class <= smallest:
+        raise ConfigError(
+            f"--ptq-calibration-per-class={per_class}: must be between 1 and {smallest} "
+            f"(the fewest training images any class has)"
+        )
+    rng = np.random.RandomState(seed)
+    picks = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes]
+    return np.concatenate(picks).astype(np.int64)
+
+
+def indices_sha256(indices: np.ndarray) -> str:
+    """Content hash of a draw (little-endian int64), recorded in results and cache keys."""
+    return sha256_bytes(np.asarray(indices, dtype="<i8").tobytes())

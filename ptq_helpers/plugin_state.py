@@ -1,0 +1,15 @@
+"""Keys for what the fixtures and hooks share through `config.stash`."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ptq_helpers.store import Settings
+from ptq_helpers.thresholds import Thresholds
+
+SETTINGS = pytest.StashKey[Settings]()
+THRESHOLDS = pytest.StashKey[Thresholds]()
+RECORDS = pytest.StashKey[dict[str, dict[str, Any]]]()  # case id -> results.record
+EVENTS = pytest.StashKey[list[dict[str, Any]]]()  # what was built vs reused, per process
+META = pytest.StashKey[dict[str, Any]]()  # data/calibration hashes of the run

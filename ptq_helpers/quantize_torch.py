@@ -1,0 +1,140 @@
+"""PyTorch models from the same ONNX file: onnx2torch fp32 and FX graph-mode int8, as TorchScript."""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ptq_helpers.cases import Case, TorchQuant
+from ptq_helpers.errors import UnsupportedQuantization
+
+CALIBRATION_BATCH = 100
+TRACE_BATCH = 8
+
+# FX and TorchScript warn on every call in torch >= 2.10 (deprecations); known and harmless here.
+_KNOWN_NOISE = (
+    (DeprecationWarning, r"torch\.ao\.quantization is deprecated"),
+    (UserWarning, r"Please use quant_min and quant_max to specify the range for observers"),
+    (UserWarning, r"torch\.quantize_per_tensor, torch\.quantize_per_channel and other quantized tensor creation"),
+    (FutureWarning, r"`torch\.jit\.\w+` is deprecated"),
+)
+
+
+@contextmanager
+def quiet_torch() -> Iterator[None]:
+    """Silence exactly the known torch deprecation noise; every other warning still surfaces."""
+    with warnings.catch_warnings():
+        for category, message in _KNOWN_NOISE:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        yield
+
+
+def check_supported(q: TorchQuant) -> None:
+    """Refuse what fbgemm/x86 cannot run. FX itself does not raise on quint8 weights: it silently
+    leaves the convolutions in fp32, so the refusal must be ours."""
+    if q.weight_dtype != "qint8":
+        raise UnsupportedQuantization(
+            f"pytorch/uint8: the {q.engine} quantized engine requires qint8 (signed) weights, got "
+            f"{q.weight_dtype}; FX would silently leave every convolution in fp32. Use int8 for PyTorch, "
+            f"or ONNX Runtime for uint8"
+        )
+
+
+def onnx_to_torch(source: Path):
+    """The fp32 ONNX model as a torch.fx.GraphModule (onnx2torch), in eval mode, reshapes made static."""
+    import onnx
+    from onnx2torch import convert
+
+    return static_reshapes(convert(onnx.load(str(source))).eval())
+
+
+def static_reshapes(gm):
+    """Replace onnx2torch Reshape modules whose target shape is a constant without zeros by an
+    exact `torch.reshape(x, shape)`. Their `if torch.any(shape == 0)` branch is data-dependent,
+    which tracing can only freeze (with warnings) and torch.export cannot handle at all."""
+    import torch
+    from onnx2torch.node_converters.reshape import OnnxReshape
+
+    for node in list(gm.graph.nodes):
+        if node.op != "call_module" or not isinstance(gm.get_submodule(node.target), OnnxReshape):
+            continue
+        data, shape_node = node.args
+        if getattr(shape_node, "op", None) != "get_attr":
+            continue
+        shape = tuple(int(v) for v in _attr(gm, shape_node.target).tolist())
+        if 0 in shape:
+            continue
+        with gm.graph.inserting_before(node):
+            new = gm.graph.call_function(torch.reshape, (data, shape))
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
+    gm.graph.eliminate_dead_code()
+    gm.delete_all_unused_submodules()
+    gm.recompile()
+    return gm
+
+
+def _attr(gm, target: str):
+    obj = gm
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _trace_and_save(module, dest: Path) -> None:
+    import torch
+
+    example = torch.zeros(TRACE_BATCH, 32, 32, 3)
+    with quiet_torch(), torch.inference_mode(), warnings.catch_warnings():
+        # Quantized ops take scale/zero-point as Python numbers: they are constants of the converted
+        # model, so freezing them is exactly right (the saved file is what the tests evaluate).
+        warnings.filterwarnings("ignore", message=r"Converting a tensor to a Python (float|boolean|integer)",
+                                category=torch.jit.TracerWarning)
+        traced = torch.jit.trace(module, example, check_trace=False)
+        torch.jit.save(traced, str(dest))
+
+
+def build_fp32(source: Path, dest: Path) -> None:
+    """onnx2torch conversion, traced and saved as TorchScript."""
+    _trace_and_save(onnx_to_torch(source), dest)
+
+
+def qconfig_mapping(q: TorchQuant):
+    """The engine's default mapping, with the requested weight dtype."""
+    import torch
+    from torch.ao.quantization import QConfig, get_default_qconfig_mapping
+    from torch.ao.quantization.observer import MinMaxObserver
+
+    with quiet_torch():
+        mapping = get_default_qconfig_mapping(q.engine)
+        if q.weight_dtype == "quint8":  # reachable only with check=False: shows FX's silent fallback
+            weight = MinMaxObserver.with_args(dtype=torch.quint8, qscheme=torch.per_tensor_affine)
+            mapping.set_global(QConfig(activation=mapping.global_qconfig.activation, weight=weight))
+    return mapping
+
+
+def fx_quantize(module, q: TorchQuant, calibration: np.ndarray, *, check: bool = True):
+    """prepare_fx -> calibrate -> convert_fx with the case's engine; returns the quantized GraphModule."""
+    import torch
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    if check:
+        check_supported(q)
+    torch.backends.quantized.engine = q.engine
+    example = (torch.from_numpy(calibration[:1]),)
+    with quiet_torch(), torch.no_grad():
+        prepared = prepare_fx(module, qconfig_mapping(q), example)
+        for i in range(0, len(calibration), CALIBRATION_BATCH):
+            prepared(torch.from_numpy(calibration[i:i + CALIBRATION_BATCH]))
+        return convert_fx(prepared)
+
+
+def build_quantized(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> None:
+    """FX int8 of the onnx2torch model, traced and saved as TorchScript."""
+    q = case.quant
+    assert isinstance(q, TorchQuant), case
+    check_supported(q)
+    _trace_and_save(fx_quantize(onnx_to_torch(source), q, calibration), dest)

@@ -1,0 +1,81 @@
+"""Result records, the end-of-run table and the JSON file."""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ptq_helpers import gates
+from ptq_helpers.cases import CASES, DTYPE_LABELS, FRAMEWORK_LABELS, UNSUPPORTED, Case
+from ptq_helpers.cifar import CLASSES
+from ptq_helpers.fileio import atomic_write_bytes
+from ptq_helpers.thresholds import Thresholds
+
+Record = dict[str, Any]
+HEADERS = ("Model", "Framework", "Data type", "Accuracy", "Δ vs fp32", "Size", "Size reduction", "Gates")
+
+
+def record(case: Case, result: Any) -> Record:
+    """A JSON-ready record of one model's measured results (result: store.ModelResult)."""
+    m = result.metrics
+    return {
+        "id": case.id, "framework": case.framework, "dtype": case.dtype, "format": case.fmt,
+        "baseline_id": case.baseline_id, "correct": m.correct, "total": m.total,
+        "accuracy": round(m.accuracy, 4), "per_class": [round(v, 4) for v in m.per_class],
+        "size_bytes": result.artifact.size, "sha256": result.artifact.sha256,
+    }
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:.1f} KB"
+
+
+def rows(records: Mapping[str, Record], th: Thresholds) -> list[tuple[str, ...]]:
+    """One row per model of the matrix that has a record, in matrix order, plus unsupported rows."""
+    out: list[tuple[str, ...]] = []
+    for case in CASES:
+        if case.unsupported:
+            out.append((case.id, FRAMEWORK_LABELS[case.framework], DTYPE_LABELS[case.dtype], "N/A", "N/A", "N/A",
+                        f"N/A — not supported ({case.unsupported})", "-"))
+            continue
+        rec = records.get(case.id)
+        if rec is None:
+            continue
+        base = records.get(case.baseline_id)
+        if case.is_fp32 or base is None:
+            delta = reduction = "-"
+        else:
+            delta = f"{rec['accuracy'] - base['accuracy']:+.2f}"
+            reduction = f"{100 * (1 - rec['size_bytes'] / base['size_bytes']):.1f}%"
+        failed = gates.all_failures(rec, base, th)
+        status = "pass" if not failed else f"FAIL ({len(failed)})"
+        out.append((case.id, FRAMEWORK_LABELS[case.framework], DTYPE_LABELS[case.dtype],
+                    f"{rec['accuracy']:.2f}%", delta, _kb(rec["size_bytes"]), reduction, status))
+    return out
+
+
+def table(records: Mapping[str, Record], th: Thresholds) -> list[str]:
+    """The summary as aligned text lines."""
+    body = rows(records, th)
+    widths = [max(len(r[i]) for r in (HEADERS, *body)) for i in range(len(HEADERS))]
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return [fmt(HEADERS), fmt(tuple("-" * w for w in widths)), *map(fmt, body)]
+
+
+def payload(records: Mapping[str, Record], th: Thresholds, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything the JSON file holds."""
+    return {
+        "schema": 1,
+        "meta": dict(meta),
+        "thresholds": th.__dict__,
+        "classes": list(CLASSES),
+        "models": [records[c.id] for c in CASES if c.id in records],
+        "unsupported": [{"id": c.id, "framework": c.framework, "dtype": c.dtype, "reason": c.unsupported}
+                        for c in UNSUPPORTED],
+        "gates": {rid: gates.all_failures(rec, records.get(rec["baseline_id"]), th) for rid, rec in records.items()},
+    }
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    atomic_write_bytes(path, json.dumps(data, indent=2, sort_keys=False).encode() + b"\n")

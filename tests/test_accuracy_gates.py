@@ -1,0 +1,43 @@
+"""The accuracy bar, measured on all 10,000 CIFAR-10 test images for every model of the matrix."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ptq_helpers import cases, gates
+from ptq_helpers.plugin_state import RECORDS, THRESHOLDS
+from ptq_helpers.store import ModelResult
+from tests.gate import passes
+
+pytestmark = pytest.mark.real
+
+
+def test_top1_above_minimum(model: ModelResult, pytestconfig: pytest.Config) -> None:
+    assert model.metrics.total == 10_000
+    passes(gates.accuracy(pytestconfig.stash[RECORDS][model.case.id], pytestconfig.stash[THRESHOLDS]))
+
+
+def test_drop_vs_own_fp32(quantized_model: ModelResult, baseline_of, pytestconfig: pytest.Config) -> None:
+    base = baseline_of(quantized_model.case)
+    recs = pytestconfig.stash[RECORDS]
+    passes(gates.drop(recs[quantized_model.case.id], recs[base.case.id], pytestconfig.stash[THRESHOLDS]))
+
+
+def test_no_class_drops_too_far(quantized_model: ModelResult, baseline_of, pytestconfig: pytest.Config) -> None:
+    base = baseline_of(quantized_model.case)
+    recs = pytestconfig.stash[RECORDS]
+    assert sum(quantized_model.metrics.per_class_total) == 10_000
+    passes(gates.class_drop(recs[quantized_model.case.id], recs[base.case.id], pytestconfig.stash[THRESHOLDS]))
+
+
+def test_fp32_baseline_pinned(fp32_model: ModelResult, pytestconfig: pytest.Config) -> None:
+    passes(gates.fp32_pinned(pytestconfig.stash[RECORDS][fp32_model.case.id], pytestconfig.stash[THRESHOLDS]))
+
+
+def test_onnx2torch_matches_onnxruntime(ptq_store) -> None:
+    """The PyTorch fp32 model (onnx2torch, TorchScript) computes what ONNX Runtime computes."""
+    ort, torch = ptq_store.result(cases.get("ort-fp32")), ptq_store.result(cases.get("torch-fp32"))
+    worst = float(np.abs(ort.probs - torch.probs).max())
+    assert worst <= 1e-4, f"torch-fp32 vs ort-fp32: max |Δprob| {worst:.2e} > 1e-4"
+    differ = int((ort.predictions != torch.predictions).sum())
+    assert differ == 0, f"torch-fp32 vs ort-fp32: top-1 differs on {differ} of 10,000 images"
