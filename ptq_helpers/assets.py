@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -90,8 +91,8 @@ class Assets:
 
     def hint(self) -> str:
         return (
-            f"assets folder {self.root} (from {self.source}); put the files there in the layout of "
-            f"../shared/assets, point --assets-dir / ${ENV_ASSETS} at such a folder, or go online so the "
+            f"assets folder {self.root} (from {self.source}); put the files there ({CIFAR_DIR}/, {H5_PATH}, "
+            f"{ONNX_PATH}), point --assets-dir or ${ENV_ASSETS} at such a folder, or go online so the "
             f"suite can download them into {self.fetch_dir}"
         )
 
@@ -141,9 +142,14 @@ def fetch_cifar(dest_root: Path, assets: Assets) -> Path:
             return target
         archive = _retrieve(CIFAR_URL, f"md5:{CIFAR_MD5}", dest_root / "cifar-10-python.tar.gz", assets)
         staging = dest_root / f".extract-{os.getpid()}"
-        with tarfile.open(archive, "r:gz") as tar:
-            members = [m for m in tar.getmembers() if m.name.startswith(f"{CIFAR_DIR}/") and m.isfile()]
-            tar.extractall(staging, members=members, filter="data")
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                members = [m for m in tar.getmembers() if m.name.startswith(f"{CIFAR_DIR}/") and m.isfile()]
+                tar.extractall(staging, members=members, filter="data")
+        except (tarfile.TarError, OSError) as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise AssetError(f"{archive}: refused to extract ({exc}); this is not the official CIFAR-10 "
+                             f"tarball, delete it and retry, or {assets.hint()}") from None
         os.replace(staging / CIFAR_DIR, target)
         staging.rmdir()
         archive.unlink()

@@ -38,14 +38,19 @@ _ALLOWED_GLOBALS = {
     ("copyreg", "_reconstructor"),
     ("__builtin__", "object"),
     ("builtins", "object"),
+    ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
 }
+
+
+class _Refused(pickle.UnpicklingError):
+    pass
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):  # type: ignore[override]
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a CIFAR-10 batch")
+        raise _Refused(f"global {module}.{name} is not allowed in a CIFAR-10 batch")
 
 
 def safe_load_batch(path: Path) -> dict[str, object]:
@@ -57,7 +62,7 @@ def safe_load_batch(path: Path) -> dict[str, object]:
                          f"(official tarball: https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz)") from None
     try:
         obj = _RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
-    except pickle.UnpicklingError as exc:
+    except _Refused as exc:
         raise AssetError(f"{path}: refused to load ({exc}); the file is not an official CIFAR-10 batch, "
                          f"replace it with one from the official tarball") from None
     except Exception as exc:

@@ -1,0 +1,80 @@
+"""The build-once cache: one build across processes, atomic writes, invalid artifacts rebuilt."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from pathlib import Path
+
+import pytest
+
+from ptq_helpers.artifacts import MANIFEST, cache_key, get_or_build
+
+
+def _slow_build(log: Path):
+    def build(tmp: Path) -> None:
+        with open(log, "a") as fh:
+            fh.write("built\n")
+        time.sleep(0.3)
+        tmp.write_bytes(b"model bytes")
+    return build
+
+
+def _worker(folder: str, log: str, run_id: str) -> None:
+    get_or_build(Path(folder), "model.bin", _slow_build(Path(log)), run_id=run_id)
+
+
+def test_concurrent_processes_build_exactly_once(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    procs = [mp.get_context("spawn").Process(target=_worker, args=(str(tmp_path / "a"), str(log), "r"))
+             for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert log.read_text() == "built\n"
+    assert (tmp_path / "a" / "model.bin").read_bytes() == b"model bytes"
+
+
+def test_second_call_reuses(tmp_path: Path) -> None:
+    first = get_or_build(tmp_path, "m.bin", _slow_build(tmp_path / "log"), run_id="r1")
+    second = get_or_build(tmp_path, "m.bin", _slow_build(tmp_path / "log"), run_id="r2")
+    assert (first.built, second.built) == (True, False)
+    assert first.sha256 == second.sha256
+
+
+def test_rebuild_builds_once_per_run(tmp_path: Path) -> None:
+    get_or_build(tmp_path, "m.bin", _slow_build(tmp_path / "log"), run_id="r1")
+    again = [get_or_build(tmp_path, "m.bin", _slow_build(tmp_path / "log"), run_id="r2", rebuild=True)
+             for _ in range(2)]
+    assert [s.built for s in again] == [True, False]
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "no-manifest"])
+def test_damaged_artifact_is_detected_and_rebuilt(tmp_path: Path, damage: str) -> None:
+    get_or_build(tmp_path, "m.bin", _slow_build(tmp_path / "log"), run_id="r1")
+    path = tmp_path / "m.bin"
+    if damage == "flip":
+        path.write_bytes(b"MODEL bytes")
+    elif damage == "truncate":
+        path.write_bytes(b"model")
+    else:
+        (tmp_path / MANIFEST).unlink()
+    stored = get_or_build(tmp_path, "m.bin", _slow_build(tmp_path / "log"), run_id="r2")
+    assert stored.built and path.read_bytes() == b"model bytes"
+
+
+def test_failed_build_leaves_nothing_behind(tmp_path: Path) -> None:
+    def broken(tmp: Path) -> None:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("builder crashed")
+
+    with pytest.raises(RuntimeError, match="builder crashed"):
+        get_or_build(tmp_path, "m.bin", broken, run_id="r")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.bin.lock"]
+
+
+def test_cache_key_covers_every_part() -> None:
+    base = {"case": {"id": "x"}, "versions": {"onnxruntime": "1"}}
+    assert cache_key(base) == cache_key(dict(reversed(base.items())))
+    assert cache_key(base) != cache_key({**base, "versions": {"onnxruntime": "2"}})

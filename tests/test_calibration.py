@@ -1,0 +1,52 @@
+"""The calibration draw: reference-compatible, stratified, and disjoint from the evaluation images."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from ptq_helpers.calibration import draw_indices, indices_sha256
+from ptq_helpers.errors import ConfigError
+
+
+def _labels(per_class: int = 30, classes: int = 10) -> np.ndarray:
+    return np.random.default_rng(0).permutation(np.repeat(np.arange(classes), per_class))
+
+
+def test_draw_matches_reference_global_rng_recipe() -> None:
+    labels = _labels()
+    state = np.random.get_state()
+    try:
+        np.random.seed(42)
+        expected = np.concatenate([np.random.choice(np.where(labels == c)[0], 7, replace=False) for c in range(10)])
+    finally:
+        np.random.set_state(state)
+    np.testing.assert_array_equal(draw_indices(labels, per_class=7, seed=42), expected)
+
+
+def test_draw_is_stratified_unique_and_seeded() -> None:
+    labels = _labels()
+    idx = draw_indices(labels, per_class=5, seed=1)
+    assert np.bincount(labels[idx]).tolist() == [5] * 10
+    assert len(set(idx.tolist())) == 50
+    assert indices_sha256(idx) == indices_sha256(draw_indices(labels, per_class=5, seed=1))
+    assert indices_sha256(idx) != indices_sha256(draw_indices(labels, per_class=5, seed=2))
+
+
+@pytest.mark.parametrize("per_class", [0, 31])
+def test_draw_rejects_impossible_sample_counts(per_class: int) -> None:
+    with pytest.raises(ConfigError, match=r"--ptq-calibration-per-class=\d+: must be between 1 and 30"):
+        draw_indices(_labels(), per_class=per_class)
+
+
+@pytest.mark.real
+def test_calibration_set_comes_from_train_and_never_from_test(ptq_store, calibration_indices, train_split,
+                                                              test_split) -> None:
+    """1,000 training images, 100 per class, none of whose pixels appear among the test images."""
+    assert len(calibration_indices) == 1000
+    assert np.bincount(train_split.labels[calibration_indices]).tolist() == [100] * 10
+    digest = lambda img: hashlib.sha256(img.tobytes()).digest()  # noqa: E731
+    test_images = {digest(img) for img in test_split.pixels}
+    overlap = sum(digest(img) in test_images for img in train_split.pixels[calibration_indices])
+    assert overlap == 0, f"{overlap} calibration images also occur in the test split"

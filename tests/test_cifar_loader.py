@@ -1,0 +1,100 @@
+"""CIFAR-10 reading on small synthetic batches: both key styles, validation and content hashes."""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ptq_helpers import cifar
+from ptq_helpers.errors import AssetError
+
+
+def _batch(seed: int, rows: int = cifar.ROWS_PER_FILE) -> tuple[np.ndarray, list[int]]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (rows, 3072), dtype=np.uint8), rng.integers(0, 10, rows).tolist()
+
+
+def _write(path: Path, data: object, labels: object, *, str_keys: bool = False) -> None:
+    key = (lambda k: k) if str_keys else (lambda k: k.encode())
+    with open(path, "wb") as fh:
+        pickle.dump({key("batch_label"): key("synthetic"), key("data"): data, key("labels"): labels}, fh, protocol=2)
+
+
+@pytest.fixture
+def test_dir(tmp_path: Path) -> Path:
+    data, labels = _batch(0)
+    _write(tmp_path / "test_batch", data, labels)
+    return tmp_path
+
+
+@pytest.mark.parametrize("str_keys", [False, True], ids=["bytes-keys", "str-keys"])
+def test_reads_both_key_styles_as_float32_nhwc(tmp_path: Path, str_keys: bool) -> None:
+    data, labels = _batch(1)
+    _write(tmp_path / "test_batch", data, labels, str_keys=str_keys)
+    split = cifar.load_split(tmp_path, "test", verify=False)
+    images = split.images()
+    assert images.dtype == np.float32 and images.shape == (10_000, 32, 32, 3)
+    # pixel (row 0, col 1) of image 5: red is data[5, 1], green data[5, 1025], blue data[5, 2049]
+    assert images[5, 0, 1].tolist() == [data[5, 1], data[5, 1025], data[5, 2049]]
+    assert split.labels.tolist() == labels and split.labels.dtype == np.int64
+
+
+def test_content_hash_mismatch_names_the_folder_and_the_fix(test_dir: Path) -> None:
+    with pytest.raises(AssetError, match=r"test split's pixels do not match .* replace test_batch"):
+        cifar.load_split(test_dir, "test")
+
+
+def test_missing_batch_file(tmp_path: Path) -> None:
+    with pytest.raises(AssetError, match=r"test_batch: CIFAR-10 batch file is missing"):
+        cifar.load_split(tmp_path, "test")
+
+
+def test_truncated_batch(test_dir: Path) -> None:
+    raw = (test_dir / "test_batch").read_bytes()
+    (test_dir / "test_batch").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(AssetError, match=r"test_batch: unreadable pickle .* truncated or corrupt"):
+        cifar.load_split(test_dir, "test", verify=False)
+
+
+@pytest.mark.parametrize(
+    ("data", "labels", "message"),
+    [
+        (np.zeros((10_000, 3071), np.uint8), [0] * 10_000, r"'data' is uint8 \(10000, 3071\)"),
+        (np.zeros((10_000, 3072), np.float32), [0] * 10_000, r"'data' is float32"),
+        (np.zeros((10_000, 3072), np.uint8), [0] * 9_999, r"'labels' has shape \(9999,\)"),
+        (np.zeros((10_000, 3072), np.uint8), [10] * 10_000, r"labels outside 0\.\.9"),
+    ],
+    ids=["short-rows", "float-pixels", "few-labels", "label-10"],
+)
+def test_malformed_batches_are_refused(tmp_path: Path, data: np.ndarray, labels: list[int], message: str) -> None:
+    _write(tmp_path / "test_batch", data, labels)
+    with pytest.raises(AssetError, match=message):
+        cifar.load_split(tmp_path, "test", verify=False)
+
+
+class _Exploit:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_pickle_that_would_run_code_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    with open(tmp_path / "test_batch", "wb") as fh:
+        pickle.dump({b"data": _Exploit(marker), b"labels": []}, fh, protocol=2)
+    with pytest.raises(AssetError, match=r"refused to load \(global (posix|os|nt)\.system is not allowed"):
+        cifar.safe_load_batch(tmp_path / "test_batch")
+    assert not marker.exists()
+
+
+@pytest.mark.real
+def test_real_splits_match_official_content_hashes(test_split, train_split) -> None:
+    assert (len(train_split), len(test_split)) == (50_000, 10_000)
+    assert test_split.sha256 == cifar.CONTENT_SHA256["test"][0]
+    assert train_split.sha256 == cifar.CONTENT_SHA256["train"][0]
+    assert np.bincount(test_split.labels).tolist() == [1000] * 10

@@ -1,0 +1,32 @@
+"""The .h5 -> ONNX conversion path (used when resnet8.onnx is not in the assets folder)."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ptq_helpers import cases, evaluate
+from ptq_helpers.assets import Assets, convert_h5
+from ptq_helpers.contract import check_onnx
+
+pytestmark = [
+    pytest.mark.real,
+    pytest.mark.convert,
+    pytest.mark.skipif(
+        any(importlib.util.find_spec(m) is None for m in ("tensorflow", "tf2onnx")),
+        reason="needs tensorflow-cpu and tf2onnx: pip install -e '.[convert]'",
+    ),
+]
+
+
+def test_converted_h5_predicts_like_the_fp32_onnx(ptq_store, test_split, tmp_path: Path) -> None:
+    assets: Assets = ptq_store.settings.assets
+    converted = convert_h5(assets.h5_model(), tmp_path / "resnet8.onnx")
+    assert check_onnx(converted) == "input"
+    probs = evaluate.predict_onnx(converted, test_split.images(), ptq_store.settings.threads)
+    reference = ptq_store.result(cases.get("ort-fp32"))
+    assert float(np.abs(probs - reference.probs).max()) <= 1e-4
+    differ = int((probs.argmax(1) != reference.predictions).sum())
+    assert differ == 0, f"converted .h5 disagrees with {reference.artifact.path.name} on {differ} images"

@@ -1,0 +1,54 @@
+"""The declarative matrix and the threshold settings (precedence, validation)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ptq_helpers import cases
+from ptq_helpers.errors import ConfigError
+from ptq_helpers.thresholds import SETTINGS, Thresholds, resolve
+
+
+def test_matrix_ids_are_unique_readable_slugs() -> None:
+    ids = [c.id for c in cases.CASES]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", i) for i in ids), ids
+
+
+@pytest.mark.parametrize("case", cases.CASES, ids=str)
+def test_every_case_has_a_buildable_fp32_baseline(case: cases.Case) -> None:
+    base = cases.get(case.baseline_id)
+    assert base.is_fp32 and base.framework == case.framework and base.unsupported is None
+
+
+def test_matrix_covers_the_seed_models() -> None:
+    assert {c.id for c in cases.BUILDABLE} >= {"ort-fp32", "torch-fp32", "ort-int8-qdq", "ort-uint8-qdq",
+                                                "torch-int8-fx"}
+    assert [c.id for c in cases.UNSUPPORTED] == ["torch-uint8-fx"]
+
+
+def test_unknown_case_id_lists_the_known_ones() -> None:
+    with pytest.raises(KeyError, match="unknown case id 'nope'; known: ort-fp32"):
+        cases.get("nope")
+
+
+def test_defaults_are_the_project_bar() -> None:
+    assert resolve({}, {}) == Thresholds(85.0, 5.0, 55.0, 45.0, 10.0, 8719)
+
+
+def test_command_line_beats_ini_beats_default() -> None:
+    th = resolve({"min_accuracy": "99"}, {"min_accuracy": "90", "max_drop": "2.5"})
+    assert (th.min_accuracy, th.max_drop, th.max_class_drop) == (99.0, 2.5, 10.0)
+
+
+@pytest.mark.parametrize(("field", "raw"), [("max_drop", "-1"), ("min_accuracy", "101"), ("max_class_drop", "x")])
+def test_bad_command_line_values_name_the_option(field: str, raw: str) -> None:
+    flag = SETTINGS[field][1]
+    with pytest.raises(ConfigError, match=rf"^{flag}: .*(outside 0\.\.100|not a number)"):
+        resolve({field: raw}, {})
+
+
+def test_bad_ini_value_names_the_ini_key() -> None:
+    with pytest.raises(ConfigError, match=r"\[tool\.pytest\.ini_options\] ptq_min_accuracy: 150\.0 is outside"):
+        resolve({}, {"min_accuracy": "150"})

@@ -1,0 +1,75 @@
+"""The gates' messages and the end-of-run table, from hand-made records (no models needed)."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ptq_helpers import gates, results
+from ptq_helpers.thresholds import Thresholds
+
+
+def _rec(case_id: str, framework: str, dtype: str, correct: int, size: int, per_class: list[float]) -> dict:
+    return {"id": case_id, "framework": framework, "dtype": dtype, "format": "x",
+            "baseline_id": "ort-fp32" if framework == "onnxruntime" else "torch-fp32",
+            "correct": correct, "total": 10_000, "accuracy": correct / 100, "per_class": per_class,
+            "size_bytes": size, "sha256": "0" * 64}
+
+
+@pytest.fixture
+def records() -> dict[str, dict]:
+    return {
+        "ort-fp32": _rec("ort-fp32", "onnxruntime", "fp32", 8719, 321_574, [87.0] * 10),
+        "ort-int8-qdq": _rec("ort-int8-qdq", "onnxruntime", "int8", 8600, 125_000, [86.0] * 10),
+    }
+
+
+def test_passing_records_give_no_messages(records: dict) -> None:
+    assert gates.all_failures(records["ort-int8-qdq"], records["ort-fp32"], Thresholds()) == []
+    assert gates.all_failures(records["ort-fp32"], None, Thresholds()) == []
+
+
+def test_messages_state_model_measured_value_and_limit(records: dict) -> None:
+    q, base = records["ort-int8-qdq"], records["ort-fp32"]
+    strict = Thresholds(min_accuracy=99, max_drop=1, min_size_reduction_onnx=70, max_class_drop=0.5)
+    assert gates.accuracy(q, strict) == ("ort-int8-qdq: top-1 86.00% (8600/10000) is not above 99.00% "
+                                         "(--ptq-min-accuracy)")
+    assert gates.drop(q, base, strict) == ("ort-int8-qdq: top-1 drop 1.19 points vs ort-fp32 (86.00% vs 87.19%) "
+                                           "is not below 1.00 (--ptq-max-drop)")
+    assert gates.size_reduction(q, base, strict).startswith("ort-int8-qdq: size reduction 61.1% (125,000 vs "
+                                                            "321,574 bytes of ort-fp32) is below 70.0%")
+    assert "class 'airplane' drops 1.0 points" in gates.class_drop(q, base, strict)
+
+
+def test_worst_class_is_the_one_reported(records: dict) -> None:
+    q = copy.deepcopy(records["ort-int8-qdq"])
+    q["per_class"][5] = 70.0  # dog
+    msg = gates.class_drop(q, records["ort-fp32"], Thresholds())
+    assert msg is not None and "class 'dog' drops 17.0 points" in msg and "more than 10.0" in msg
+
+
+def test_fp32_pin_is_exact(records: dict) -> None:
+    assert gates.fp32_pinned(records["ort-fp32"], Thresholds(fp32_correct=8719)) is None
+    assert "8719/10000 correct, pinned fp32 baseline is 8720/10000" in gates.fp32_pinned(
+        records["ort-fp32"], Thresholds(fp32_correct=8720))
+
+
+def test_table_rows_follow_the_matrix_with_unsupported_row(records: dict) -> None:
+    lines = results.table(records, Thresholds())
+    assert lines[0].split()[:3] == ["Model", "Framework", "Data"]
+    body = [line.split("  ")[0].strip() for line in lines[2:]]
+    assert body == ["ort-fp32", "ort-int8-qdq", "torch-uint8-fx"]
+    assert "-1.19" in lines[3] and "61.1%" in lines[3] and lines[3].endswith("pass")
+    assert "N/A — not supported (fbgemm requires qint8 weights)" in lines[4]
+
+
+def test_table_marks_failures(records: dict) -> None:
+    assert results.table(records, Thresholds(min_accuracy=87))[3].endswith("FAIL (1)")
+
+
+def test_json_payload_has_everything(records: dict) -> None:
+    data = results.payload(records, Thresholds(), {"calibration": {"seed": 42}})
+    assert [m["id"] for m in data["models"]] == ["ort-fp32", "ort-int8-qdq"]
+    assert data["unsupported"][0]["reason"] == "fbgemm requires qint8 weights"
+    assert data["gates"] == {"ort-fp32": [], "ort-int8-qdq": []}
+    assert data["classes"][5] == "dog" and data["meta"]["calibration"]["seed"] == 42
