@@ -56,11 +56,12 @@ def fp32_pinned(rec: Record, th: Thresholds) -> str | None:
             f"{th.fp32_correct}/{rec['total']} (--ptq-fp32-correct)")
 
 
-def all_failures(rec: Record, base: Record | None, th: Thresholds) -> list[str]:
-    """Every gate that applies to a record, for the summary's status column."""
-    found = [accuracy(rec, th)]
+def all_failures(rec: Record, base: Record | None, th: Thresholds) -> dict[str, str]:
+    """Every gate that applies to a record and failed: gate name -> message (for summary and JSON)."""
+    found = {"accuracy": accuracy(rec, th)}
     if rec["dtype"] == "fp32":
-        found.append(fp32_pinned(rec, th))
+        found["fp32-pin"] = fp32_pinned(rec, th)
     elif base is not None:
-        found += [drop(rec, base, th), size_reduction(rec, base, th), class_drop(rec, base, th)]
-    return [f for f in found if f]
+        found.update({"drop": drop(rec, base, th), "size": size_reduction(rec, base, th),
+                      "class-drop": class_drop(rec, base, th)})
+    return {name: msg for name, msg in found.items() if msg}

@@ -49,7 +49,7 @@ def rows(records: Mapping[str, Record], th: Thresholds) -> list[tuple[str, ...]]
             delta = f"{rec['accuracy'] - base['accuracy']:+.2f}"
             reduction = f"{100 * (1 - rec['size_bytes'] / base['size_bytes']):.1f}%"
         failed = gates.all_failures(rec, base, th)
-        status = "pass" if not failed else f"FAIL ({len(failed)})"
+        status = "FAIL: " + ", ".join(failed) if failed else "pass"
         out.append((case.id, FRAMEWORK_LABELS[case.framework], DTYPE_LABELS[case.dtype],
                     f"{rec['accuracy']:.2f}%", delta, _kb(rec["size_bytes"]), reduction, status))
     return out

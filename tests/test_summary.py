@@ -25,8 +25,8 @@ def records() -> dict[str, dict]:
 
 
 def test_passing_records_give_no_messages(records: dict) -> None:
-    assert gates.all_failures(records["ort-int8-qdq"], records["ort-fp32"], Thresholds()) == []
-    assert gates.all_failures(records["ort-fp32"], None, Thresholds()) == []
+    assert gates.all_failures(records["ort-int8-qdq"], records["ort-fp32"], Thresholds()) == {}
+    assert gates.all_failures(records["ort-fp32"], None, Thresholds()) == {}
 
 
 def test_messages_state_model_measured_value_and_limit(records: dict) -> None:
@@ -64,12 +64,12 @@ def test_table_rows_follow_the_matrix_with_unsupported_row(records: dict) -> Non
 
 
 def test_table_marks_failures(records: dict) -> None:
-    assert results.table(records, Thresholds(min_accuracy=87))[3].endswith("FAIL (1)")
+    assert results.table(records, Thresholds(min_accuracy=87))[3].endswith("FAIL: accuracy")
 
 
 def test_json_payload_has_everything(records: dict) -> None:
     data = results.payload(records, Thresholds(), {"calibration": {"seed": 42}})
     assert [m["id"] for m in data["models"]] == ["ort-fp32", "ort-int8-qdq"]
     assert data["unsupported"][0]["reason"] == "fbgemm requires qint8 weights"
-    assert data["gates"] == {"ort-fp32": [], "ort-int8-qdq": []}
+    assert data["gates"] == {"ort-fp32": {}, "ort-int8-qdq": {}}
     assert data["classes"][5] == "dog" and data["meta"]["calibration"]["seed"] == 42

@@ -22,9 +22,10 @@ def test_helper_refuses_quint8_weights() -> None:
 @pytest.mark.parametrize("engine", ["fbgemm", "x86"])
 def test_engine_rejects_quint8_conv_weights(engine: str) -> None:
     torch.backends.quantized.engine = engine
-    weight = torch.quantize_per_tensor(torch.randn(4, 3, 3, 3), 0.05, 128, torch.quint8)
-    with quiet_torch(), pytest.raises(RuntimeError, match="(?i)qint8"):
-        torch.ops.quantized.conv2d_prepack(weight, None, [1, 1], [0, 0], [1, 1], 1)
+    with quiet_torch():
+        weight = torch.quantize_per_tensor(torch.randn(4, 3, 3, 3), 0.05, 128, torch.quint8)
+        with pytest.raises(RuntimeError, match="(?i)qint8"):
+            torch.ops.quantized.conv2d_prepack(weight, None, [1, 1], [0, 0], [1, 1], 1)
 
 
 class _TinyConv(torch.nn.Module):
