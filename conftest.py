@@ -51,6 +51,12 @@ def _int_setting(config: pytest.Config, option: str, ini: str, default: int) -> 
         raise pytest.UsageError(f"[tool.pytest.ini_options] {ini} = {raw!r} is not an integer") from None
 
 
+def _xdist_workers(config: pytest.Config) -> int:
+    """Workers this (controller) process will start; xdist has resolved "auto" to a number by now."""
+    n = getattr(config.option, "numprocesses", None)
+    return n if isinstance(n, int) and n > 0 else 1
+
+
 def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     try:
@@ -65,7 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
     threads = config.getoption("ptq_threads")
     if threads is not None and threads < 1:
         raise pytest.UsageError(f"--ptq-threads={threads}: must be at least 1")
-    workers = workerinput["workercount"] if workerinput else 1
+    workers = workerinput["workercount"] if workerinput else _xdist_workers(config)
     config.stash[THRESHOLDS] = thresholds
     config.stash[SETTINGS] = Settings(
         assets=assets, cache=cache, threads=threads or runtime.default_threads(workers),
@@ -85,7 +91,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         "resnet8-ptq: " + ", ".join(f"{k} {v[k]}" for k in ("onnxruntime", "torch", "onnx2torch", "onnx", "numpy")),
         f"resnet8-ptq: assets {s.assets.root} (from {s.assets.source}); cache {s.cache}",
-        f"resnet8-ptq: calibration seed {s.seed}, {s.per_class}/class from train; threads {s.threads}/process; "
+        f"resnet8-ptq: calibration seed {s.seed}, {s.per_class}/class from train; threads {s.threads}/test process; "
         f"CPU {runtime.cpu_name()}",
         "resnet8-ptq: thresholds " + ", ".join(f"{k}={val}" for k, val in th.__dict__.items()),
     ]

@@ -28,7 +28,7 @@ def record(case: Case, result: Any) -> Record:
 
 
 def _kb(n: int) -> str:
-    return f"{n / 1024:.1f} KB"
+    return f"{n / 1024:.1f} KiB"
 
 
 def rows(records: Mapping[str, Record], th: Thresholds) -> list[tuple[str, ...]]:
