@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ptq_helpers import results, runtime
+from ptq_helpers import results, runtime, speed
 from ptq_helpers.assets import resolve_assets, resolve_cache_dir
 from ptq_helpers.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED
 from ptq_helpers.errors import PTQError
-from ptq_helpers.plugin_state import EVENTS, META, RECORDS, SETTINGS, THRESHOLDS
+from ptq_helpers.plugin_state import BENCH, EVENTS, META, RECORDS, SETTINGS, THRESHOLDS
 from ptq_helpers.store import Settings
 from ptq_helpers.thresholds import SETTINGS as THRESHOLD_SETTINGS
 from ptq_helpers.thresholds import resolve
@@ -83,6 +83,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RECORDS] = {}
     config.stash[EVENTS] = []
     config.stash[META] = {}
+    config.stash[BENCH] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --benchmark-only, deselect the other tests instead of listing each as skipped."""
+    if not config.getoption("benchmark_only", False):
+        return
+    keep = [item for item in items if "benchmark" in getattr(item, "fixturenames", ())]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -101,7 +112,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if hasattr(config, "workeroutput"):  # xdist worker: ship results to the controller
         config.workeroutput["ptq"] = json.dumps(
-            {"records": config.stash[RECORDS], "events": config.stash[EVENTS], "meta": config.stash[META]}
+            {"records": config.stash[RECORDS], "events": config.stash[EVENTS], "meta": config.stash[META],
+             "bench": config.stash[BENCH]}
         )
 
 
@@ -110,6 +122,8 @@ def pytest_testnodedown(node, error) -> None:  # noqa: ANN001 - xdist hook
     data = json.loads(getattr(node, "workeroutput", {}).get("ptq", "{}") or "{}")
     node.config.stash[RECORDS].update(data.get("records", {}))
     node.config.stash[META].update(data.get("meta", {}))
+    for case_id, figures in data.get("bench", {}).items():
+        node.config.stash[BENCH].setdefault(case_id, {}).update(figures)
     worker = node.gateway.id
     node.config.stash[EVENTS].extend({**e, "worker": worker} for e in data.get("events", []))
 
@@ -117,19 +131,27 @@ def pytest_testnodedown(node, error) -> None:  # noqa: ANN001 - xdist hook
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001
     if hasattr(config, "workerinput"):
         return
-    records, th, s = config.stash[RECORDS], config.stash[THRESHOLDS], config.stash[SETTINGS]
-    if not records:
-        return
+    records, th, s, bench = config.stash[RECORDS], config.stash[THRESHOLDS], config.stash[SETTINGS], config.stash[BENCH]
     tr = terminalreporter
-    tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
-    for line in results.table(records, th):
-        tr.write_line(line)
-    built = Counter(f"{e['case']} {e['what']}" for e in config.stash[EVENTS] if e["built"])
-    done = ", ".join(f"{k} x{n}" for k, n in sorted(built.items())) or "nothing (all reused from the cache)"
-    tr.write_line(f"built this run: {done}; cache {s.cache}")
+    if records:
+        tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
+        for line in results.table(records, th):
+            tr.write_line(line)
+    if bench:
+        tr.write_sep("-", f"resnet8-ptq speed ({runtime.cpu_name()}, {s.threads} threads, medians)")
+        for line in results.aligned(speed.HEADERS, speed.rows(bench)):
+            tr.write_line(line)
+        ref = bench.get("ort-fp32", {}).get(str(speed.THROUGHPUT_BATCH))
+        if ref:
+            tr.write_line(f"benchmark overhead: ort-fp32 batch {speed.THROUGHPUT_BATCH} median {ref['median_ms']:.2f} ms "
+                          f"vs bare session.run loop {ref['bare_loop_median_ms']:.2f} ms ({ref['overhead_pct']:+.1f}%)")
+    if records or bench:
+        built = Counter(f"{e['case']} {e['what']}" for e in config.stash[EVENTS] if e["built"])
+        done = ", ".join(f"{k} x{n}" for k, n in sorted(built.items())) or "nothing (all reused from the cache)"
+        tr.write_line(f"built this run: {done}; cache {s.cache}")
     path = config.getoption("ptq_json")
     if path:
         meta = {"versions": runtime.versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
                 "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"}, **config.stash[META]}
-        results.write_json(Path(path), results.payload(records, th, meta))
+        results.write_json(Path(path), results.payload(records, th, meta, bench))
         tr.write_line(f"results written to {path}")

@@ -1,12 +1,18 @@
 """Run a serialized model over images and score its predictions."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ptq_helpers.cases import Case, TorchQuant
+
 BATCH = 1000
+
+
+Runner = Callable[[np.ndarray], np.ndarray]
 
 
 def ort_session(path: Path, threads: int):
@@ -17,12 +23,6 @@ def ort_session(path: Path, threads: int):
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-
-
-def predict_onnx(path: Path, images: np.ndarray, threads: int, batch: int = BATCH) -> np.ndarray:
-    sess = ort_session(path, threads)
-    name = sess.get_inputs()[0].name
-    return np.concatenate([sess.run(None, {name: images[i:i + batch]})[0] for i in range(0, len(images), batch)])
 
 
 def load_torchscript(path: Path):
@@ -36,14 +36,39 @@ def load_torchscript(path: Path):
     return module
 
 
-def predict_torchscript(path: Path, images: np.ndarray, threads: int, batch: int = BATCH) -> np.ndarray:
+def make_runner(case: Case, path: Path, threads: int) -> Runner:
+    """Load a serialized model once; return `run(images NHWC float32) -> probabilities`.
+
+    torch's thread count is process-wide and set once by the ptq_store fixture, so `threads` only
+    configures ONNX Runtime sessions.
+    """
+    if case.framework == "onnxruntime":
+        sess = ort_session(path, threads)
+        name = sess.get_inputs()[0].name
+        return lambda x: sess.run(None, {name: x})[0]
     import torch
 
-    del threads  # torch's thread count is process-wide: set once by the ptq_store fixture
+    # The quantized engine is process-global and changes the numbers (loading repacks the weights
+    # for the current engine; fbgemm vs x86 differ in top-1 on this model), so loading and every
+    # call use the engine the model was quantized for.
+    engine = case.quant.engine if isinstance(case.quant, TorchQuant) else None
+    if engine is not None:
+        torch.backends.quantized.engine = engine
     module = load_torchscript(path)
-    with torch.inference_mode():
-        outs = [module(torch.from_numpy(images[i:i + batch])).numpy() for i in range(0, len(images), batch)]
-    return np.concatenate(outs)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        if engine is not None:
+            torch.backends.quantized.engine = engine
+        with torch.inference_mode():
+            return module(torch.from_numpy(x)).numpy()
+
+    return run
+
+
+def predict(case: Case, path: Path, images: np.ndarray, threads: int, batch: int = BATCH) -> np.ndarray:
+    """Probabilities for all images, in batches."""
+    run = make_runner(case, path, threads)
+    return np.concatenate([run(images[i:i + batch]) for i in range(0, len(images), batch)])
 
 
 @dataclass(frozen=True)

@@ -13,3 +13,4 @@ THRESHOLDS = pytest.StashKey[Thresholds]()
 RECORDS = pytest.StashKey[dict[str, dict[str, Any]]]()  # case id -> results.record
 EVENTS = pytest.StashKey[list[dict[str, Any]]]()  # what was built vs reused, per process
 META = pytest.StashKey[dict[str, Any]]()  # data/calibration hashes of the run
+BENCH = pytest.StashKey[dict[str, dict[str, Any]]]()  # case id -> batch -> timing figures

@@ -55,15 +55,20 @@ def rows(records: Mapping[str, Record], th: Thresholds) -> list[tuple[str, ...]]
     return out
 
 
-def table(records: Mapping[str, Record], th: Thresholds) -> list[str]:
-    """The summary as aligned text lines."""
-    body = rows(records, th)
-    widths = [max(len(r[i]) for r in (HEADERS, *body)) for i in range(len(HEADERS))]
+def aligned(headers: tuple[str, ...], body: list[tuple[str, ...]]) -> list[str]:
+    """Rows as left-aligned text columns."""
+    widths = [max(len(r[i]) for r in (headers, *body)) for i in range(len(headers))]
     fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-    return [fmt(HEADERS), fmt(tuple("-" * w for w in widths)), *map(fmt, body)]
+    return [fmt(headers), fmt(tuple("-" * w for w in widths)), *map(fmt, body)]
 
 
-def payload(records: Mapping[str, Record], th: Thresholds, meta: Mapping[str, Any]) -> dict[str, Any]:
+def table(records: Mapping[str, Record], th: Thresholds) -> list[str]:
+    """The accuracy/size summary as aligned text lines."""
+    return aligned(HEADERS, rows(records, th))
+
+
+def payload(records: Mapping[str, Record], th: Thresholds, meta: Mapping[str, Any],
+            bench: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Everything the JSON file holds."""
     return {
         "schema": 1,
@@ -73,6 +78,7 @@ def payload(records: Mapping[str, Record], th: Thresholds, meta: Mapping[str, An
         "models": [records[c.id] for c in CASES if c.id in records],
         "unsupported": [{"id": c.id, "framework": c.framework, "dtype": c.dtype, "reason": c.unsupported}
                         for c in UNSUPPORTED],
+        "benchmarks": dict(bench or {}),
         "gates": {rid: gates.all_failures(rec, records.get(rec["baseline_id"]), th) for rid, rec in records.items()},
     }
 

@@ -16,9 +16,27 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def physical_cores() -> int:
+    """Physical cores among the CPUs this process may use (SMT siblings counted once)."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    cores: set[tuple[str, str]] = set()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            blocks = fh.read().strip().split("\n\n")
+    except OSError:
+        return available_cores()
+    for block in blocks:
+        info = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
+        info = {k.strip(): v.strip() for k, v in info.items()}
+        if allowed is not None and int(info.get("processor", -1)) not in allowed:
+            continue
+        cores.add((info.get("physical id", "0"), info.get("core id", info.get("processor", "0"))))
+    return len(cores) or available_cores()
+
+
 def default_threads(workers: int) -> int:
-    """Split the cores between xdist workers so they do not oversubscribe the machine."""
-    return max(1, available_cores() // max(1, workers))
+    """Physical cores, split between xdist workers so they do not oversubscribe the machine."""
+    return max(1, physical_cores() // max(1, workers))
 
 
 def set_torch_threads(threads: int) -> None:

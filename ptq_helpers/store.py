@@ -127,16 +127,13 @@ class Store:
         if case.id in self._results:
             return self._results[case.id]
         stored = self.artifact(case)
-        key = cache_key({"model": stored.sha256, "test": self.test.sha256, "versions": self.versions,
+        key = cache_key({"model": stored.sha256, "case": case.spec(), "test": self.test.sha256,
+                         "threads": self.settings.threads, "versions": self.versions,
                          "code": source_sha256(evaluate)})
         folder = self.settings.cache / "predictions" / f"{case.id}-{key[:16]}"
 
         def run(tmp: Path) -> None:
-            images = self.test.images()
-            if case.framework == "onnxruntime":
-                probs = evaluate.predict_onnx(stored.path, images, self.settings.threads)
-            else:
-                probs = evaluate.predict_torchscript(stored.path, images, self.settings.threads)
+            probs = evaluate.predict(case, stored.path, self.test.images(), self.settings.threads)
             with open(tmp, "wb") as fh:
                 np.save(fh, probs.astype(np.float32))
 

@@ -41,3 +41,19 @@ def test_onnx2torch_matches_onnxruntime(ptq_store) -> None:
     assert worst <= 1e-4, f"torch-fp32 vs ort-fp32: max |Δprob| {worst:.2e} > 1e-4"
     differ = int((ort.predictions != torch.predictions).sum())
     assert differ == 0, f"torch-fp32 vs ort-fp32: top-1 differs on {differ} of 10,000 images"
+
+
+@pytest.mark.parametrize("case", [c for c in cases.QUANTIZED if c.framework == "pytorch"], ids=str)
+def test_torch_model_runs_on_its_own_engine(case: cases.Case, ptq_store, test_split) -> None:
+    """The quantized engine is process-global and changes results; a stale setting must not leak in."""
+    import torch
+
+    from ptq_helpers.evaluate import make_runner
+
+    result = ptq_store.result(case)
+    other = "x86" if case.quant.engine != "x86" else "fbgemm"
+    torch.backends.quantized.engine = other  # stale setting at load time ...
+    run = make_runner(case, result.artifact.path, ptq_store.settings.threads)
+    torch.backends.quantized.engine = other  # ... and at call time
+    preds = run(test_split.images(np.arange(2000))).argmax(1)
+    np.testing.assert_array_equal(preds, result.predictions[:2000])
