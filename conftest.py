@@ -31,7 +31,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ptq-calibration-per-class", type=int,
                     help=f"calibration images per class from the training split (default {DEFAULT_PER_CLASS})")
     group.addoption("--ptq-threads", type=int, help="threads per process for ONNX Runtime and torch "
-                    "(default: available cores divided by the number of xdist workers)")
+                    "(default: physical cores divided by the number of xdist workers)")
     group.addoption("--ptq-json", metavar="PATH", help="write all results as JSON to PATH")
     for name, (ini_key, flag, help_text) in THRESHOLD_SETTINGS.items():
         group.addoption(flag, dest=f"ptq_th_{name}", metavar="N", help=help_text)
