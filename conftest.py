@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ptq_helpers import results, runtime, speed
+from ptq_helpers import report, results, runtime, speed
 from ptq_helpers.assets import resolve_assets, resolve_cache_dir
 from ptq_helpers.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED
 from ptq_helpers.errors import PTQError
@@ -33,6 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ptq-threads", type=int, help="threads per process for ONNX Runtime and torch "
                     "(default: physical cores divided by the number of xdist workers)")
     group.addoption("--ptq-json", metavar="PATH", help="write all results as JSON to PATH")
+    group.addoption("--ptq-report", metavar="PATH", help="write the analysis report (Markdown, PNG figures beside it)")
     for name, (ini_key, flag, help_text) in THRESHOLD_SETTINGS.items():
         group.addoption(flag, dest=f"ptq_th_{name}", metavar="N", help=help_text)
         parser.addini(ini_key, help_text)
@@ -149,9 +150,15 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  #
         built = Counter(f"{e['case']} {e['what']}" for e in config.stash[EVENTS] if e["built"])
         done = ", ".join(f"{k} x{n}" for k, n in sorted(built.items())) or "nothing (all reused from the cache)"
         tr.write_line(f"built this run: {done}; cache {s.cache}")
-    path = config.getoption("ptq_json")
-    if path:
+    json_path, report_path = config.getoption("ptq_json"), config.getoption("ptq_report")
+    if json_path or report_path:
         meta = {"versions": runtime.versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
                 "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"}, **config.stash[META]}
-        results.write_json(Path(path), results.payload(records, th, meta, bench))
-        tr.write_line(f"results written to {path}")
+        # Round-trip through JSON so the report sees exactly what `python -m ptq_helpers.report` would.
+        data = json.loads(json.dumps(results.payload(records, th, meta, bench)))
+        if json_path:
+            results.write_json(Path(json_path), data)
+            tr.write_line(f"results written to {json_path}")
+        if report_path:
+            written = report.write(data, Path(report_path))
+            tr.write_line(f"report written to {', '.join(map(str, written))}")

@@ -24,6 +24,7 @@ def record(case: Case, result: Any) -> Record:
         "baseline_id": case.baseline_id, "correct": m.correct, "total": m.total,
         "accuracy": round(m.accuracy, 4), "per_class": [round(v, 4) for v in m.per_class],
         "size_bytes": result.artifact.size, "sha256": result.artifact.sha256,
+        "quant": case.spec()["quant"],
     }
 
 
@@ -72,6 +73,7 @@ def payload(records: Mapping[str, Record], th: Thresholds, meta: Mapping[str, An
     """Everything the JSON file holds."""
     return {
         "schema": 1,
+        "generator": "resnet8-ptq",
         "meta": dict(meta),
         "thresholds": th.__dict__,
         "classes": list(CLASSES),

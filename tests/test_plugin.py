@@ -8,20 +8,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["pytester"]
 
-FAKE_RESULTS = '''
+FAKE_RESULTS = """
 from ptq_helpers.plugin_state import RECORDS
-
-def _rec(cid, fw, dtype, correct, size):
-    return {"id": cid, "framework": fw, "dtype": dtype, "format": "x", "baseline_id": cid.split("-")[0] + "-fp32",
-            "correct": correct, "total": 10000, "accuracy": correct / 100, "per_class": [correct / 100] * 10,
-            "size_bytes": size, "sha256": "0"}
+from tests.fake import record
 
 def test_fp32(pytestconfig):
-    pytestconfig.stash[RECORDS]["ort-fp32"] = _rec("ort-fp32", "onnxruntime", "fp32", 8719, 320000)
+    pytestconfig.stash[RECORDS]["ort-fp32"] = record("ort-fp32", 8719, 320000)
 
 def test_int8(pytestconfig):
-    pytestconfig.stash[RECORDS]["ort-int8-qdq"] = _rec("ort-int8-qdq", "onnxruntime", "int8", 8612, 125000)
-'''
+    pytestconfig.stash[RECORDS]["ort-int8-qdq"] = record("ort-int8-qdq", 8612, 125000)
+"""
 
 
 @pytest.fixture
@@ -39,7 +35,7 @@ def test_help_lists_every_option(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--help")
     result.stdout.fnmatch_lines(["*ResNet8 post-training quantization gate*", "*--assets-dir*",
                                  "*--ptq-cache-dir*", "*--ptq-rebuild*", "*--ptq-seed*",
-                                 "*--ptq-calibration-per-class*", "*--ptq-threads*", "*--ptq-json=PATH*",
+                                 "*--ptq-calibration-per-class*", "*--ptq-threads*", "*--ptq-json=PATH*", "*--ptq-report=PATH*",
                                  "*--ptq-min-accuracy=N*", "*--ptq-max-drop=N*", "*--ptq-min-size-reduction-onnx=N*",
                                  "*--ptq-min-size-reduction-torch=N*", "*--ptq-max-class-drop=N*",
                                  "*--ptq-fp32-correct=N*"])
@@ -75,8 +71,16 @@ def test_header_and_summary_table(suite: pytest.Pytester) -> None:
     assert '"ort-int8-qdq"' in (suite.path / "out.json").read_text()
 
 
-def test_summary_gathers_results_from_xdist_workers(suite: pytest.Pytester) -> None:
+def test_summary_and_report_gather_results_from_xdist_workers(suite: pytest.Pytester) -> None:
     suite.makepyfile(test_fake=FAKE_RESULTS)
-    result = suite.runpytest_subprocess("-n", "2", "-p", "xdist", "--ptq-min-accuracy", "87")
+    result = suite.runpytest_subprocess("-n", "2", "-p", "xdist", "--ptq-min-accuracy", "87",
+                                        "--ptq-json", "out/r.json", "--ptq-report", "out/r.md")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["ort-fp32 * 87.19% * pass", "ort-int8-qdq * 86.12% * -1.07 * FAIL: accuracy"])
+    result.stdout.fnmatch_lines(["ort-fp32 * 87.19% * pass", "ort-int8-qdq * 86.12% * -1.07 * FAIL: accuracy",
+                                 "report written to out/r.md*"])
+    text = (suite.path / "out" / "r.md").read_text()
+    assert "| `ort-int8-qdq` | 86.12% | 1.07 |" in text and "**Fail**" in text
+    from ptq_helpers.report import main
+
+    assert main([str(suite.path / "out" / "r.json"), "-o", str(suite.path / "cli" / "r.md")]) == 0
+    assert (suite.path / "cli" / "r.md").read_bytes() == (suite.path / "out" / "r.md").read_bytes()

@@ -7,21 +7,15 @@ import pytest
 
 from ptq_helpers import gates, results
 from ptq_helpers.thresholds import Thresholds
-
-
-def _rec(case_id: str, framework: str, dtype: str, correct: int, size: int, per_class: list[float]) -> dict:
-    return {"id": case_id, "framework": framework, "dtype": dtype, "format": "x",
-            "baseline_id": "ort-fp32" if framework == "onnxruntime" else "torch-fp32",
-            "correct": correct, "total": 10_000, "accuracy": correct / 100, "per_class": per_class,
-            "size_bytes": size, "sha256": "0" * 64}
+from tests import fake
 
 
 @pytest.fixture
 def records() -> dict[str, dict]:
-    return {
-        "ort-fp32": _rec("ort-fp32", "onnxruntime", "fp32", 8719, 321_574, [87.0] * 10),
-        "ort-int8-qdq": _rec("ort-int8-qdq", "onnxruntime", "int8", 8600, 125_000, [86.0] * 10),
-    }
+    recs = {k: v for k, v in fake.seed_records().items() if k in ("ort-fp32", "ort-int8-qdq")}
+    recs["ort-fp32"]["per_class"] = [87.0] * 10
+    recs["ort-int8-qdq"].update(correct=8600, accuracy=86.0, size_bytes=125_000, per_class=[86.0] * 10)
+    return recs
 
 
 def test_passing_records_give_no_messages(records: dict) -> None:

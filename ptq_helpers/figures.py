@@ -1,0 +1,65 @@
+"""The report's figures (matplotlib, optional extra `report`): accuracy vs size, per-class Δ heatmap."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ptq_helpers.fileio import atomic_path
+
+MISSING = "Figures were skipped: matplotlib is not installed (pip install -e '.[report]')."
+
+
+def draw(data: Mapping[str, Any], folder: Path, stem: str) -> tuple[dict[str, Path], str]:
+    """Write the PNGs into folder; return {'size': path, 'per_class': path} and a note ('' when drawn)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return {}, MISSING
+    models = data["models"]
+    if not models:
+        return {}, "Figures were skipped: no model results."
+    made = {"size": folder / f"{stem}-accuracy-vs-size.png", "per_class": folder / f"{stem}-per-class-delta.png"}
+    meta = {"Software": None}  # keep the files free of version stamps
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for m in models:
+        marker = "o" if m["framework"] == "onnxruntime" else "s"
+        ax.scatter(m["size_bytes"] / 1024, m["accuracy"], marker=marker, s=60)
+        ax.annotate(m["id"], (m["size_bytes"] / 1024, m["accuracy"]), textcoords="offset points", xytext=(6, 4),
+                    fontsize=8)
+    ax.axhline(data["thresholds"]["min_accuracy"], color="grey", linestyle="--", linewidth=1,
+               label=f"accuracy gate {data['thresholds']['min_accuracy']:g}%")
+    ax.set_xlabel("serialized model size (KiB)")
+    ax.set_ylabel("top-1 accuracy on 10,000 test images (%)")
+    ax.set_title("Accuracy vs model size (o ONNX Runtime, s PyTorch)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    with atomic_path(made["size"]) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, metadata=meta)
+    plt.close(fig)
+
+    by_id = {m["id"]: m for m in models}
+    quantized = [m for m in models if m["dtype"] != "fp32" and m["baseline_id"] in by_id]
+    if not quantized:
+        return {"size": made["size"]}, ""
+    deltas = [[q - b for q, b in zip(m["per_class"], by_id[m["baseline_id"]]["per_class"])] for m in quantized]
+    limit = max(1.0, max(abs(v) for row in deltas for v in row))
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.5 * len(quantized)))
+    image = ax.imshow(deltas, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks(range(len(data["classes"])), data["classes"], rotation=35, ha="right")
+    ax.set_yticks(range(len(quantized)), [m["id"] for m in quantized])
+    for r, row in enumerate(deltas):
+        for c, v in enumerate(row):
+            ax.text(c, r, f"{v:+.1f}", ha="center", va="center", fontsize=7,
+                    color="white" if abs(v) > 0.6 * limit else "black")
+    fig.colorbar(image, ax=ax, label="Δ accuracy vs fp32 (points)")
+    ax.set_title("Per-class accuracy change vs the same framework's fp32")
+    fig.tight_layout()
+    with atomic_path(made["per_class"]) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, metadata=meta)
+    plt.close(fig)
+    return made, ""
