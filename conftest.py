@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from ptq_helpers import report, results, runtime, speed
-from ptq_helpers.assets import resolve_assets, resolve_cache_dir
-from ptq_helpers.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED
+from ptq_helpers.assets import resolve_assets, resolve_cache_dir, writable_cache
+from ptq_helpers.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED, TRAIN_IMAGES_PER_CLASS
 from ptq_helpers.errors import PTQError
 from ptq_helpers.plugin_state import BENCH, EVENTS, META, RECORDS, SETTINGS, THRESHOLDS
 from ptq_helpers.store import Settings
@@ -65,20 +66,26 @@ def pytest_configure(config: pytest.Config) -> None:
             {name: config.getoption(f"ptq_th_{name}") for name in THRESHOLD_SETTINGS},
             {name: config.getini(ini) for name, (ini, _, _) in THRESHOLD_SETTINGS.items()},
         )
-        cache = resolve_cache_dir(config.getoption("ptq_cache_dir"))
-        assets = resolve_assets(config.getoption("assets_dir"), cache)
+        requested = resolve_cache_dir(config.getoption("ptq_cache_dir"))
+        assets = resolve_assets(config.getoption("assets_dir"), requested)  # may read a read-only cache
+        cache, cache_note = writable_cache(requested)
     except PTQError as exc:
         raise pytest.UsageError(str(exc)) from None
+    seed = _int_setting(config, "ptq_seed", "ptq_seed", DEFAULT_SEED)
+    per_class = _int_setting(config, "ptq_calibration_per_class", "ptq_calibration_per_class", DEFAULT_PER_CLASS)
+    if not 0 <= seed < 2**32:
+        raise pytest.UsageError(f"--ptq-seed={seed}: must be between 0 and 2**32 - 1 (numpy's legacy seed range)")
+    if not 1 <= per_class <= TRAIN_IMAGES_PER_CLASS:
+        raise pytest.UsageError(f"--ptq-calibration-per-class={per_class}: must be between 1 and "
+                                f"{TRAIN_IMAGES_PER_CLASS} (training images per CIFAR-10 class)")
     threads = config.getoption("ptq_threads")
     if threads is not None and threads < 1:
         raise pytest.UsageError(f"--ptq-threads={threads}: must be at least 1")
     workers = workerinput["workercount"] if workerinput else _xdist_workers(config)
     config.stash[THRESHOLDS] = thresholds
     config.stash[SETTINGS] = Settings(
-        assets=assets, cache=cache, threads=threads or runtime.default_threads(workers),
-        seed=_int_setting(config, "ptq_seed", "ptq_seed", DEFAULT_SEED),
-        per_class=_int_setting(config, "ptq_calibration_per_class", "ptq_calibration_per_class", DEFAULT_PER_CLASS),
-        rebuild=config.getoption("ptq_rebuild"),
+        assets=replace(assets, cache=cache), cache=cache, threads=threads or runtime.default_threads(workers),
+        seed=seed, per_class=per_class, cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
         run_id=workerinput["testrunuid"] if workerinput else uuid.uuid4().hex,
     )
     config.stash[RECORDS] = {}
@@ -102,7 +109,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     v = runtime.versions()
     return [
         "resnet8-ptq: " + ", ".join(f"{k} {v[k]}" for k in ("onnxruntime", "torch", "onnx2torch", "onnx", "numpy")),
-        f"resnet8-ptq: assets {s.assets.root} (from {s.assets.source}); cache {s.cache}",
+        f"resnet8-ptq: assets {s.assets.root} (from {s.assets.source}); cache {s.cache}"
+        + (f" ({s.cache_note})" if s.cache_note else ""),
         f"resnet8-ptq: calibration seed {s.seed}, {s.per_class}/class from train; threads {s.threads}/test process; "
         f"CPU {runtime.cpu_name()}",
         "resnet8-ptq: thresholds " + ", ".join(f"{k}={val}" for k, val in th.__dict__.items()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,8 @@ def get_or_build(
         if manifest is not None:
             return Stored(folder / filename, str(manifest["sha256"]), int(manifest["size"]), built=False)
         (folder / MANIFEST).unlink(missing_ok=True)
+        for stale in folder.glob(f".tmp-{filename}-*"):  # left by a builder that was killed mid-write
+            shutil.rmtree(stale, ignore_errors=True)
         with atomic_path(folder / filename) as tmp:
             build(tmp)
         path = folder / filename

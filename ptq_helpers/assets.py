@@ -1,12 +1,14 @@
 """Find the assets folder, fetch what is missing from the official sources, convert .h5 -> ONNX."""
 from __future__ import annotations
 
+import getpass
 import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,7 @@ H5_URL = "https://github.com/mlcommons/tiny/raw/v1.1/benchmark/training/image_cl
 H5_SHA256 = "5f938a8eea605438cc7360aa13c987bc6d7bd0c8d931b2917361ae7ae4eeda2f"
 
 ONNX_PATH = "resnet8.onnx"
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def default_cache_dir() -> Path:
@@ -42,6 +45,27 @@ def resolve_cache_dir(option: str | None) -> Path:
     if os.environ.get(ENV_CACHE):
         return Path(os.environ[ENV_CACHE]).expanduser().resolve()
     return default_cache_dir()
+
+
+def writable_cache(path: Path) -> tuple[Path, str | None]:
+    """path if this process can write there, else a per-user temp folder and a note saying why."""
+    def usable(folder: Path) -> str | None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+                return None
+        except OSError as exc:
+            return exc.strerror or type(exc).__name__
+
+    problem = usable(path)
+    if problem is None:
+        return path, None
+    fallback = Path(tempfile.gettempdir()) / f"resnet8-ptq-{getpass.getuser()}"
+    second = usable(fallback)
+    if second is not None:
+        raise AssetError(f"cache folder {path} is not writable ({problem}) and neither is the fallback {fallback} "
+                         f"({second}); point --ptq-cache-dir or ${ENV_CACHE} at a writable folder")
+    return fallback, f"cache folder {path} is not writable ({problem}); using {fallback} instead"
 
 
 @dataclass(frozen=True)
@@ -161,6 +185,11 @@ def convert_h5(h5: Path, dest: Path) -> Path:
     with lock(dest):
         if dest.exists():
             return dest
+        with open(h5, "rb") as fh:
+            if fh.read(8) != HDF5_SIGNATURE:
+                raise AssetError(f"{h5}: not an HDF5 file (corrupt or wrong download); delete it so the suite "
+                                 f"downloads it again (sha256 {H5_SHA256}), or replace it with the MLPerf Tiny "
+                                 f"pretrainedResnet.h5")
         missing = [m for m in ("tensorflow", "tf2onnx") if importlib.util.find_spec(m) is None]
         if missing:
             raise AssetError(
@@ -173,9 +202,9 @@ def convert_h5(h5: Path, dest: Path) -> Path:
                 capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
             )
             if proc.returncode != 0:
-                tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+                last = (proc.stderr.strip().splitlines() or ["no error output"])[-1]
                 raise AssetError(
-                    f"{h5}: tf2onnx conversion failed (exit {proc.returncode}): {tail}\n"
-                    f"check the file is the MLPerf Tiny pretrainedResnet.h5 (sha256 {H5_SHA256})"
+                    f"{h5}: tf2onnx conversion failed (exit {proc.returncode}: {last}); check the file is the "
+                    f"MLPerf Tiny pretrainedResnet.h5 (sha256 {H5_SHA256}), or delete it to download it again"
                 )
         return dest

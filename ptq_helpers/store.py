@@ -28,6 +28,7 @@ class Settings:
     per_class: int = calibration.DEFAULT_PER_CLASS
     rebuild: bool = False
     run_id: str = "local"
+    cache_note: str | None = None  # set when the requested cache was not writable
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -78,3 +80,30 @@ def test_cache_key_covers_every_part() -> None:
     base = {"case": {"id": "x"}, "versions": {"onnxruntime": "1"}}
     assert cache_key(base) == cache_key(dict(reversed(base.items())))
     assert cache_key(base) != cache_key({**base, "versions": {"onnxruntime": "2"}})
+
+
+def _killed_mid_write(folder: str, ready: str) -> None:
+    def build(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(b"half a model")
+            fh.flush()
+            Path(ready).touch()
+            time.sleep(60)  # killed here
+
+    get_or_build(Path(folder), "model.bin", build, run_id="killed")
+
+
+def test_builder_killed_mid_write_is_detected_and_rebuilt(tmp_path: Path) -> None:
+    ctx = mp.get_context("spawn")
+    proc = ctx.Process(target=_killed_mid_write, args=(str(tmp_path / "a"), str(tmp_path / "ready")))
+    proc.start()
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "ready").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(10)
+    assert proc.exitcode == -signal.SIGKILL
+    assert not (tmp_path / "a" / "model.bin").exists()  # the half-written file never took the final name
+    stored = get_or_build(tmp_path / "a", "model.bin", _slow_build(tmp_path / "log"), run_id="next")
+    assert stored.built and stored.path.read_bytes() == b"model bytes"
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [".model.bin.lock", "manifest.json", "model.bin"]

@@ -67,12 +67,12 @@ def test_found_files_are_used_without_network(tmp_path: Path, monkeypatch: pytes
     assert found.onnx_model() == tmp_path / "resnet8.onnx"
 
 
-def _model(path: Path, in_shape: list, out_shape: list) -> Path:
-    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, in_shape)
+def _model(path: Path, in_shape: list, out_shape: list, name: str = "input") -> Path:
+    x = helper.make_tensor_value_info(name, TensorProto.FLOAT, in_shape)
     y = helper.make_tensor_value_info("dense", TensorProto.FLOAT, out_shape)
     w = helper.make_tensor("w", TensorProto.FLOAT, [int(np.prod(in_shape[1:])), out_shape[1]],
                            np.zeros(int(np.prod(in_shape[1:])) * out_shape[1], np.float32))
-    flat = helper.make_node("Flatten", ["input"], ["f"])
+    flat = helper.make_node("Flatten", [name], ["f"])
     mm = helper.make_node("MatMul", ["f", "w"], ["dense"])
     graph = helper.make_graph([flat, mm], "g", [x], [y], [w])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]), str(path))
@@ -84,14 +84,16 @@ def test_contract_accepts_nhwc_softmax_model(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("in_shape", "out_shape", "message"),
-    [(["N", 3, 32, 32], ["N", 10], r"expected \(N, 32, 32, 3\) NHWC"),
-     (["N", 32, 32, 3], ["N", 100], r"expected \(N, 10\) class probabilities")],
-    ids=["nchw-input", "100-outputs"],
+    ("in_shape", "out_shape", "name", "message"),
+    [(["N", 3, 32, 32], ["N", 10], "input", r"input 'input' has shape .*, expected \(N, 32, 32, 3\) NHWC"),
+     (["N", 32, 32, 3], ["N", 100], "input", r"expected \(N, 10\) class probabilities"),
+     (["N", 32, 32, 3], ["N", 10], "images", r"input is named 'images', the suite expects 'input'")],
+    ids=["nchw-input", "100-outputs", "renamed-input"],
 )
-def test_contract_rejects_wrong_layouts(tmp_path: Path, in_shape: list, out_shape: list, message: str) -> None:
+def test_contract_rejects_wrong_layouts(tmp_path: Path, in_shape: list, out_shape: list, name: str,
+                                        message: str) -> None:
     with pytest.raises(AssetError, match=message):
-        check_onnx(_model(tmp_path / "m.onnx", in_shape, out_shape))
+        check_onnx(_model(tmp_path / "m.onnx", in_shape, out_shape, name))
 
 
 def test_non_onnx_file_is_named(tmp_path: Path) -> None:
@@ -132,3 +134,39 @@ def test_tarball_with_path_traversal_is_refused(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(AssetError, match=r"c\.tar\.gz: refused to extract .*outside the destination"):
         assets.resolve_assets(str(tmp_path), tmp_path / "cache").cifar_dir()
     assert not list(tmp_path.rglob("escaped"))
+
+
+def test_corrupt_h5_is_named_before_any_conversion(tmp_path: Path) -> None:
+    (tmp_path / "mlperf-tiny").mkdir()
+    (tmp_path / "mlperf-tiny" / "pretrainedResnet.h5").write_bytes(b"<html>rate limited</html>")
+    with pytest.raises(AssetError, match=r"pretrainedResnet\.h5: not an HDF5 file \(corrupt or wrong download\); "
+                                         r"delete it"):
+        assets.resolve_assets(str(tmp_path), tmp_path / "cache").onnx_model()
+
+
+def test_conversion_writes_to_the_cache_never_to_the_assets_folder(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The assets folder may be read-only (it is in CI): converted and downloaded files go to the cache."""
+    import subprocess
+
+    root = tmp_path / "assets"
+    (root / "mlperf-tiny").mkdir(parents=True)
+    (root / "mlperf-tiny" / "pretrainedResnet.h5").write_bytes(assets.HDF5_SIGNATURE + b"rest")
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+
+    def fake_tf2onnx(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess:
+        Path(cmd[-1]).write_bytes(b"onnx")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(assets.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(assets.subprocess, "run", fake_tf2onnx)
+    made = assets.resolve_assets(str(root), tmp_path / "cache").onnx_model()
+    assert made == tmp_path / "cache" / "assets" / "resnet8.onnx" and made.read_bytes() == b"onnx"
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
+def test_unwritable_cache_falls_back_and_says_so() -> None:
+    cache, note = assets.writable_cache(Path("/proc/resnet8-ptq-cache"))  # not writable, even for root
+    assert cache != Path("/proc/resnet8-ptq-cache") and cache.is_dir()
+    assert note is not None and note.startswith("cache folder /proc/resnet8-ptq-cache is not writable")
+    assert assets.writable_cache(cache) == (cache, None)

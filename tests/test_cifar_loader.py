@@ -98,3 +98,13 @@ def test_real_splits_match_official_content_hashes(test_split, train_split) -> N
     assert test_split.sha256 == cifar.CONTENT_SHA256["test"][0]
     assert train_split.sha256 == cifar.CONTENT_SHA256["train"][0]
     assert np.bincount(test_split.labels).tolist() == [1000] * 10
+
+
+@pytest.mark.real
+def test_one_altered_pixel_in_a_real_batch_fails_the_content_hash(ptq_store, tmp_path: Path) -> None:
+    batch = cifar.safe_load_batch(ptq_store.cifar_dir / "test_batch")
+    data = batch["data"].copy()
+    data[1234, 567] ^= 1
+    _write(tmp_path / "test_batch", data, batch["labels"])
+    with pytest.raises(AssetError, match=r"the test split's pixels do not match the official CIFAR-10 content hash"):
+        cifar.load_split(tmp_path, "test")

@@ -30,3 +30,14 @@ def test_converted_h5_predicts_like_the_fp32_onnx(ptq_store, test_split, tmp_pat
     assert float(np.abs(probs - reference.probs).max()) <= 1e-4
     differ = int((probs.argmax(1) != reference.predictions).sum())
     assert differ == 0, f"converted .h5 disagrees with {reference.artifact.path.name} on {differ} images"
+
+
+def test_truncated_h5_fails_conversion_with_a_clear_message(ptq_store, tmp_path: Path) -> None:
+    from ptq_helpers.errors import AssetError
+
+    broken = tmp_path / "pretrainedResnet.h5"
+    broken.write_bytes(ptq_store.settings.assets.h5_model().read_bytes()[:50_000])  # valid signature, cut short
+    with pytest.raises(AssetError, match=r"pretrainedResnet\.h5: tf2onnx conversion failed \(exit 1: OSError: Unable to .*"
+                                         r"truncated file.*\); check the file is the MLPerf Tiny pretrainedResnet\.h5"):
+        convert_h5(broken, tmp_path / "out" / "resnet8.onnx")
+    assert not (tmp_path / "out" / "resnet8.onnx").exists()

@@ -46,8 +46,11 @@ def test_help_lists_every_option(suite: pytest.Pytester) -> None:
     [(["--ptq-min-accuracy", "101"], "*--ptq-min-accuracy: 101.0 is outside 0..100*"),
      (["--ptq-max-drop", "abc"], "*--ptq-max-drop: 'abc' is not a number*"),
      (["--assets-dir", "/no/such/dir"], "*--assets-dir=/no/such/dir: folder /no/such/dir does not exist*"),
-     (["--ptq-threads", "0"], "*--ptq-threads=0: must be at least 1*")],
-    ids=["accuracy-101", "drop-nan", "assets-missing", "threads-0"],
+     (["--ptq-threads", "0"], "*--ptq-threads=0: must be at least 1*"),
+     (["--ptq-calibration-per-class", "0"], "*--ptq-calibration-per-class=0: must be between 1 and 5000*"),
+     (["--ptq-calibration-per-class", "5001"], "*--ptq-calibration-per-class=5001: must be between 1 and 5000*"),
+     (["--ptq-seed", "-1"], "*--ptq-seed=-1: must be between 0 and 2**32 - 1*")],
+    ids=["accuracy-101", "drop-nan", "assets-missing", "threads-0", "per-class-0", "per-class-5001", "seed-negative"],
 )
 def test_bad_options_are_usage_errors(suite: pytest.Pytester, args: list[str], message: str) -> None:
     result = suite.runpytest(*args)
@@ -84,3 +87,14 @@ def test_summary_and_report_gather_results_from_xdist_workers(suite: pytest.Pyte
 
     assert main([str(suite.path / "out" / "r.json"), "-o", str(suite.path / "cli" / "r.md")]) == 0
     assert (suite.path / "cli" / "r.md").read_bytes() == (suite.path / "out" / "r.md").read_bytes()
+
+
+def test_bad_asset_is_one_clear_line_not_a_traceback(suite: pytest.Pytester) -> None:
+    (suite.path / "resnet8.onnx").write_text("<html>not a model</html>")
+    suite.makepyfile(test_real="def test_needs_the_model(model):\n    pass\n")
+    result = suite.runpytest("-k", "ort-fp32")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*resnet8.onnx: not a valid ONNX model (*); replace it with resnet8.onnx or "
+                                 "delete it so it is converted from the .h5"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*site-packages*")
