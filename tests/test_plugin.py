@@ -98,3 +98,12 @@ def test_bad_asset_is_one_clear_line_not_a_traceback(suite: pytest.Pytester) -> 
                                  "delete it so it is converted from the .h5"])
     result.stdout.no_fnmatch_line("*Traceback*")
     result.stdout.no_fnmatch_line("*site-packages*")
+
+
+def test_suite_runs_with_an_unwritable_cache(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESNET8_PTQ_CACHE", "/proc/resnet8-ptq-readonly")  # not writable, even for root
+    suite.makepyfile(test_fake=FAKE_RESULTS)
+    result = suite.runpytest()
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["resnet8-ptq: assets * cache /tmp/resnet8-ptq-* (cache folder "
+                                 "/proc/resnet8-ptq-readonly is not writable (*); using /tmp/resnet8-ptq-* instead)"])
