@@ -109,18 +109,47 @@ def _summary(view: _View) -> list[str]:
         f"- **Gates:** {len(q) - len(failed)} of {len(q)} quantized models pass every gate"
         + (f"; failing: {failing}." if failed else "."),
     ]
-    picks = _pick(view)
-    chosen = picks[0][1]
-    out.append(f"- **Recommendation:** ship {_label(chosen)}." if chosen else
-               "- **Recommendation:** no quantized build passes every gate; ship the fp32 model.")
-    out += ["", "Recommendation per use case (rules over this run's numbers):", ""]
+    chosen = _pick(view)[0][1]
+    out.append(f"- **Recommendation:** ship {_label(chosen)} (see [Recommendation](#recommendation))." if chosen
+               else "- **Recommendation:** no quantized build passes every gate; ship the fp32 model.")
+    return out + [""]
+
+
+def _recommendation(view: _View) -> list[str]:
+    out = ["## Recommendation", "", "Per use case, chosen by rules over this run's numbers:", ""]
     rows = []
-    for use, m, rule in picks:
+    for use, m, rule in _pick(view):
         if m is None:
-            rows.append((use, "none passes every gate", "-", "-", rule))
+            rows.append((use, "none passes every gate", "-", "-", "-", rule))
         else:
-            rows.append((use, _label(m), f"{m['accuracy']:.2f}%", _kib(m["size_bytes"]), rule))
-    return out + _table(("Use case", "Recommended model", "Accuracy", "Size", "Rule"), rows)
+            rows.append((use, _label(m), f"{m['accuracy']:.2f}%", f"{-view.drop(m):+.2f}", _kib(m["size_bytes"]),
+                         rule))
+    out += _table(("Use case", "Recommended model", "Accuracy", "Δ vs fp32", "Size", "Rule"), rows)
+    ok = view.passing()
+    out.append(f"{len(ok)} of {len(view.quantized())} quantized models meet every requirement (accuracy above "
+               f"{view.th.min_accuracy:g}%, drop below {view.th.max_drop:g} points, per-class and size gates).")
+    return out + [""]
+
+
+def _frameworks(view: _View) -> list[str]:
+    out = ["## Framework comparison", ""]
+    for fw in dict.fromkeys(m["framework"] for m in view.models.values()):
+        mine = [m for m in view.quantized() if m["framework"] == fw]
+        refused = [u for u in view.data["unsupported"] if u["framework"] == fw]
+        out += [f"### {FRAMEWORK[fw]}", ""]
+        out.append("- **Supported types (built and measured):** "
+                   + (", ".join(f"{DTYPE[m['dtype']]} ({m['accuracy']:.2f}%)" for m in mine) or "none"))
+        if refused:
+            out.append("- **Not supported:** " + "; ".join(f"{DTYPE[u['dtype']]}: {u['reason']}" for u in refused))
+        formats = sorted({FORMAT.get(m["format"], m["format"]) for m in mine})
+        settings = sorted({", ".join(f"{k}={v}" for k, v in (m.get("quant") or {}).items()) for m in mine})
+        out += [f"- **Format:** {', '.join(formats) or '-'}", f"- **Settings:** {'; '.join(settings) or '-'}"]
+        if mine:
+            best = max(mine, key=lambda m: m["accuracy"])
+            out.append(f"- **Best measured:** `{best['id']}` at {best['accuracy']:.2f}% ({-view.drop(best):+.2f} "
+                       f"points vs fp32)")
+        out.append("")
+    return out
 
 
 def _comparison(view: _View) -> list[str]:
@@ -214,7 +243,12 @@ def _methodology(view: _View) -> list[str]:
            f"`np.random.seed({cal.get('seed', '?')})` then `np.random.choice(class_indices, {cal.get('per_class', '?')}, "
            f"replace=False)` per class 0..9; indices sha256 `{meta.get('calibration_indices_sha256', '?')}`. The "
            "same images calibrate every framework; none of them is a test image.",
-           "- **Method:** static post-training quantization, no fine-tuning.", ""]
+           "- **Method:** static post-training quantization, no fine-tuning.", "",
+           "### Calibration details", "",
+           f"- **Samples:** {cal.get('per_class', 0) * 10:,} ({cal.get('per_class', '?')} per class, balanced) "
+           f"from the CIFAR-10 {cal.get('split', 'train')}ing split; evaluation uses the test split only.",
+           "- **Preprocessing:** float32, 0..255, NHWC (the model's training input contract).",
+           "- **Purpose:** activation ranges for the scales and zero points; weights need no data.", ""]
     rows = [(f"`{m['id']}`", ", ".join(f"{k}={v}" for k, v in (m.get("quant") or {}).items()) or "fp32 (no quantization)")
             for m in view.models.values()]
     out += ["Quantization settings:", "", *_table(("Model", "Settings"), rows)]
@@ -251,7 +285,7 @@ def render(data: Payload, figures: Mapping[str, str] | None = None, figures_note
     if figures_note:
         lines += [f"> {figures_note}", ""]
     lines += _summary(view) + _comparison(view) + _assessment(view) + _per_class(view, figures.get("per_class"))
-    lines += _sizes(view, figures.get("size")) + _methodology(view)
+    lines += _sizes(view, figures.get("size")) + _frameworks(view) + _recommendation(view) + _methodology(view)
     return "\n".join(lines).rstrip() + "\n"
 
 

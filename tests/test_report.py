@@ -14,7 +14,8 @@ from ptq_helpers.thresholds import Thresholds
 from tests import fake
 
 SECTIONS = ["# ResNet8 CIFAR-10 post-training quantization analysis", "## Executive summary", "## Comparison table",
-            "## Accuracy-drop assessment", "## Per-class accuracy", "## Size comparison", "## Methodology"]
+            "## Accuracy-drop assessment", "## Per-class accuracy", "## Size comparison", "## Framework comparison",
+            "## Recommendation", "## Methodology", "### Calibration details"]
 META = {"versions": {"onnxruntime": "9.9.9"}, "cpu": "Test CPU", "threads": 3, "source_sha256": "abc123",
         "test_sha256": "t" * 64, "train_sha256": "r" * 64, "calibration_indices_sha256": "i" * 64,
         "calibration": {"seed": 7, "per_class": 50, "split": "train"}}
@@ -49,7 +50,7 @@ def test_recommendation_follows_the_measured_numbers() -> None:
     text = report.render(_payload(recs))
     assert "ship ONNX Runtime int8 (`ort-int8-qdq`)" in text
     assert "| Best compression | ONNX Runtime uint8 (`ort-uint8-qdq`) |" in text  # still the smallest file
-    assert "| PyTorch-only deployment | PyTorch int8 (`torch-int8-fx`) | 85.92% |" in text
+    assert "| PyTorch-only deployment | PyTorch int8 (`torch-int8-fx`) | 85.92% | -1.27 |" in text
 
 
 def test_a_failing_model_is_reported_as_failing_and_not_recommended() -> None:
