@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ptq_helpers import report, results, runtime, speed
+from ptq_helpers import cases, report, results, runtime, speed
+from ptq_helpers.cases import Case
 from ptq_helpers.assets import resolve_assets, resolve_cache_dir, writable_cache
 from ptq_helpers.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED, TRAIN_IMAGES_PER_CLASS
 from ptq_helpers.errors import PTQError
@@ -28,6 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ptq-cache-dir", help="writable cache for downloads, built models and predictions "
                     "(default: $RESNET8_PTQ_CACHE, then the user cache folder, e.g. ~/.cache/resnet8-ptq)")
     group.addoption("--ptq-rebuild", action="store_true", help="rebuild every model and prediction this run")
+    group.addoption("--ptq-matrix", choices=("seed", "full"),
+                    help="which configurations to build: the five seed models (default) or the full matrix")
     group.addoption("--ptq-seed", type=int, help=f"calibration draw seed (default {DEFAULT_SEED})")
     group.addoption("--ptq-calibration-per-class", type=int,
                     help=f"calibration images per class from the training split (default {DEFAULT_PER_CLASS})")
@@ -38,6 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, (ini_key, flag, help_text) in THRESHOLD_SETTINGS.items():
         group.addoption(flag, dest=f"ptq_th_{name}", metavar="N", help=help_text)
         parser.addini(ini_key, help_text)
+    parser.addini("ptq_matrix", "seed (default) or full")
     parser.addini("ptq_seed", f"calibration draw seed (default {DEFAULT_SEED})")
     parser.addini("ptq_calibration_per_class", f"calibration images per class (default {DEFAULT_PER_CLASS})")
 
@@ -73,6 +77,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     seed = _int_setting(config, "ptq_seed", "ptq_seed", DEFAULT_SEED)
     per_class = _int_setting(config, "ptq_calibration_per_class", "ptq_calibration_per_class", DEFAULT_PER_CLASS)
+    matrix = config.getoption("ptq_matrix") or config.getini("ptq_matrix") or "seed"
+    if matrix not in ("seed", "full"):
+        raise pytest.UsageError(f"[tool.pytest.ini_options] ptq_matrix = {matrix!r}: use 'seed' or 'full'")
     if not 0 <= seed < 2**32:
         raise pytest.UsageError(f"--ptq-seed={seed}: must be between 0 and 2**32 - 1 (numpy's legacy seed range)")
     if not 1 <= per_class <= TRAIN_IMAGES_PER_CLASS:
@@ -85,7 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[THRESHOLDS] = thresholds
     config.stash[SETTINGS] = Settings(
         assets=replace(assets, cache=cache), cache=cache, threads=threads or runtime.default_threads(workers),
-        seed=seed, per_class=per_class, cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
+        seed=seed, per_class=per_class, matrix=matrix, cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
         run_id=workerinput["testrunuid"] if workerinput else uuid.uuid4().hex,
     )
     config.stash[RECORDS] = {}
@@ -94,11 +101,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[BENCH] = {}
 
 
+def _in_run(item: pytest.Item, selected: set[str], bench_only: bool) -> bool:
+    if bench_only and "benchmark" not in getattr(item, "fixturenames", ()):
+        return False
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return all(p.id in selected for p in params.values() if isinstance(p, Case))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With --benchmark-only, deselect the other tests instead of listing each as skipped."""
-    if not config.getoption("benchmark_only", False):
-        return
-    keep = [item for item in items if "benchmark" in getattr(item, "fixturenames", ())]
+    """Deselect (not skip) the cases outside --ptq-matrix, and with --benchmark-only the non-benchmarks."""
+    selected = {c.id for c in cases.selected(config.stash[SETTINGS].matrix)}
+    keep = [item for item in items if _in_run(item, selected, config.getoption("benchmark_only", False))]
     if len(keep) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in keep])
         items[:] = keep
@@ -111,7 +124,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         "resnet8-ptq: " + ", ".join(f"{k} {v[k]}" for k in ("onnxruntime", "torch", "onnx2torch", "onnx", "numpy")),
         f"resnet8-ptq: assets {s.assets.root} (from {s.assets.source}); cache {s.cache}"
         + (f" ({s.cache_note})" if s.cache_note else ""),
-        f"resnet8-ptq: calibration seed {s.seed}, {s.per_class}/class from train; threads {s.threads}/test process; "
+        f"resnet8-ptq: matrix {s.matrix} ({len(cases.selected(s.matrix))} configurations); calibration seed "
+        f"{s.seed}, {s.per_class}/class from train; threads {s.threads}/test process; "
         f"CPU {runtime.cpu_name()}",
         "resnet8-ptq: thresholds " + ", ".join(f"{k}={val}" for k, val in th.__dict__.items()),
     ]

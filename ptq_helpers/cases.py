@@ -5,10 +5,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Framework = Literal["onnxruntime", "pytorch"]
-DType = Literal["fp32", "int8", "uint8"]
+DType = Literal["fp32", "int8", "uint8", "u8s8"]
 
 FRAMEWORK_LABELS = {"onnxruntime": "ONNX Runtime", "pytorch": "PyTorch"}
-DTYPE_LABELS = {"fp32": "float32", "int8": "int8", "uint8": "uint8"}
+DTYPE_LABELS = {"fp32": "float32", "int8": "int8", "uint8": "uint8", "u8s8": "uint8 act/int8 wt"}
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class OrtQuant:
     calibrate_method: Literal["MinMax", "Entropy", "Percentile"] = "MinMax"
     per_channel: bool = False
     reduce_range: bool = False
+    preprocess: bool = False  # onnxruntime's quant_pre_process first (folds batch-norm Mul/Add into Conv)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Case:
     fmt: str  # serialized format: "onnx", "qdq", "torchscript"
     quant: OrtQuant | TorchQuant | None = None
     unsupported: str | None = None  # reason, when the backend cannot build it
+    matrix: Literal["seed", "full"] = "seed"  # "full" cases run with --ptq-matrix full
     notes: str = field(default="", compare=False)
 
     @property
@@ -60,6 +62,7 @@ class Case:
         """Everything about the case that changes its artifact (part of the cache key)."""
         spec = asdict(self)
         spec.pop("notes")
+        spec.pop("matrix")
         return spec
 
     def __str__(self) -> str:  # pytest uses it for ids
@@ -81,11 +84,37 @@ CASES: tuple[Case, ...] = (
     ),
 )
 
+_ORT_TYPES = {"s8s8": ("QInt8", "QInt8", False), "u8u8": ("QUInt8", "QUInt8", False),
+              "u8s8": ("QUInt8", "QInt8", False), "u8s8rr": ("QUInt8", "QInt8", True)}
+_DTYPE_OF = {"s8s8": "int8", "u8u8": "uint8", "u8s8": "u8s8", "u8s8rr": "u8s8"}
+_METHODS = {"mm": "MinMax", "ent": "Entropy", "pct": "Percentile"}
+
+
+def _ort(types: str, fmt: str, per_channel: bool, method: str, pre: bool) -> Case:
+    act, wt, rr = _ORT_TYPES[types]
+    slug = f"ort-{types}-{fmt}-{'pc' if per_channel else 'pt'}-{method}-{'pre' if pre else 'raw'}"
+    quant = OrtQuant(act, wt, "QDQ" if fmt == "qdq" else "QOperator", _METHODS[method], per_channel, rr, pre)
+    return Case(slug, "onnxruntime", _DTYPE_OF[types], fmt if fmt == "qdq" else "qoperator", quant, matrix="full")
+
+
+# The full matrix: every QDQ combination of the axes, and QOperator for the pre-processed u8s8 graphs.
+FULL: tuple[Case, ...] = tuple(
+    _ort(t, "qdq", pc, m, pre)
+    for t in _ORT_TYPES for pc in (False, True) for m in _METHODS for pre in (False, True)
+    if not (t in ("s8s8", "u8u8") and m == "mm" and not pc and not pre)  # = the seed's ort-int8/uint8-qdq
+) + tuple(_ort("u8s8", "qop", pc, m, True) for pc in (False, True) for m in ("mm", "pct"))
+
+CASES = CASES + FULL
 BY_ID: dict[str, Case] = {c.id: c for c in CASES}
 BUILDABLE = tuple(c for c in CASES if c.unsupported is None)
 FP32 = tuple(c for c in BUILDABLE if c.is_fp32)
 QUANTIZED = tuple(c for c in BUILDABLE if not c.is_fp32)
 UNSUPPORTED = tuple(c for c in CASES if c.unsupported is not None)
+
+
+def selected(matrix: str) -> tuple[Case, ...]:
+    """The cases a run with `--ptq-matrix matrix` covers."""
+    return CASES if matrix == "full" else tuple(c for c in CASES if c.matrix == "seed")
 
 
 def get(case_id: str) -> Case:

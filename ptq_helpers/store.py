@@ -27,6 +27,7 @@ class Settings:
     seed: int = calibration.DEFAULT_SEED
     per_class: int = calibration.DEFAULT_PER_CLASS
     rebuild: bool = False
+    matrix: str = "seed"
     run_id: str = "local"
     cache_note: str | None = None  # set when the requested cache was not writable
 
