@@ -56,6 +56,22 @@ def rows(records: Mapping[str, Record], th: Thresholds) -> list[tuple[str, ...]]
     return out
 
 
+STATS_HEADERS = ("Model", "Top-1 agreement", "Only fp32 right", "Only quantized right", "McNemar p",
+                 "Δ vs fp32, 95% CI")
+
+
+def stats_rows(records: Mapping[str, Record]) -> list[tuple[str, ...]]:
+    """Paired statistics of each quantized model against its fp32 baseline, in matrix order."""
+    out = []
+    for case in CASES:
+        st = records.get(case.id, {}).get("stats")
+        if st:
+            out.append((case.id, f"{st['agreement']:.2f}%", str(st["only_fp32_correct"]),
+                        str(st["only_quantized_correct"]), f"{st['mcnemar_p']:.3g}",
+                        f"[{st['diff_ci_low']:+.2f}, {st['diff_ci_high']:+.2f}]"))
+    return out
+
+
 def aligned(headers: tuple[str, ...], body: list[tuple[str, ...]]) -> list[str]:
     """Rows as left-aligned text columns."""
     widths = [max(len(r[i]) for r in (headers, *body)) for i in range(len(headers))]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers import calibration, cases, cifar, evaluate, quantize_ort, quantize_torch
+from ptq_helpers import calibration, cases, cifar, evaluate, quantize_ort, quantize_torch, stats
 from ptq_helpers.artifacts import Stored, cache_key, get_or_build, source_sha256
 from ptq_helpers.assets import Assets
 from ptq_helpers.cases import Case
@@ -54,6 +54,7 @@ class Store:
     settings: Settings
     events: list[dict[str, object]] = field(default_factory=list)
     _results: dict[str, ModelResult] = field(default_factory=dict)
+    _stats: dict[str, dict[str, float | int]] = field(default_factory=dict)
 
     @cached_property
     def cifar_dir(self) -> Path:
@@ -149,3 +150,10 @@ class Store:
     def baseline(self, case: Case) -> ModelResult:
         """The fp32 result of the case's framework, from the same run and the same images."""
         return self.result(cases.get(case.baseline_id))
+
+    def paired_stats(self, case: Case) -> dict[str, float | int]:
+        """Agreement, McNemar p and bootstrap interval of the case against its fp32 baseline (memoized)."""
+        if case.id not in self._stats:
+            base, mine = self.baseline(case), self.result(case)
+            self._stats[case.id] = stats.compare(self.test.labels, base.predictions, mine.predictions)
+        return self._stats[case.id]

@@ -17,6 +17,7 @@ class Thresholds:
     min_size_reduction_torch: float = 45.0
     max_class_drop: float = 10.0
     fp32_correct: int = 8719
+    drop_gate: str = "point"  # "ci": gate the upper bound of the bootstrap 95% interval of the drop
 
     def min_size_reduction(self, framework: str) -> float:
         return self.min_size_reduction_onnx if framework == "onnxruntime" else self.min_size_reduction_torch
@@ -30,10 +31,17 @@ SETTINGS: dict[str, tuple[str, str, str]] = {
     "min_size_reduction_torch": ("ptq_min_size_reduction_torch", "--ptq-min-size-reduction-torch", "TorchScript file size reduction vs fp32 must reach this (percent)"),
     "max_class_drop": ("ptq_max_class_drop", "--ptq-max-class-drop", "no class may lose more than this many points vs fp32"),
     "fp32_correct": ("ptq_fp32_correct", "--ptq-fp32-correct", "pinned number of correct fp32 predictions out of 10,000"),
+    "drop_gate": ("ptq_drop_gate", "--ptq-drop-gate", "'point' gates the measured drop, 'ci' the upper bound of "
+                  "its paired-bootstrap 95%% interval"),
 }
 
 
-def _parse(name: str, raw: object, source: str) -> float | int:
+def _parse(name: str, raw: object, source: str) -> float | int | str:
+    if name == "drop_gate":
+        value = str(raw).strip()
+        if value not in ("point", "ci"):
+            raise ConfigError(f"{source}: {value!r} is not a drop gate; use 'point' or 'ci'")
+        return value
     kind: Callable[[str], float | int] = int if name == "fp32_correct" else float
     try:
         value = kind(str(raw).strip())
@@ -47,7 +55,7 @@ def _parse(name: str, raw: object, source: str) -> float | int:
 
 def resolve(cli: dict[str, object | None], ini: dict[str, object | None]) -> Thresholds:
     """Defaults, overridden by ini values, overridden by command-line values; each validated."""
-    values: dict[str, float | int] = {}
+    values: dict[str, float | int | str] = {}
     for f in fields(Thresholds):
         ini_key, flag, _ = SETTINGS[f.name]
         if cli.get(f.name) is not None:

@@ -34,11 +34,11 @@ def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
 def test_help_lists_every_option(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--help")
     result.stdout.fnmatch_lines(["*ResNet8 post-training quantization gate*", "*--assets-dir*",
-                                 "*--ptq-cache-dir*", "*--ptq-rebuild*", "*--ptq-seed*",
+                                 "*--ptq-cache-dir*", "*--ptq-rebuild*", "*--ptq-matrix*", "*--ptq-seed*",
                                  "*--ptq-calibration-per-class*", "*--ptq-threads*", "*--ptq-json=PATH*", "*--ptq-report=PATH*",
                                  "*--ptq-min-accuracy=N*", "*--ptq-max-drop=N*", "*--ptq-min-size-reduction-onnx=N*",
                                  "*--ptq-min-size-reduction-torch=N*", "*--ptq-max-class-drop=N*",
-                                 "*--ptq-fp32-correct=N*"])
+                                 "*--ptq-fp32-correct=N*", "*--ptq-drop-gate=N*"])
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ def test_messages_state_model_measured_value_and_limit(records: dict) -> None:
     assert gates.accuracy(q, strict) == ("ort-int8-qdq: top-1 86.00% (8600/10000) is not above 99.00% "
                                          "(--ptq-min-accuracy)")
     assert gates.drop(q, base, strict) == ("ort-int8-qdq: top-1 drop 1.19 points vs ort-fp32 (86.00% vs 87.19%) "
-                                           "is not below 1.00 (--ptq-max-drop)")
+                                           "is not below 1.00 (--ptq-max-drop, --ptq-drop-gate point)")
     assert gates.size_reduction(q, base, strict).startswith("ort-int8-qdq: size reduction 61.1% (125,000 vs "
                                                             "321,574 bytes of ort-fp32) is below 70.0%")
     assert "class 'airplane' drops 1.0 points" in gates.class_drop(q, base, strict)
@@ -67,3 +67,11 @@ def test_json_payload_has_everything(records: dict) -> None:
     assert data["unsupported"][0]["reason"] == "fbgemm requires qint8 weights"
     assert data["gates"] == {"ort-fp32": {}, "ort-int8-qdq": {}}
     assert data["classes"][5] == "dog" and data["meta"]["calibration"]["seed"] == 42
+
+
+def test_ci_drop_gate_uses_the_bootstrap_bound(records: dict) -> None:
+    q, base = records["ort-int8-qdq"], records["ort-fp32"]
+    q["stats"] = {"diff_ci_low": -1.6, "diff_ci_high": -0.8}
+    assert gates.drop(q, base, Thresholds(max_drop=1.5)) is None  # point estimate 1.19 passes
+    msg = gates.drop(q, base, Thresholds(max_drop=1.5, drop_gate="ci"))
+    assert msg is not None and msg.startswith("ort-int8-qdq: upper 95% bound of the top-1 drop 1.60 points")
