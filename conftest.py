@@ -14,7 +14,7 @@ from ptq_helpers.cases import Case
 from ptq_helpers.assets import resolve_assets, resolve_cache_dir, writable_cache
 from ptq_helpers.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED, TRAIN_IMAGES_PER_CLASS
 from ptq_helpers.errors import PTQError
-from ptq_helpers.plugin_state import BENCH, EVENTS, META, RECORDS, SETTINGS, THRESHOLDS
+from ptq_helpers.plugin_state import BENCH, EVENTS, META, RECORDS, SETTINGS, SWEEP, THRESHOLDS
 from ptq_helpers.store import Settings
 from ptq_helpers.thresholds import SETTINGS as THRESHOLD_SETTINGS
 from ptq_helpers.thresholds import resolve
@@ -31,6 +31,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--ptq-rebuild", action="store_true", help="rebuild every model and prediction this run")
     group.addoption("--ptq-matrix", choices=("seed", "full"),
                     help="which configurations to build: the five seed models (default) or the full matrix")
+    group.addoption("--ptq-sweep", type=int, nargs="?", const=5, default=0, metavar="K",
+                    help="also run the slow calibration-draw sweep: K independent calibration draws per quantized "
+                    "model (K defaults to 5)")
     group.addoption("--ptq-seed", type=int, help=f"calibration draw seed (default {DEFAULT_SEED})")
     group.addoption("--ptq-calibration-per-class", type=int,
                     help=f"calibration images per class from the training split (default {DEFAULT_PER_CLASS})")
@@ -80,6 +83,9 @@ def pytest_configure(config: pytest.Config) -> None:
     matrix = config.getoption("ptq_matrix") or config.getini("ptq_matrix") or "seed"
     if matrix not in ("seed", "full"):
         raise pytest.UsageError(f"[tool.pytest.ini_options] ptq_matrix = {matrix!r}: use 'seed' or 'full'")
+    sweep = config.getoption("ptq_sweep")
+    if sweep < 0 or sweep == 1:
+        raise pytest.UsageError(f"--ptq-sweep={sweep}: give at least 2 draws (default 5), or leave it out")
     if not 0 <= seed < 2**32:
         raise pytest.UsageError(f"--ptq-seed={seed}: must be between 0 and 2**32 - 1 (numpy's legacy seed range)")
     if not 1 <= per_class <= TRAIN_IMAGES_PER_CLASS:
@@ -92,26 +98,32 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[THRESHOLDS] = thresholds
     config.stash[SETTINGS] = Settings(
         assets=replace(assets, cache=cache), cache=cache, threads=threads or runtime.default_threads(workers),
-        seed=seed, per_class=per_class, matrix=matrix, cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
+        seed=seed, per_class=per_class, matrix=matrix, sweep_draws=sweep, cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
         run_id=workerinput["testrunuid"] if workerinput else uuid.uuid4().hex,
     )
     config.stash[RECORDS] = {}
     config.stash[EVENTS] = []
     config.stash[META] = {}
     config.stash[BENCH] = {}
+    config.stash[SWEEP] = {}
 
 
-def _in_run(item: pytest.Item, selected: set[str], bench_only: bool) -> bool:
+def _in_run(item: pytest.Item, selected: set[str], bench_only: bool, sweep: bool) -> bool:
     if bench_only and "benchmark" not in getattr(item, "fixturenames", ()):
+        return False
+    if item.get_closest_marker("slow") and not sweep:
         return False
     params = getattr(getattr(item, "callspec", None), "params", {})
     return all(p.id in selected for p in params.values() if isinstance(p, Case))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect (not skip) the cases outside --ptq-matrix, and with --benchmark-only the non-benchmarks."""
-    selected = {c.id for c in cases.selected(config.stash[SETTINGS].matrix)}
-    keep = [item for item in items if _in_run(item, selected, config.getoption("benchmark_only", False))]
+    """Deselect (not skip) cases outside --ptq-matrix, slow sweeps without --ptq-sweep, and with
+    --benchmark-only the non-benchmarks."""
+    settings = config.stash[SETTINGS]
+    selected = {c.id for c in cases.selected(settings.matrix)}
+    bench_only = config.getoption("benchmark_only", False)
+    keep = [item for item in items if _in_run(item, selected, bench_only, settings.sweep_draws > 0)]
     if len(keep) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in keep])
         items[:] = keep
@@ -136,7 +148,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(config, "workeroutput"):  # xdist worker: ship results to the controller
         config.workeroutput["ptq"] = json.dumps(
             {"records": config.stash[RECORDS], "events": config.stash[EVENTS], "meta": config.stash[META],
-             "bench": config.stash[BENCH]}
+             "bench": config.stash[BENCH], "sweep": config.stash[SWEEP]}
         )
 
 
@@ -145,6 +157,7 @@ def pytest_testnodedown(node, error) -> None:  # noqa: ANN001 - xdist hook
     data = json.loads(getattr(node, "workeroutput", {}).get("ptq", "{}") or "{}")
     node.config.stash[RECORDS].update(data.get("records", {}))
     node.config.stash[META].update(data.get("meta", {}))
+    node.config.stash[SWEEP].update(data.get("sweep", {}))
     for case_id, figures in data.get("bench", {}).items():
         node.config.stash[BENCH].setdefault(case_id, {}).update(figures)
     worker = node.gateway.id
@@ -165,6 +178,11 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  #
             tr.write_sep("-", "paired statistics vs fp32 on the same 10,000 images (bootstrap: 2,000 resamples)")
             for line in results.aligned(results.STATS_HEADERS, paired):
                 tr.write_line(line)
+    sweep = config.stash[SWEEP]
+    if sweep:
+        tr.write_sep("-", f"calibration-draw sweep ({s.sweep_draws} draws of {s.per_class}/class, seed {s.seed} stream)")
+        for line in results.aligned(results.SWEEP_HEADERS, results.sweep_rows(sweep)):
+            tr.write_line(line)
     if bench:
         tr.write_sep("-", f"resnet8-ptq speed ({runtime.cpu_name()}, {s.threads} threads, medians)")
         for line in results.aligned(speed.HEADERS, speed.rows(bench)):
@@ -182,7 +200,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  #
         meta = {"versions": runtime.versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
                 "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"}, **config.stash[META]}
         # Round-trip through JSON so the report sees exactly what `python -m ptq_helpers.report` would.
-        data = json.loads(json.dumps(results.payload(records, th, meta, bench)))
+        data = json.loads(json.dumps(results.payload(records, th, meta, bench, sweep)))
         if json_path:
             results.write_json(Path(json_path), data)
             tr.write_line(f"results written to {json_path}")

@@ -11,10 +11,13 @@ DEFAULT_PER_CLASS = 100
 TRAIN_IMAGES_PER_CLASS = 5000  # CIFAR-10 training split
 
 
-def draw_indices(labels: np.ndarray, per_class: int = DEFAULT_PER_CLASS, seed: int = DEFAULT_SEED) -> np.ndarray:
+def draw_indices(labels: np.ndarray, per_class: int = DEFAULT_PER_CLASS, seed: int = DEFAULT_SEED,
+                 draw: int = 0) -> np.ndarray:
     """Same draw as `np.random.seed(seed)` then `np.random.choice(idx_c, per_class, replace=False)` for c = 0..9.
 
-    A private RandomState reproduces the legacy global stream without touching global state.
+    `draw=k` repeats the recipe k more times on the same stream and returns the last set (the
+    reference project's second draw is draw=1). A private RandomState reproduces the legacy
+    global stream without touching global state.
     """
     classes = np.unique(labels)
     smallest = min(int((labels == c).sum()) for c in classes)
@@ -24,7 +27,8 @@ def draw_indices(labels: np.ndarray, per_class: int = DEFAULT_PER_CLASS, seed: i
             f"(the fewest training images any class has)"
         )
     rng = np.random.RandomState(seed)
-    picks = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes]
+    for _ in range(draw + 1):
+        picks = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes]
     return np.concatenate(picks).astype(np.int64)
 
 

@@ -14,3 +14,4 @@ RECORDS = pytest.StashKey[dict[str, dict[str, Any]]]()  # case id -> results.rec
 EVENTS = pytest.StashKey[list[dict[str, Any]]]()  # what was built vs reused, per process
 META = pytest.StashKey[dict[str, Any]]()  # data/calibration hashes of the run
 BENCH = pytest.StashKey[dict[str, dict[str, Any]]]()  # case id -> batch -> timing figures
+SWEEP = pytest.StashKey[dict[str, dict[str, Any]]]()  # case id -> calibration-draw sweep summary

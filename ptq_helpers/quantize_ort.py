@@ -53,15 +53,18 @@ def quantize(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> N
     q = case.quant
     assert isinstance(q, OrtQuant), case
     input_name = onnx.load(str(source), load_external_data=False).graph.input[0].name
-    # quantize_static writes its augmented model next to a temp path; keep it out of the cache folder.
+    # quantize_static writes helper files (`<name>-inferred.onnx`, augmented models) next to its input:
+    # work on a private copy so nothing touches the (possibly read-only, shared) assets folder and
+    # concurrent builds cannot delete each other's files.
     with tempfile.TemporaryDirectory(prefix="ptq-ort-") as tmp:
         work = Path(tmp)
-        model = source
+        model = work / "source.onnx"
+        shutil.copyfile(source, model)
         if q.preprocess:
             from onnxruntime.quantization.shape_inference import quant_pre_process
 
             model = work / "preprocessed.onnx"
-            quant_pre_process(str(source), str(model))
+            quant_pre_process(str(work / "source.onnx"), str(model))
         extra: dict[str, object] = {}
         method = q.calibrate_method
         if method == "Entropy":

@@ -72,6 +72,15 @@ def stats_rows(records: Mapping[str, Record]) -> list[tuple[str, ...]]:
     return out
 
 
+SWEEP_HEADERS = ("Model", "Draws", "Mean", "Std", "Min", "Max")
+
+
+def sweep_rows(sweep: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, ...]]:
+    """Accuracy spread over calibration draws, in matrix order."""
+    return [(c.id, str(sw["draws"]), f"{sw['mean']:.2f}%", f"{sw['std']:.2f}", f"{sw['min']:.2f}%", f"{sw['max']:.2f}%")
+            for c in CASES if (sw := sweep.get(c.id))]
+
+
 def aligned(headers: tuple[str, ...], body: list[tuple[str, ...]]) -> list[str]:
     """Rows as left-aligned text columns."""
     widths = [max(len(r[i]) for r in (headers, *body)) for i in range(len(headers))]
@@ -85,7 +94,7 @@ def table(records: Mapping[str, Record], th: Thresholds) -> list[str]:
 
 
 def payload(records: Mapping[str, Record], th: Thresholds, meta: Mapping[str, Any],
-            bench: Mapping[str, Any] | None = None) -> dict[str, Any]:
+            bench: Mapping[str, Any] | None = None, sweep: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Everything the JSON file holds."""
     return {
         "schema": 1,
@@ -97,6 +106,7 @@ def payload(records: Mapping[str, Record], th: Thresholds, meta: Mapping[str, An
         "unsupported": [{"id": c.id, "framework": c.framework, "dtype": c.dtype, "reason": c.unsupported}
                         for c in UNSUPPORTED],
         "benchmarks": dict(bench or {}),
+        "sweep": dict(sweep or {}),
         "gates": {rid: gates.all_failures(rec, records.get(rec["baseline_id"]), th) for rid, rec in records.items()},
     }
 

@@ -28,6 +28,7 @@ class Settings:
     per_class: int = calibration.DEFAULT_PER_CLASS
     rebuild: bool = False
     matrix: str = "seed"
+    sweep_draws: int = 0  # calibration-draw sweep size; 0 = off
     run_id: str = "local"
     cache_note: str | None = None  # set when the requested cache was not writable
 
@@ -91,28 +92,34 @@ class Store:
     def versions(self) -> dict[str, str]:
         return versions()
 
-    def _artifact_key(self, case: Case) -> str:
+    def calibration_draw(self, draw: int) -> np.ndarray:
+        """The draw-th calibration set of the seed's stream (0 is the default set)."""
+        if draw == 0:
+            return self.calibration_indices
+        return calibration.draw_indices(self.train.labels, self.settings.per_class, self.settings.seed, draw)
+
+    def _artifact_key(self, case: Case, draw: int) -> str:
         return cache_key({
             "case": case.spec(),
             "source": self.source_sha256,
             "train": self.train.sha256,
-            "calibration": self.calibration_sha256,
+            "calibration": calibration.indices_sha256(self.calibration_draw(draw)) if draw else self.calibration_sha256,
             "versions": self.versions,
             "code": source_sha256(quantize_ort, quantize_torch),
         })
 
-    def artifact(self, case: Case) -> Stored:
-        """The serialized model of a case, built at most once per cache key."""
+    def artifact(self, case: Case, draw: int = 0) -> Stored:
+        """The serialized model of a case (calibrated on the given draw), built at most once per cache key."""
         if case.unsupported:
             raise UnsupportedQuantization(f"{case.id}: {case.unsupported}")
         if case.framework == "onnxruntime" and case.is_fp32:  # the source file itself
             return Stored(self.source, self.source_sha256, self.source.stat().st_size, built=False)
-        key = self._artifact_key(case)
+        key = self._artifact_key(case, draw)
         suffix = "onnx" if case.framework == "onnxruntime" else "pt"
         folder = self.settings.cache / "artifacts" / f"{case.id}-{key[:16]}"
 
         def build(tmp: Path) -> None:
-            calib = self.train.images(self.calibration_indices)
+            calib = self.train.images(self.calibration_draw(draw))
             if case.framework == "onnxruntime":
                 quantize_ort.quantize(case, self.source, calib, tmp)
             elif case.is_fp32:
@@ -122,14 +129,16 @@ class Store:
 
         stored = get_or_build(folder, f"model.{suffix}", build, run_id=self.settings.run_id,
                               rebuild=self.settings.rebuild)
-        self.events.append({"case": case.id, "what": "model", "built": stored.built})
+        self.events.append({"case": case.id, "what": "model" + (f" (draw {draw})" if draw else ""),
+                            "built": stored.built})
         return stored
 
-    def result(self, case: Case) -> ModelResult:
+    def result(self, case: Case, draw: int = 0) -> ModelResult:
         """Build (or load) the case's model and score it on the full test split, once per process."""
-        if case.id in self._results:
-            return self._results[case.id]
-        stored = self.artifact(case)
+        memo = f"{case.id}@{draw}"
+        if memo in self._results:
+            return self._results[memo]
+        stored = self.artifact(case, draw)
         key = cache_key({"model": stored.sha256, "case": case.spec(), "test": self.test.sha256,
                          "threads": self.settings.threads, "versions": self.versions,
                          "code": source_sha256(evaluate)})
@@ -141,10 +150,11 @@ class Store:
                 np.save(fh, probs.astype(np.float32))
 
         preds = get_or_build(folder, "probs.npy", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)
-        self.events.append({"case": case.id, "what": "predictions", "built": preds.built})
+        self.events.append({"case": case.id, "what": "predictions" + (f" (draw {draw})" if draw else ""),
+                            "built": preds.built})
         probs = np.load(preds.path)
         result = ModelResult(case, stored, probs, evaluate.score(probs.argmax(1), self.test.labels), preds.built)
-        self._results[case.id] = result
+        self._results[memo] = result
         return result
 
     def baseline(self, case: Case) -> ModelResult:

@@ -50,3 +50,15 @@ def test_calibration_set_comes_from_train_and_never_from_test(ptq_store, calibra
     test_images = {digest(img) for img in test_split.pixels}
     overlap = sum(digest(img) in test_images for img in train_split.pixels[calibration_indices])
     assert overlap == 0, f"{overlap} calibration images also occur in the test split"
+
+
+def test_later_draws_continue_the_same_stream() -> None:
+    labels = _labels()
+    state = np.random.get_state()
+    try:
+        np.random.seed(42)
+        for _ in range(2):
+            second = np.concatenate([np.random.choice(np.where(labels == c)[0], 5, replace=False) for c in range(10)])
+    finally:
+        np.random.set_state(state)
+    np.testing.assert_array_equal(draw_indices(labels, per_class=5, seed=42, draw=1), second)
