@@ -182,6 +182,10 @@ def _assessment(view: _View) -> list[str]:
         rows.append((f"`{m['id']}`", f"{m['accuracy']:.2f}%", "-" if m["dtype"] == "fp32" else f"{view.drop(m):.2f}",
                      "-" if m["dtype"] == "fp32" else f"{worst:.1f}", "Pass" if not failed else "**Fail**"))
     out += _table(("Configuration", "Accuracy", "Drop (points)", "Worst class drop (points)", "Status"), rows)
+    odd = view.data.get("suspicious") or []
+    if odd:
+        out += ["**Suspicious results** (configurations that should differ came out identical; a setting "
+                "probably had no effect):", "", *(f"- {line}" for line in odd), ""]
     messages = [msg for m in view.models.values() for msg in view.failures(m).values()]
     if messages:
         out += ["Failed gates:", "", *(f"- {msg}" for msg in messages), ""]

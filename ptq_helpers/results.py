@@ -9,7 +9,7 @@ from typing import Any
 from ptq_helpers import gates
 from ptq_helpers.cases import CASES, DTYPE_LABELS, FRAMEWORK_LABELS, UNSUPPORTED, Case
 from ptq_helpers.cifar import CLASSES
-from ptq_helpers.fileio import atomic_write_bytes
+from ptq_helpers.fileio import atomic_write_bytes, sha256_bytes
 from ptq_helpers.thresholds import Thresholds
 
 Record = dict[str, Any]
@@ -24,6 +24,7 @@ def record(case: Case, result: Any) -> Record:
         "baseline_id": case.baseline_id, "correct": m.correct, "total": m.total,
         "accuracy": round(m.accuracy, 4), "per_class": [round(v, 4) for v in m.per_class],
         "size_bytes": result.artifact.size, "sha256": result.artifact.sha256,
+        "predictions_sha256": sha256_bytes(result.predictions.astype("<i8").tobytes()),
         "quant": case.spec()["quant"],
     }
 
@@ -81,6 +82,19 @@ def sweep_rows(sweep: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, ...]]:
             for c in CASES if (sw := sweep.get(c.id))]
 
 
+def suspicious(records: Mapping[str, Record]) -> list[str]:
+    """Pairs of different quantized configurations that came out identical: a setting was probably ignored."""
+    quantized = [records[c.id] for c in CASES if c.id in records and records[c.id]["dtype"] != "fp32"]
+    found = []
+    for i, a in enumerate(quantized):
+        for b in quantized[i + 1:]:
+            if a["sha256"] == b["sha256"]:
+                found.append(f"{a['id']} and {b['id']}: byte-identical model files (sha256 {a['sha256'][:12]}...)")
+            elif a.get("predictions_sha256") and a.get("predictions_sha256") == b.get("predictions_sha256"):
+                found.append(f"{a['id']} and {b['id']}: identical top-1 predictions on all {a['total']:,} images")
+    return found
+
+
 def aligned(headers: tuple[str, ...], body: list[tuple[str, ...]]) -> list[str]:
     """Rows as left-aligned text columns."""
     widths = [max(len(r[i]) for r in (headers, *body)) for i in range(len(headers))]
@@ -107,6 +121,7 @@ def payload(records: Mapping[str, Record], th: Thresholds, meta: Mapping[str, An
                         for c in UNSUPPORTED],
         "benchmarks": dict(bench or {}),
         "sweep": dict(sweep or {}),
+        "suspicious": suspicious(records),
         "gates": {rid: gates.all_failures(rec, records.get(rec["baseline_id"]), th) for rid, rec in records.items()},
     }
 

@@ -57,3 +57,13 @@ def test_torch_model_runs_on_its_own_engine(case: cases.Case, ptq_store, test_sp
     torch.backends.quantized.engine = other  # ... and at call time
     preds = run(test_split.images(np.arange(2000))).argmax(1)
     np.testing.assert_array_equal(preds, result.predictions[:2000])
+
+
+def test_distinct_configurations_give_distinct_models(ptq_store, pytestconfig: pytest.Config) -> None:
+    """A setting that silently has no effect (like Entropy calibration in quantize_static) shows up here."""
+    from ptq_helpers import results
+
+    chosen = [c for c in cases.selected(ptq_store.settings.matrix) if c in cases.QUANTIZED]
+    records = {c.id: results.record(c, ptq_store.result(c)) for c in chosen}
+    flagged = results.suspicious(records)
+    assert not flagged, "suspicious: " + "; ".join(flagged)

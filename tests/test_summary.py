@@ -75,3 +75,14 @@ def test_ci_drop_gate_uses_the_bootstrap_bound(records: dict) -> None:
     assert gates.drop(q, base, Thresholds(max_drop=1.5)) is None  # point estimate 1.19 passes
     msg = gates.drop(q, base, Thresholds(max_drop=1.5, drop_gate="ci"))
     assert msg is not None and msg.startswith("ort-int8-qdq: upper 95% bound of the top-1 drop 1.60 points")
+
+
+def test_identical_configurations_are_flagged() -> None:
+    recs = fake.seed_records()
+    assert results.suspicious(recs) == []
+    recs["ort-uint8-qdq"]["sha256"] = recs["ort-int8-qdq"]["sha256"] = "ab" * 32
+    recs["torch-int8-fx"]["predictions_sha256"] = recs["ort-int8-qdq"]["predictions_sha256"] = "cd" * 32
+    assert results.suspicious(recs) == [
+        "ort-int8-qdq and ort-uint8-qdq: byte-identical model files (sha256 abababababab...)",
+        "ort-int8-qdq and torch-int8-fx: identical top-1 predictions on all 10,000 images",
+    ]
