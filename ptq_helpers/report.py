@@ -125,6 +125,23 @@ def _recommendation(view: _View) -> list[str]:
             rows.append((use, _label(m), f"{m['accuracy']:.2f}%", f"{-view.drop(m):+.2f}", _kib(m["size_bytes"]),
                          rule))
     out += _table(("Use case", "Recommended model", "Accuracy", "Δ vs fp32", "Size", "Rule"), rows)
+    out += ["Best configuration per backend (highest top-1 among builds that pass every gate), with the paired "
+            "bootstrap interval of its difference to fp32 and, when the sweep ran, its spread over calibration draws:",
+            ""]
+    rows = []
+    for fw in dict.fromkeys(m["framework"] for m in view.models.values()):
+        ok_fw = [m for m in view.passing() if m["framework"] == fw]
+        if not ok_fw:
+            rows.append((FRAMEWORK[fw], "none passes every gate", "-", "-", "-", "-"))
+            continue
+        best = max(ok_fw, key=lambda m: (m["accuracy"], -m["size_bytes"]))
+        st, sw = best.get("stats") or {}, (view.data.get("sweep") or {}).get(best["id"])
+        ci = f"[{st['diff_ci_low']:+.2f}, {st['diff_ci_high']:+.2f}]" if st else "-"
+        spread = f"{sw['mean']:.2f}% ± {sw['std']:.2f} ({sw['min']:.2f}–{sw['max']:.2f}%, {sw['draws']} draws)" if sw else "not run"
+        rows.append((FRAMEWORK[fw], f"`{best['id']}`", f"{best['accuracy']:.2f}% ({-view.drop(best):+.2f})", ci,
+                     spread, _kib(best["size_bytes"])))
+    out += _table(("Backend", "Best configuration", "Accuracy (Δ vs fp32)", "Δ 95% CI", "Calibration sweep", "Size"),
+                  rows)
     ok = view.passing()
     out.append(f"{len(ok)} of {len(view.quantized())} quantized models meet every requirement (accuracy above "
                f"{view.th.min_accuracy:g}%, drop below {view.th.max_drop:g} points, per-class and size gates).")
