@@ -173,8 +173,11 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  #
         tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
         for line in results.table(records, th):
             tr.write_line(line)
-        for line in results.suspicious(records):
-            tr.write_line(f"SUSPICIOUS: {line} - a setting that should change the model probably had no effect")
+        odd = results.suspicious(records)
+        for line in odd["models"]:
+            tr.write_line(f"SUSPICIOUS: {line}: a setting that should change the model had no effect")
+        for line in odd["predictions"]:
+            tr.write_line(f"NOTE: {line}")
         paired = results.stats_rows(records)
         if paired:
             tr.write_sep("-", "paired statistics vs fp32 on the same 10,000 images (bootstrap: 2,000 resamples)")

@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from ptq_helpers import gates
+from ptq_helpers.cases import DTYPE_LABELS
 from ptq_helpers.fileio import atomic_write_bytes
 from ptq_helpers.thresholds import Thresholds
 
 Payload = Mapping[str, Any]
 FRAMEWORK = {"onnxruntime": "ONNX Runtime", "pytorch": "PyTorch"}
-DTYPE = {"fp32": "float32", "int8": "int8", "uint8": "uint8"}
-FORMAT = {"onnx": "ONNX", "qdq": "ONNX (QDQ)", "qoperator": "ONNX (QOperator)", "torchscript": "TorchScript"}
+DTYPE = DTYPE_LABELS
+FORMAT = {"onnx": "ONNX", "qdq": "ONNX (QDQ)", "qoperator": "ONNX (QOperator)", "torchscript": "TorchScript",
+          "pt2": "torch.export (.pt2), compiled with Inductor at load"}
 
 
 def _kib(n: float) -> str:
@@ -199,10 +201,13 @@ def _assessment(view: _View) -> list[str]:
         rows.append((f"`{m['id']}`", f"{m['accuracy']:.2f}%", "-" if m["dtype"] == "fp32" else f"{view.drop(m):.2f}",
                      "-" if m["dtype"] == "fp32" else f"{worst:.1f}", "Pass" if not failed else "**Fail**"))
     out += _table(("Configuration", "Accuracy", "Drop (points)", "Worst class drop (points)", "Status"), rows)
-    odd = view.data.get("suspicious") or []
-    if odd:
-        out += ["**Suspicious results** (configurations that should differ came out identical; a setting "
-                "probably had no effect):", "", *(f"- {line}" for line in odd), ""]
+    odd = view.data.get("suspicious") or {}
+    if odd.get("models"):
+        out += ["**Suspicious results** (different configurations, byte-identical models: a setting had no "
+                "effect):", "", *(f"- {line}" for line in odd["models"]), ""]
+    if odd.get("predictions"):
+        out += ["Configurations whose settings changed no prediction (numerically equivalent here):", "",
+                *(f"- {line}" for line in odd["predictions"]), ""]
     messages = [msg for m in view.models.values() for msg in view.failures(m).values()]
     if messages:
         out += ["Failed gates:", "", *(f"- {msg}" for msg in messages), ""]

@@ -82,16 +82,24 @@ def sweep_rows(sweep: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, ...]]:
             for c in CASES if (sw := sweep.get(c.id))]
 
 
-def suspicious(records: Mapping[str, Record]) -> list[str]:
-    """Pairs of different quantized configurations that came out identical: a setting was probably ignored."""
+def _differences(a: Record, b: Record) -> str:
+    qa, qb = a.get("quant") or {}, b.get("quant") or {}
+    keys = [k for k in dict.fromkeys([*qa, *qb]) if qa.get(k) != qb.get(k)]
+    return ", ".join(f"{k} {qa.get(k)}/{qb.get(k)}" for k in keys) or "no setting"
+
+
+def suspicious(records: Mapping[str, Record]) -> dict[str, list[str]]:
+    """Different quantized configurations that came out identical: 'models' (byte-identical files, a
+    setting was ignored) and 'predictions' (same top-1 on every image, the settings made no difference)."""
     quantized = [records[c.id] for c in CASES if c.id in records and records[c.id]["dtype"] != "fp32"]
-    found = []
+    found: dict[str, list[str]] = {"models": [], "predictions": []}
     for i, a in enumerate(quantized):
         for b in quantized[i + 1:]:
+            pair = f"{a['id']} and {b['id']} (differ in {_differences(a, b)})"
             if a["sha256"] == b["sha256"]:
-                found.append(f"{a['id']} and {b['id']}: byte-identical model files (sha256 {a['sha256'][:12]}...)")
+                found["models"].append(f"{pair}: byte-identical model files (sha256 {a['sha256'][:12]}...)")
             elif a.get("predictions_sha256") and a.get("predictions_sha256") == b.get("predictions_sha256"):
-                found.append(f"{a['id']} and {b['id']}: identical top-1 predictions on all {a['total']:,} images")
+                found["predictions"].append(f"{pair}: identical top-1 predictions on all {a['total']:,} images")
     return found
 
 

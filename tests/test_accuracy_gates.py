@@ -65,5 +65,5 @@ def test_distinct_configurations_give_distinct_models(ptq_store, pytestconfig: p
 
     chosen = [c for c in cases.selected(ptq_store.settings.matrix) if c in cases.QUANTIZED]
     records = {c.id: results.record(c, ptq_store.result(c)) for c in chosen}
-    flagged = results.suspicious(records)
+    flagged = results.suspicious(records)["models"]
     assert not flagged, "suspicious: " + "; ".join(flagged)

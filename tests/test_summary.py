@@ -79,10 +79,11 @@ def test_ci_drop_gate_uses_the_bootstrap_bound(records: dict) -> None:
 
 def test_identical_configurations_are_flagged() -> None:
     recs = fake.seed_records()
-    assert results.suspicious(recs) == []
+    assert results.suspicious(recs) == {"models": [], "predictions": []}
     recs["ort-uint8-qdq"]["sha256"] = recs["ort-int8-qdq"]["sha256"] = "ab" * 32
     recs["torch-int8-fx"]["predictions_sha256"] = recs["ort-int8-qdq"]["predictions_sha256"] = "cd" * 32
-    assert results.suspicious(recs) == [
-        "ort-int8-qdq and ort-uint8-qdq: byte-identical model files (sha256 abababababab...)",
-        "ort-int8-qdq and torch-int8-fx: identical top-1 predictions on all 10,000 images",
-    ]
+    found = results.suspicious(recs)
+    assert found["models"] == ["ort-int8-qdq and ort-uint8-qdq (differ in activation_type QInt8/QUInt8, weight_type "
+                               "QInt8/QUInt8): byte-identical model files (sha256 abababababab...)"]
+    assert found["predictions"][0].startswith("ort-int8-qdq and torch-int8-fx (differ in activation_type QInt8/None")
+    assert found["predictions"][0].endswith(": identical top-1 predictions on all 10,000 images")
