@@ -30,6 +30,8 @@ class TorchQuant:
 
     engine: str = "fbgemm"
     weight_dtype: Literal["qint8", "quint8"] = "qint8"
+    flow: Literal["fx", "pt2e"] = "fx"  # pt2e: torchao prepare_pt2e/convert_pt2e + X86InductorQuantizer
+    reduce_range: bool = False  # pt2e only: 7-bit activations, for CPUs without VNNI
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,12 @@ FULL: tuple[Case, ...] = tuple(
     if not (t in ("s8s8", "u8u8") and m == "mm" and not pc and not pre)  # = the seed's ort-int8/uint8-qdq
 ) + tuple(_ort("u8s8", "qop", pc, m, True) for pc in (False, True) for m in ("mm", "pct"))
 
+# PyTorch beyond FX/fbgemm: FX on the x86 engine, and PT2E lowered with torch.compile (gated compiled).
+FULL += (
+    Case("torch-int8-fx-x86", "pytorch", "int8", "torchscript", TorchQuant("x86", "qint8"), matrix="full"),
+    Case("torch-int8-pt2e", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e"), matrix="full"),
+    Case("torch-int8-pt2e-rr", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e", True), matrix="full"),
+)
 CASES = CASES + FULL
 BY_ID: dict[str, Case] = {c.id: c for c in CASES}
 BUILDABLE = tuple(c for c in CASES if c.unsupported is None)

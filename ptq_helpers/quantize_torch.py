@@ -132,9 +132,43 @@ def fx_quantize(module, q: TorchQuant, calibration: np.ndarray, *, check: bool =
         return convert_fx(prepared)
 
 
+def pt2e_quantize(module, q: TorchQuant, calibration: np.ndarray):
+    """torch.export -> prepare_pt2e(X86InductorQuantizer) -> calibrate -> convert_pt2e."""
+    import torch
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
+        X86InductorQuantizer,
+        get_default_x86_inductor_quantization_config,
+    )
+
+    batch = (torch.export.Dim("batch"),)
+    example = (torch.from_numpy(calibration[:2]),)
+    graph = torch.export.export(module, example, dynamic_shapes=({0: batch[0]},)).module()
+    config = get_default_x86_inductor_quantization_config(reduce_range=q.reduce_range)
+    prepared = prepare_pt2e(graph, X86InductorQuantizer().set_global(config))
+    with torch.no_grad():
+        for i in range(0, len(calibration), CALIBRATION_BATCH):
+            prepared(torch.from_numpy(calibration[i:i + CALIBRATION_BATCH]))
+    converted = convert_pt2e(prepared)
+    # convert_pt2e folds int8 weights in but leaves the fp32 originals registered: drop what no node reads.
+    used = {n.target for n in converted.graph.nodes if n.op == "get_attr"}
+    for name, _ in list(converted.named_parameters()) + list(converted.named_buffers()):
+        if name not in used:
+            owner, _, attr = name.rpartition(".")
+            delattr(converted.get_submodule(owner) if owner else converted, attr)
+    return converted, example, batch[0]
+
+
 def build_quantized(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> None:
-    """FX int8 of the onnx2torch model, traced and saved as TorchScript."""
+    """int8 of the onnx2torch model: FX saved as TorchScript, or PT2E saved with torch.export."""
     q = case.quant
     assert isinstance(q, TorchQuant), case
     check_supported(q)
+    if q.flow == "pt2e":
+        import torch
+
+        converted, example, batch = pt2e_quantize(onnx_to_torch(source), q, calibration)
+        program = torch.export.export(converted, example, dynamic_shapes=({0: batch},))
+        torch.export.save(program, str(dest))
+        return
     _trace_and_save(fx_quantize(onnx_to_torch(source), q, calibration), dest)

@@ -62,9 +62,12 @@ def rows(bench: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[tuple[str
                      else f"{fig['images_per_s']:,.0f} img/s")
             ratio = f"{fig['images_per_s'] / ref['images_per_s']:.2f}x" if ref else "-"
             cells += [value, ratio]
+        ort = bench.get("ort-fp32", {}).get(str(THROUGHPUT_BATCH))
+        mine_t = mine.get(str(THROUGHPUT_BATCH))
+        cells.append(f"{mine_t['images_per_s'] / ort['images_per_s']:.2f}x" if ort and mine_t else "-")
         out.append(tuple(cells))
     return out
 
 
 HEADERS = ("Model", f"batch {LATENCY_BATCH} median", "speed vs fp32", f"batch {THROUGHPUT_BATCH} throughput",
-           "speed vs fp32")
+           "speed vs fp32", f"batch {THROUGHPUT_BATCH} vs ort-fp32")

@@ -115,7 +115,7 @@ class Store:
         if case.framework == "onnxruntime" and case.is_fp32:  # the source file itself
             return Stored(self.source, self.source_sha256, self.source.stat().st_size, built=False)
         key = self._artifact_key(case, draw)
-        suffix = "onnx" if case.framework == "onnxruntime" else "pt"
+        suffix = {"onnx": "onnx", "qdq": "onnx", "qoperator": "onnx", "torchscript": "pt", "pt2": "pt2"}[case.fmt]
         folder = self.settings.cache / "artifacts" / f"{case.id}-{key[:16]}"
 
         def build(tmp: Path) -> None:
