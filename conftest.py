@@ -14,7 +14,7 @@ from ptq_helpers.cases import Case
 from ptq_helpers.assets import resolve_assets, resolve_cache_dir, writable_cache
 from ptq_helpers.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED, TRAIN_IMAGES_PER_CLASS
 from ptq_helpers.errors import PTQError
-from ptq_helpers.plugin_state import BENCH, EVENTS, META, RECORDS, SETTINGS, SWEEP, THRESHOLDS
+from ptq_helpers.plugin_state import BENCH, DIAGNOSIS, EVENTS, META, RECORDS, SETTINGS, SWEEP, THRESHOLDS
 from ptq_helpers.store import Settings
 from ptq_helpers.thresholds import SETTINGS as THRESHOLD_SETTINGS
 from ptq_helpers.thresholds import resolve
@@ -106,6 +106,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[META] = {}
     config.stash[BENCH] = {}
     config.stash[SWEEP] = {}
+    config.stash[DIAGNOSIS] = {}
 
 
 def _in_run(item: pytest.Item, selected: set[str], bench_only: bool, sweep: bool) -> bool:
@@ -148,7 +149,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(config, "workeroutput"):  # xdist worker: ship results to the controller
         config.workeroutput["ptq"] = json.dumps(
             {"records": config.stash[RECORDS], "events": config.stash[EVENTS], "meta": config.stash[META],
-             "bench": config.stash[BENCH], "sweep": config.stash[SWEEP]}
+             "bench": config.stash[BENCH], "sweep": config.stash[SWEEP], "diagnosis": config.stash[DIAGNOSIS]}
         )
 
 
@@ -158,6 +159,7 @@ def pytest_testnodedown(node, error) -> None:  # noqa: ANN001 - xdist hook
     node.config.stash[RECORDS].update(data.get("records", {}))
     node.config.stash[META].update(data.get("meta", {}))
     node.config.stash[SWEEP].update(data.get("sweep", {}))
+    node.config.stash[DIAGNOSIS].update(data.get("diagnosis", {}))
     for case_id, figures in data.get("bench", {}).items():
         node.config.stash[BENCH].setdefault(case_id, {}).update(figures)
     worker = node.gateway.id
@@ -205,7 +207,9 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  #
         meta = {"versions": runtime.versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
                 "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"}, **config.stash[META]}
         # Round-trip through JSON so the report sees exactly what `python -m ptq_helpers.report` would.
-        data = json.loads(json.dumps(results.payload(records, th, meta, bench, sweep)))
+        payload = results.payload(records, th, meta, bench, sweep)
+        payload["diagnosis"] = config.stash[DIAGNOSIS]
+        data = json.loads(json.dumps(payload))
         if json_path:
             results.write_json(Path(json_path), data)
             tr.write_line(f"results written to {json_path}")

@@ -24,6 +24,9 @@ class _Reader:
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._batches, None)
 
+    def __iter__(self):  # qdq_loss_debug iterates readers
+        return self._batches
+
 
 def entropy_ranges(model: Path, input_name: str, calibration: np.ndarray, work: Path) -> dict[str, tuple[float, float]]:
     """Per-tensor KL-divergence ranges with a real search.

@@ -241,6 +241,23 @@ def _statistics(view: _View) -> list[str]:
     return out
 
 
+def _diagnosis(view: _View) -> list[str]:
+    diag = view.data.get("diagnosis") or {}
+    rows = [r for r in diag.get("rows", []) if r.get("vs_fp32_sqnr_db") is not None]
+    if not rows:
+        return []
+    rows.sort(key=lambda r: r["vs_fp32_sqnr_db"])
+    shown = rows[:12]
+    return ["## Per-layer diagnosis", "",
+            f"The worst ONNX Runtime QDQ model of this run, `{diag['model']}` ({diag['accuracy']:.2f}%), compared "
+            f"tensor by tensor with the fp32 model on {diag['images']} test images (onnxruntime "
+            "`qdq_loss_debug`). SQNR in dB, lower is noisier; the noisiest activations first:", "",
+            *_table(("Activation", "SQNR vs fp32 model (dB)", "SQNR of its own Q/DQ step (dB)"),
+                    [(f"`{r['tensor']}`", f"{r['vs_fp32_sqnr_db']:.1f}", f"{r['qdq_sqnr_db']:.1f}") for r in shown]),
+            f"Noisiest activation: `{shown[0]['tensor']}` at {shown[0]['vs_fp32_sqnr_db']:.1f} dB; cleanest: "
+            f"`{rows[-1]['tensor']}` at {rows[-1]['vs_fp32_sqnr_db']:.1f} dB ({len(rows)} activations compared).", ""]
+
+
 def _per_class(view: _View, figure: str | None) -> list[str]:
     models = list(view.models.values())
     rows = []
@@ -338,7 +355,7 @@ def render(data: Payload, figures: Mapping[str, str] | None = None, figures_note
     if figures_note:
         lines += [f"> {figures_note}", ""]
     lines += _summary(view) + _comparison(view) + _assessment(view) + _statistics(view)
-    lines += _per_class(view, figures.get("per_class"))
+    lines += _per_class(view, figures.get("per_class")) + _diagnosis(view)
     lines += _sizes(view, figures.get("size")) + _frameworks(view) + _recommendation(view) + _methodology(view)
     return "\n".join(lines).rstrip() + "\n"
 

@@ -127,3 +127,15 @@ def test_cli_rejects_bad_input_with_a_clear_message(tmp_path: Path, content: str
                            str(tmp_path / "r.md")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert f"x.json: {message}" in proc.stderr
+
+
+def test_per_layer_diagnosis_section_lists_the_noisiest_activations_first() -> None:
+    data = _payload()
+    data["diagnosis"] = {"model": "ort-int8-qdq", "accuracy": 86.12, "images": 200, "rows": [
+        {"tensor": "a", "qdq_sqnr_db": 30.0, "vs_fp32_sqnr_db": 25.0},
+        {"tensor": "b", "qdq_sqnr_db": 31.0, "vs_fp32_sqnr_db": 12.5},
+        {"tensor": "c", "qdq_sqnr_db": 31.0, "vs_fp32_sqnr_db": None}]}
+    text = report.render(data)
+    assert "## Per-layer diagnosis" in text and "`ort-int8-qdq` (86.12%)" in text
+    assert text.index("| `b` | 12.5 | 31.0 |") < text.index("| `a` | 25.0 | 30.0 |")
+    assert "Noisiest activation: `b` at 12.5 dB; cleanest: `a` at 25.0 dB (2 activations compared)." in text

@@ -1,0 +1,28 @@
+"""Per-layer diagnosis: where the worst ONNX Runtime QDQ model of the run loses its accuracy."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ptq_helpers import cases, diagnose
+from ptq_helpers.plugin_state import DIAGNOSIS
+
+from fixtures.data import explained
+
+pytestmark = pytest.mark.real
+IMAGES = 200
+
+
+def test_per_layer_sqnr_of_the_worst_ort_qdq_model(ptq_store, test_split, pytestconfig: pytest.Config) -> None:
+    chosen = [c for c in cases.selected(ptq_store.settings.matrix)
+              if c in cases.QUANTIZED and c.framework == "onnxruntime" and c.quant.quant_format == "QDQ"]
+    worst = min(chosen, key=lambda c: explained(lambda: ptq_store.result(c)).metrics.accuracy)
+    result = ptq_store.result(worst)
+    rows = diagnose.activation_sqnr(worst, ptq_store.source, result.artifact.path,
+                                    test_split.images(np.arange(IMAGES)))
+    compared = [r for r in rows if r["vs_fp32_sqnr_db"] is not None]
+    assert compared, f"{worst.id}: no activation could be matched to the fp32 model"
+    assert all(math.isfinite(r["vs_fp32_sqnr_db"]) for r in compared)
+    pytestconfig.stash[DIAGNOSIS].update(model=worst.id, accuracy=result.metrics.accuracy, images=IMAGES, rows=rows)
