@@ -14,7 +14,7 @@ from ptq_helpers.cases import Case
 from ptq_helpers.assets import resolve_assets, resolve_cache_dir, writable_cache
 from ptq_helpers.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED, TRAIN_IMAGES_PER_CLASS
 from ptq_helpers.errors import PTQError
-from ptq_helpers.plugin_state import BENCH, DIAGNOSIS, EVENTS, META, RECORDS, SETTINGS, SWEEP, THRESHOLDS
+from ptq_helpers.plugin_state import BENCH, DIAGNOSIS, EVENTS, META, RECORDS, REFERENCES, SETTINGS, SWEEP, THRESHOLDS
 from ptq_helpers.store import Settings
 from ptq_helpers.thresholds import SETTINGS as THRESHOLD_SETTINGS
 from ptq_helpers.thresholds import resolve
@@ -107,24 +107,28 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[BENCH] = {}
     config.stash[SWEEP] = {}
     config.stash[DIAGNOSIS] = {}
+    config.stash[REFERENCES] = {}
 
 
-def _in_run(item: pytest.Item, selected: set[str], bench_only: bool, sweep: bool) -> bool:
+def _in_run(item: pytest.Item, selected: set[str], bench_only: bool, sweep: bool, full: bool) -> bool:
     if bench_only and "benchmark" not in getattr(item, "fixturenames", ()):
         return False
     if item.get_closest_marker("slow") and not sweep:
+        return False
+    if item.get_closest_marker("full_matrix") and not full:
         return False
     params = getattr(getattr(item, "callspec", None), "params", {})
     return all(p.id in selected for p in params.values() if isinstance(p, Case))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect (not skip) cases outside --ptq-matrix, slow sweeps without --ptq-sweep, and with
-    --benchmark-only the non-benchmarks."""
+    """Deselect (not skip) cases outside --ptq-matrix, full-matrix-only tests, slow sweeps without
+    --ptq-sweep, and with --benchmark-only the non-benchmarks."""
     settings = config.stash[SETTINGS]
     selected = {c.id for c in cases.selected(settings.matrix)}
     bench_only = config.getoption("benchmark_only", False)
-    keep = [item for item in items if _in_run(item, selected, bench_only, settings.sweep_draws > 0)]
+    keep = [item for item in items
+            if _in_run(item, selected, bench_only, settings.sweep_draws > 0, settings.matrix == "full")]
     if len(keep) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in keep])
         items[:] = keep
@@ -149,7 +153,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(config, "workeroutput"):  # xdist worker: ship results to the controller
         config.workeroutput["ptq"] = json.dumps(
             {"records": config.stash[RECORDS], "events": config.stash[EVENTS], "meta": config.stash[META],
-             "bench": config.stash[BENCH], "sweep": config.stash[SWEEP], "diagnosis": config.stash[DIAGNOSIS]}
+             "bench": config.stash[BENCH], "sweep": config.stash[SWEEP], "diagnosis": config.stash[DIAGNOSIS],
+             "references": config.stash[REFERENCES]}
         )
 
 
@@ -160,6 +165,7 @@ def pytest_testnodedown(node, error) -> None:  # noqa: ANN001 - xdist hook
     node.config.stash[META].update(data.get("meta", {}))
     node.config.stash[SWEEP].update(data.get("sweep", {}))
     node.config.stash[DIAGNOSIS].update(data.get("diagnosis", {}))
+    node.config.stash[REFERENCES].update(data.get("references", {}))
     for case_id, figures in data.get("bench", {}).items():
         node.config.stash[BENCH].setdefault(case_id, {}).update(figures)
     worker = node.gateway.id
@@ -175,6 +181,9 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  #
         tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
         for line in results.table(records, th):
             tr.write_line(line)
+        for ref in config.stash[REFERENCES].values():
+            tr.write_line(f"reference {ref['id']}: {ref['accuracy']:.2f}% ({ref['correct']}/{ref['total']}), "
+                          f"{ref['size_bytes'] / 1024:.1f} KiB - {ref['note']}")
         odd = results.suspicious(records)
         for line in odd["models"]:
             tr.write_line(f"SUSPICIOUS: {line}: a setting that should change the model had no effect")
@@ -209,6 +218,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  #
         # Round-trip through JSON so the report sees exactly what `python -m ptq_helpers.report` would.
         payload = results.payload(records, th, meta, bench, sweep)
         payload["diagnosis"] = config.stash[DIAGNOSIS]
+        payload["references"] = list(config.stash[REFERENCES].values())
         data = json.loads(json.dumps(payload))
         if json_path:
             results.write_json(Path(json_path), data)

@@ -27,6 +27,10 @@ H5_PATH = "mlperf-tiny/pretrainedResnet.h5"
 H5_URL = "https://github.com/mlcommons/tiny/raw/v1.1/benchmark/training/image_classification/trained_models/pretrainedResnet.h5"
 H5_SHA256 = "5f938a8eea605438cc7360aa13c987bc6d7bd0c8d931b2917361ae7ae4eeda2f"
 
+TFLITE_INT8_PATH = "mlperf-tiny/pretrainedResnet_quant.tflite"
+TFLITE_INT8_URL = "https://github.com/mlcommons/tiny/raw/v1.1/benchmark/training/image_classification/trained_models/pretrainedResnet_quant.tflite"
+TFLITE_INT8_SHA256 = "3c002613d1b2475eb51dd78dfb85a546c8ae658dee71cf6ade43b022fe205415"
+
 ONNX_PATH = "resnet8.onnx"
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -104,6 +108,13 @@ class Assets:
         if not download:
             raise AssetError(f"{self.root / H5_PATH}: not found; {self.hint()}")
         return fetch_file(H5_URL, f"sha256:{H5_SHA256}", self.fetch_dir / H5_PATH, self)
+
+    def tflite_int8_model(self) -> Path:
+        """MLPerf Tiny's own int8 TFLite model (a reference: it was calibrated on test images)."""
+        found = self._find(TFLITE_INT8_PATH)
+        if found is not None:
+            return found
+        return fetch_file(TFLITE_INT8_URL, f"sha256:{TFLITE_INT8_SHA256}", self.fetch_dir / TFLITE_INT8_PATH, self)
 
     def onnx_model(self) -> Path:
         """resnet8.onnx from the assets, else converted from the .h5 (cached)."""

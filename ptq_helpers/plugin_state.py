@@ -16,3 +16,4 @@ META = pytest.StashKey[dict[str, Any]]()  # data/calibration hashes of the run
 BENCH = pytest.StashKey[dict[str, dict[str, Any]]]()  # case id -> batch -> timing figures
 SWEEP = pytest.StashKey[dict[str, dict[str, Any]]]()  # case id -> calibration-draw sweep summary
 DIAGNOSIS = pytest.StashKey[dict[str, Any]]()  # per-layer SQNR of the worst ONNX Runtime QDQ model
+REFERENCES = pytest.StashKey[dict[str, dict[str, Any]]]()  # reference rows that are reported, not gated

@@ -181,6 +181,9 @@ def _comparison(view: _View) -> list[str]:
     for u in view.data["unsupported"]:
         rows.append((FRAMEWORK[u["framework"]], DTYPE[u["dtype"]], "N/A", "N/A", "N/A",
                      f"Not supported ({u['reason']})", f"`{u['id']}`"))
+    for r in view.data.get("references") or []:
+        rows.append(("TFLite (reference, calibrated on test images)", DTYPE[r["dtype"]], f"{r['accuracy']:.2f}%",
+                     "not comparable", _kib(r["size_bytes"]), "not gated", f"`{r['id']}`"))
     return ["## Comparison table", "", *_table(
         ("Framework", "Data type", "Accuracy", "Δ vs fp32 (points)", "Model size", "Size reduction", "Model"), rows)]
 
