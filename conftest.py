@@ -196,7 +196,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  #
                 tr.write_line(line)
     sweep = config.stash[SWEEP]
     if sweep:
-        tr.write_sep("-", f"calibration-draw sweep ({s.sweep_draws} draws of {s.per_class}/class, seed {s.seed} stream)")
+        draws = max(sw["draws"] for sw in sweep.values())
+        tr.write_sep("-", f"calibration-draw sweep ({draws} draws of {s.per_class}/class, seed {s.seed} stream)")
         for line in results.aligned(results.SWEEP_HEADERS, results.sweep_rows(sweep)):
             tr.write_line(line)
     if bench:

@@ -21,25 +21,3 @@ def test_every_calibration_draw_meets_the_accuracy_bar(case: cases.Case, ptq_sto
     failing = [f"draw {k}: {a:.2f}%" for k, a in enumerate(accuracies) if a <= limit]
     assert not failing, f"{case.id}: top-1 not above {limit:.2f}% for {', '.join(failing)} (--ptq-min-accuracy)"
 
-
-@pytest.mark.full_matrix
-def test_best_configuration_per_backend_holds_across_calibration_draws(ptq_store, pytestconfig) -> None:
-    """The full matrix's best passing build per backend, rebuilt on K calibration draws (K from --ptq-sweep, else 5)."""
-    from ptq_helpers import gates, results
-
-    th = pytestconfig.stash[THRESHOLDS]
-    chosen = [c for c in cases.selected(ptq_store.settings.matrix) if c in cases.QUANTIZED]
-    records = {c.id: results.record(c, explained(lambda c=c: ptq_store.result(c))) for c in chosen}
-    base = {c.id: results.record(c, ptq_store.result(c)) for c in cases.FP32}
-    draws = ptq_store.settings.sweep_draws or 5
-    failing = []
-    for framework in dict.fromkeys(c.framework for c in chosen):
-        ok = [c for c in chosen if c.framework == framework
-              and not gates.all_failures(records[c.id], base[c.baseline_id], th)]
-        if not ok:
-            continue
-        best = max(ok, key=lambda c: (records[c.id]["accuracy"], -records[c.id]["size_bytes"]))
-        accuracies = [explained(lambda k=k: ptq_store.result(best, draw=k)).metrics.accuracy for k in range(draws)]
-        pytestconfig.stash[SWEEP][best.id] = stats.sweep_summary(accuracies)
-        failing += [f"{best.id} draw {k}: {a:.2f}%" for k, a in enumerate(accuracies) if a <= th.min_accuracy]
-    assert not failing, f"top-1 not above {th.min_accuracy:.2f}% for " + ", ".join(failing)
