@@ -1,7 +1,7 @@
 """The one declarative model matrix: every fixture, test, benchmark and report row comes from it."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Framework = Literal["onnxruntime", "pytorch"]
@@ -45,7 +45,6 @@ class Case:
     quant: OrtQuant | TorchQuant | None = None
     unsupported: str | None = None  # reason, when the backend cannot build it
     matrix: Literal["seed", "full"] = "seed"  # "full" cases run with --ptq-matrix full
-    notes: str = field(default="", compare=False)
 
     @property
     def is_fp32(self) -> bool:
@@ -63,7 +62,6 @@ class Case:
     def spec(self) -> dict[str, Any]:
         """Everything about the case that changes its artifact (part of the cache key)."""
         spec = asdict(self)
-        spec.pop("notes")
         spec.pop("matrix")
         return spec
 

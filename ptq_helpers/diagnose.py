@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ptq_helpers.cases import Case, OrtQuant
-from ptq_helpers.quantize_ort import _Reader
+from ptq_helpers.quantize_ort import CalibrationReader
 
 
 def activation_sqnr(case: Case, source: Path, quantized: Path, images: np.ndarray) -> list[dict[str, object]]:
@@ -34,8 +34,8 @@ def activation_sqnr(case: Case, source: Path, quantized: Path, images: np.ndarra
             float_model = work / "float-pre.onnx"
         modify_model_output_intermediate_tensors(str(float_model), str(work / "float-aug.onnx"))
         modify_model_output_intermediate_tensors(str(quantized), str(work / "qdq-aug.onnx"))
-        float_acts = collect_activations(str(work / "float-aug.onnx"), _Reader("input", images))
-        qdq_acts = collect_activations(str(work / "qdq-aug.onnx"), _Reader("input", images))
+        float_acts = collect_activations(str(work / "float-aug.onnx"), CalibrationReader("input", images))
+        qdq_acts = collect_activations(str(work / "qdq-aug.onnx"), CalibrationReader("input", images))
     errors = compute_activation_error(create_activation_matching(qdq_acts, float_acts))
     rows = []
     for name, err in errors.items():

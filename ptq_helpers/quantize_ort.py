@@ -15,7 +15,7 @@ ENTROPY_BINS = 2048
 ENTROPY_QUANTIZED_BINS = 128
 
 
-class _Reader:
+class CalibrationReader:
     """CalibrationDataReader over an in-memory float32 NHWC array."""
 
     def __init__(self, input_name: str, images: np.ndarray, batch: int = CALIBRATION_BATCH) -> None:
@@ -42,7 +42,7 @@ def entropy_ranges(model: Path, input_name: str, calibration: np.ndarray, work: 
         calibrate_method=CalibrationMethod.Entropy,
         extra_options={"num_bins": ENTROPY_BINS, "num_quantized_bins": ENTROPY_QUANTIZED_BINS},
     )
-    calibrator.collect_data(_Reader(input_name, calibration))
+    calibrator.collect_data(CalibrationReader(input_name, calibration))
     data = calibrator.compute_data()
     return {name: (float(np.asarray(data[name].range_value[0]).min()), float(np.asarray(data[name].range_value[1]).max()))
             for name in data.keys()}
@@ -78,7 +78,7 @@ def quantize(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> N
         quantize_static(
             str(model),
             str(work / "model.onnx"),
-            _Reader(input_name, calibration),
+            CalibrationReader(input_name, calibration),
             quant_format=QuantFormat[q.quant_format],
             activation_type=QuantType[q.activation_type],
             weight_type=QuantType[q.weight_type],

@@ -7,359 +7,39 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from ptq_helpers import gates
-from ptq_helpers.cases import DTYPE_LABELS
 from ptq_helpers.fileio import atomic_write_bytes
-from ptq_helpers.thresholds import Thresholds
-
-Payload = Mapping[str, Any]
-FRAMEWORK = {"onnxruntime": "ONNX Runtime", "pytorch": "PyTorch"}
-DTYPE = DTYPE_LABELS
-FORMAT = {"onnx": "ONNX", "qdq": "ONNX (QDQ)", "qoperator": "ONNX (QOperator)", "torchscript": "TorchScript",
-          "pt2": "torch.export (.pt2), compiled with Inductor at load"}
-
-
-def _kib(n: float) -> str:
-    return f"{n / 1024:.1f} KiB"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    return ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|",
-            *("| " + " | ".join(r) + " |" for r in rows), ""]
-
-
-class _View:
-    """Derived numbers over the payload, each computed in one place."""
-
-    def __init__(self, data: Payload) -> None:
-        self.data = data
-        self.models = {m["id"]: m for m in data["models"]}
-        self.th = Thresholds(**data["thresholds"])
-        self.classes: list[str] = data["classes"]
-        self.bench: Mapping[str, Any] = data.get("benchmarks") or {}
-
-    def base(self, m: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        return self.models.get(m["baseline_id"])
-
-    def quantized(self) -> list[Mapping[str, Any]]:
-        return [m for m in self.models.values() if m["dtype"] != "fp32"]
-
-    def drop(self, m: Mapping[str, Any]) -> float:
-        base = self.base(m)
-        return base["accuracy"] - m["accuracy"] if base else float("nan")
-
-    def reduction(self, m: Mapping[str, Any]) -> float:
-        base = self.base(m)
-        return 100 * (1 - m["size_bytes"] / base["size_bytes"]) if base else float("nan")
-
-    def failures(self, m: Mapping[str, Any]) -> dict[str, str]:
-        return gates.all_failures(m, self.base(m), self.th)
-
-    def passing(self) -> list[Mapping[str, Any]]:
-        return [m for m in self.quantized() if self.base(m) and not self.failures(m)]
-
-    def class_drops(self, m: Mapping[str, Any]) -> list[float]:
-        base = self.base(m)
-        return [b - q for q, b in zip(m["per_class"], base["per_class"])] if base else []
-
-    def throughput(self, m: Mapping[str, Any]) -> float | None:
-        fig = self.bench.get(m["id"], {}).get("256")
-        return fig["images_per_s"] if fig else None
-
-
-def _label(m: Mapping[str, Any]) -> str:
-    return f"{FRAMEWORK[m['framework']]} {DTYPE[m['dtype']]} (`{m['id']}`)"
-
-
-def _pick(view: _View) -> list[tuple[str, Mapping[str, Any] | None, str]]:
-    """Use case -> chosen model -> rule, from the measured numbers of the builds that pass every gate."""
-    ok = view.passing()
-    best_acc = max(ok, key=lambda m: (m["accuracy"], -m["size_bytes"]), default=None)
-    smallest = min(ok, key=lambda m: (m["size_bytes"], -m["accuracy"]), default=None)
-    torch_ok = [m for m in ok if m["framework"] == "pytorch"]
-    best_torch = max(torch_ok, key=lambda m: (m["accuracy"], -m["size_bytes"]), default=None)
-    picks = [
-        ("Best accuracy", best_acc, "highest top-1 among quantized builds that pass every gate"),
-        ("Best compression", smallest, "smallest file among quantized builds that pass every gate"),
-        ("PyTorch-only deployment", best_torch, "highest top-1 among passing PyTorch builds"),
-    ]
-    if view.bench:
-        fast = [m for m in ok if view.throughput(m)]
-        fastest = max(fast, key=lambda m: view.throughput(m) or 0.0, default=None)
-        picks.append(("Fastest on this CPU", fastest, "highest batch-256 throughput among passing builds"))
-    return picks
-
-
-def _summary(view: _View) -> list[str]:
-    out = ["## Executive summary", ""]
-    q = view.quantized()
-    if not q:
-        return out + ["No quantized model was evaluated in this run.", ""]
-    best_keep = min(q, key=view.drop)
-    best_size = max(q, key=view.reduction)
-    failed = [m for m in q if view.failures(m)]
-    failing = ", ".join(f"`{m['id']}`" for m in failed)
-    out += [
-        f"- **Best accuracy retention:** {_label(best_keep)} at {best_keep['accuracy']:.2f}% "
-        f"({-view.drop(best_keep):+.2f} points vs its fp32 baseline).",
-        f"- **Best compression:** {_label(best_size)} at {_kib(best_size['size_bytes'])} "
-        f"({view.reduction(best_size):.1f}% smaller than its fp32 file).",
-        f"- **Gates:** {len(q) - len(failed)} of {len(q)} quantized models pass every gate"
-        + (f"; failing: {failing}." if failed else "."),
-    ]
-    chosen = _pick(view)[0][1]
-    out.append(f"- **Recommendation:** ship {_label(chosen)} (see [Recommendation](#recommendation))." if chosen
-               else "- **Recommendation:** no quantized build passes every gate; ship the fp32 model.")
-    return out + [""]
-
-
-def _recommendation(view: _View) -> list[str]:
-    out = ["## Recommendation", "", "Per use case, chosen by rules over this run's numbers:", ""]
-    rows = []
-    for use, m, rule in _pick(view):
-        if m is None:
-            rows.append((use, "none passes every gate", "-", "-", "-", rule))
-        else:
-            rows.append((use, _label(m), f"{m['accuracy']:.2f}%", f"{-view.drop(m):+.2f}", _kib(m["size_bytes"]),
-                         rule))
-    out += _table(("Use case", "Recommended model", "Accuracy", "Δ vs fp32", "Size", "Rule"), rows)
-    out += ["Best configuration per backend (highest top-1 among builds that pass every gate), with the paired "
-            "bootstrap interval of its difference to fp32 and, when the sweep ran, its spread over calibration draws:",
-            ""]
-    rows = []
-    for fw in dict.fromkeys(m["framework"] for m in view.models.values()):
-        ok_fw = [m for m in view.passing() if m["framework"] == fw]
-        if not ok_fw:
-            rows.append((FRAMEWORK[fw], "none passes every gate", "-", "-", "-", "-"))
-            continue
-        best = max(ok_fw, key=lambda m: (m["accuracy"], -m["size_bytes"]))
-        st, sw = best.get("stats") or {}, (view.data.get("sweep") or {}).get(best["id"])
-        ci = f"[{st['diff_ci_low']:+.2f}, {st['diff_ci_high']:+.2f}]" if st else "-"
-        spread = f"{sw['mean']:.2f}% ± {sw['std']:.2f} ({sw['min']:.2f}–{sw['max']:.2f}%, {sw['draws']} draws)" if sw else "not run"
-        rows.append((FRAMEWORK[fw], f"`{best['id']}`", f"{best['accuracy']:.2f}% ({-view.drop(best):+.2f})", ci,
-                     spread, _kib(best["size_bytes"])))
-    out += _table(("Backend", "Best configuration", "Accuracy (Δ vs fp32)", "Δ 95% CI", "Calibration sweep", "Size"),
-                  rows)
-    ok = view.passing()
-    out.append(f"{len(ok)} of {len(view.quantized())} quantized models meet every requirement (accuracy above "
-               f"{view.th.min_accuracy:g}%, drop below {view.th.max_drop:g} points, per-class and size gates).")
-    return out + [""]
-
-
-def _frameworks(view: _View) -> list[str]:
-    out = ["## Framework comparison", ""]
-    for fw in dict.fromkeys(m["framework"] for m in view.models.values()):
-        mine = [m for m in view.quantized() if m["framework"] == fw]
-        refused = [u for u in view.data["unsupported"] if u["framework"] == fw]
-        out += [f"### {FRAMEWORK[fw]}", ""]
-        out.append("- **Supported types (built and measured):** "
-                   + (", ".join(f"{DTYPE[m['dtype']]} ({m['accuracy']:.2f}%)" for m in mine) or "none"))
-        if refused:
-            out.append("- **Not supported:** " + "; ".join(f"{DTYPE[u['dtype']]}: {u['reason']}" for u in refused))
-        formats = sorted({FORMAT.get(m["format"], m["format"]) for m in mine})
-        settings = sorted({", ".join(f"{k}={v}" for k, v in (m.get("quant") or {}).items()) for m in mine})
-        out += [f"- **Format:** {', '.join(formats) or '-'}", f"- **Settings:** {'; '.join(settings) or '-'}"]
-        if mine:
-            best = max(mine, key=lambda m: m["accuracy"])
-            out.append(f"- **Best measured:** `{best['id']}` at {best['accuracy']:.2f}% ({-view.drop(best):+.2f} "
-                       f"points vs fp32)")
-        out.append("")
-    return out
-
-
-def _comparison(view: _View) -> list[str]:
-    rows = []
-    for m in view.models.values():
-        fp32 = m["dtype"] == "fp32"
-        rows.append((FRAMEWORK[m["framework"]] + (" (fp32 baseline)" if fp32 else ""), DTYPE[m["dtype"]],
-                     f"{m['accuracy']:.2f}%", "-" if fp32 else f"{-view.drop(m):+.2f}", _kib(m["size_bytes"]),
-                     "-" if fp32 else f"{view.reduction(m):.1f}%", f"`{m['id']}`"))
-    for u in view.data["unsupported"]:
-        rows.append((FRAMEWORK[u["framework"]], DTYPE[u["dtype"]], "N/A", "N/A", "N/A",
-                     f"Not supported ({u['reason']})", f"`{u['id']}`"))
-    for r in view.data.get("references") or []:
-        rows.append(("TFLite (reference, calibrated on test images)", DTYPE[r["dtype"]], f"{r['accuracy']:.2f}%",
-                     "not comparable", _kib(r["size_bytes"]), "not gated", f"`{r['id']}`"))
-    return ["## Comparison table", "", *_table(
-        ("Framework", "Data type", "Accuracy", "Δ vs fp32 (points)", "Model size", "Size reduction", "Model"), rows)]
-
-
-def _assessment(view: _View) -> list[str]:
-    th = view.th
-    out = ["## Accuracy-drop assessment", "",
-           f"Thresholds: top-1 above {th.min_accuracy:g}%, drop below {th.max_drop:g} points vs the same "
-           f"framework's fp32, no class losing more than {th.max_class_drop:g} points, file size reduction at "
-           f"least {th.min_size_reduction_onnx:g}% (ONNX) / {th.min_size_reduction_torch:g}% (TorchScript); "
-           f"fp32 baselines pinned at {th.fp32_correct}/10000 correct. The drop gate uses "
-           + ("the measured drop." if th.drop_gate == "point" else
-              "the upper bound of the paired-bootstrap 95% interval of the drop."), ""]
-    rows = []
-    for m in sorted(view.models.values(), key=lambda m: (m["dtype"] != "fp32", view.drop(m) if m["dtype"] != "fp32" else 0)):
-        failed = view.failures(m)
-        worst = max(view.class_drops(m), default=float("nan"))
-        rows.append((f"`{m['id']}`", f"{m['accuracy']:.2f}%", "-" if m["dtype"] == "fp32" else f"{view.drop(m):.2f}",
-                     "-" if m["dtype"] == "fp32" else f"{worst:.1f}", "Pass" if not failed else "**Fail**"))
-    out += _table(("Configuration", "Accuracy", "Drop (points)", "Worst class drop (points)", "Status"), rows)
-    odd = view.data.get("suspicious") or {}
-    if odd.get("models"):
-        out += ["**Suspicious results** (different configurations, byte-identical models: a setting had no "
-                "effect):", "", *(f"- {line}" for line in odd["models"]), ""]
-    if odd.get("predictions"):
-        out += ["Configurations whose settings changed no prediction (numerically equivalent here):", "",
-                *(f"- {line}" for line in odd["predictions"]), ""]
-    messages = [msg for m in view.models.values() for msg in view.failures(m).values()]
-    if messages:
-        out += ["Failed gates:", "", *(f"- {msg}" for msg in messages), ""]
-    else:
-        out += ["No configuration exceeds a threshold.", ""]
-    return out
-
-
-def _statistics(view: _View) -> list[str]:
-    rows = []
-    for m in view.quantized():
-        st = m.get("stats")
-        if st:
-            rows.append((f"`{m['id']}`", f"{st['agreement']:.2f}%", str(st["only_fp32_correct"]),
-                         str(st["only_quantized_correct"]), f"{st['mcnemar_p']:.3g}",
-                         f"{-view.drop(m):+.2f} [{st['diff_ci_low']:+.2f}, {st['diff_ci_high']:+.2f}]"))
-    if not rows:
-        return []
-    out = ["## Statistics", "", "Each quantized model against its fp32 baseline on the same 10,000 images: top-1 "
-           "agreement, the discordant pairs, McNemar's exact test (p < 0.05: the accuracy difference is unlikely to "
-           "be chance) and a paired bootstrap 95% interval of the accuracy difference (2,000 resamples, seed 0).", "",
-           *_table(("Model", "Top-1 agreement", "Only fp32 right", "Only quantized right", "McNemar p",
-                    "Δ points [95% CI]"), rows)]
-    sweeps = [(m, view.data.get("sweep", {}).get(m["id"])) for m in view.quantized()]
-    sweeps = [(m, sw) for m, sw in sweeps if sw]
-    if sweeps:
-        out += [f"Calibration-draw sweep ({sweeps[0][1]['draws']} independent draws of the calibration images):", "",
-                *_table(("Model", "Mean", "Std", "Min", "Max"),
-                        [(f"`{m['id']}`", f"{sw['mean']:.2f}%", f"{sw['std']:.2f}", f"{sw['min']:.2f}%",
-                          f"{sw['max']:.2f}%") for m, sw in sweeps])]
-    return out
-
-
-def _diagnosis(view: _View) -> list[str]:
-    diag = view.data.get("diagnosis") or {}
-    rows = [r for r in diag.get("rows", []) if r.get("vs_fp32_sqnr_db") is not None]
-    if not rows:
-        return []
-    rows.sort(key=lambda r: r["vs_fp32_sqnr_db"])
-    shown = rows[:12]
-    return ["## Per-layer diagnosis", "",
-            f"The worst ONNX Runtime QDQ model of this run, `{diag['model']}` ({diag['accuracy']:.2f}%), compared "
-            f"tensor by tensor with the fp32 model on {diag['images']} test images (onnxruntime "
-            "`qdq_loss_debug`). SQNR in dB, lower is noisier; the noisiest activations first:", "",
-            *_table(("Activation", "SQNR vs fp32 model (dB)", "SQNR of its own Q/DQ step (dB)"),
-                    [(f"`{r['tensor']}`", f"{r['vs_fp32_sqnr_db']:.1f}", f"{r['qdq_sqnr_db']:.1f}") for r in shown]),
-            f"Noisiest activation: `{shown[0]['tensor']}` at {shown[0]['vs_fp32_sqnr_db']:.1f} dB; cleanest: "
-            f"`{rows[-1]['tensor']}` at {rows[-1]['vs_fp32_sqnr_db']:.1f} dB ({len(rows)} activations compared).", ""]
-
-
-def _per_class(view: _View, figure: str | None) -> list[str]:
-    models = list(view.models.values())
-    rows = []
-    for i, name in enumerate(view.classes):
-        cells = [name]
-        for m in models:
-            value = f"{m['per_class'][i]:.1f}%"
-            if m["dtype"] != "fp32" and view.base(m):
-                value += f" ({-view.class_drops(m)[i]:+.1f})"
-            cells.append(value)
-        rows.append(cells)
-    out = ["## Per-class accuracy", "", "Accuracy per class on its 1,000 test images; quantized models show "
-           "(Δ points vs their framework's fp32).", "", *_table(("Class", *(f"`{m['id']}`" for m in models)), rows)]
-    drops = [(d, i, m) for m in view.quantized() for i, d in enumerate(view.class_drops(m))]
-    if drops:
-        d, i, m = max(drops, key=lambda t: t[0])
-        base = view.base(m)
-        out += [f"**Largest per-class drop:** {view.classes[i]} in `{m['id']}`: {base['per_class'][i]:.1f}% → "
-                f"{m['per_class'][i]:.1f}% ({-d:+.1f} points).", ""]
-        spread = sorted(((max(view.class_drops(q)) - min(view.class_drops(q)), q["id"]) for q in view.quantized()))
-        out += [f"Most uniform across classes: `{spread[0][1]}` (per-class Δ range {spread[0][0]:.1f} points).", ""]
-    if figure:
-        out += [f"![Per-class Δ vs fp32]({figure})", ""]
-    return out
-
-
-def _sizes(view: _View, figure: str | None) -> list[str]:
-    rows = [(f"`{m['id']}`", FORMAT.get(m["format"], m["format"]), _kib(view.base(m)["size_bytes"]),
-             _kib(m["size_bytes"]), f"{view.reduction(m):.1f}%") for m in view.quantized() if view.base(m)]
-    fp32 = ", ".join(f"`{m['id']}` {m['size_bytes']:,} bytes" for m in view.models.values() if m["dtype"] == "fp32")
-    out = ["## Size comparison", "", f"Sizes of the serialized files, each against its own framework's fp32 file "
-           f"({fp32}).", "",
-           *_table(("Model", "Format", "Original (fp32)", "Quantized", "Reduction"), rows),
-           "Why the formats differ: a QDQ ONNX file stores int8/uint8 weights plus one scale and zero point per "
-           "tensor, and keeps the graph as protobuf; TorchScript archives add the module code, debug information "
-           "and fbgemm's packed weight layout (in a zip container), so the same int8 network is larger as "
-           "TorchScript.", ""]
-    if figure:
-        out += [f"![Accuracy vs model size]({figure})", ""]
-    return out
-
-
-def _methodology(view: _View) -> list[str]:
-    meta = view.data["meta"]
-    cal = meta.get("calibration", {})
-    out = ["## Methodology", "",
-           "- **Model:** MLPerf Tiny ResNet8 (CIFAR-10), fp32 ONNX sha256 "
-           f"`{meta.get('source_sha256', '?')}`; the PyTorch models are onnx2torch conversions of the same file.",
-           f"- **Evaluation data:** the 10,000 CIFAR-10 test images (pixel sha256 `{meta.get('test_sha256', '?')}`), "
-           "float32 NHWC 0..255.",
-           f"- **Calibration data:** {cal.get('per_class', '?')} images per class from the 50,000 "
-           f"{cal.get('split', 'train')}ing images (pixel sha256 `{meta.get('train_sha256', '?')}`), drawn with "
-           f"`np.random.seed({cal.get('seed', '?')})` then `np.random.choice(class_indices, {cal.get('per_class', '?')}, "
-           f"replace=False)` per class 0..9; indices sha256 `{meta.get('calibration_indices_sha256', '?')}`. The "
-           "same images calibrate every framework; none of them is a test image.",
-           "- **Method:** static post-training quantization, no fine-tuning.", "",
-           "### Calibration details", "",
-           f"- **Samples:** {cal.get('per_class', 0) * 10:,} ({cal.get('per_class', '?')} per class, balanced) "
-           f"from the CIFAR-10 {cal.get('split', 'train')}ing split; evaluation uses the test split only.",
-           "- **Preprocessing:** float32, 0..255, NHWC (the model's training input contract).",
-           "- **Purpose:** activation ranges for the scales and zero points; weights need no data.", ""]
-    rows = [(f"`{m['id']}`", ", ".join(f"{k}={v}" for k, v in (m.get("quant") or {}).items()) or "fp32 (no quantization)")
-            for m in view.models.values()]
-    out += ["Quantization settings:", "", *_table(("Model", "Settings"), rows)]
-    out += ["Quantization tools: ONNX Runtime `onnxruntime.quantization.quantize_static` (CalibrationDataReader "
-            "over the calibration images); PyTorch `torch.ao.quantization.quantize_fx` (`prepare_fx`, calibration "
-            "passes, `convert_fx`, `get_default_qconfig_mapping(engine)`), traced and saved as TorchScript. "
-            "PyTorch uint8 is refused: fbgemm requires qint8 weights.", ""]
-    versions = meta.get("versions", {})
-    out += [f"- **Machine:** CPU {meta.get('cpu', '?')}, {meta.get('threads', '?')} thread(s) per test process.",
-            "- **Libraries:** " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
-    if view.bench:
-        rows = []
-        for m in view.models.values():
-            fig = view.bench.get(m["id"], {})
-            if fig:
-                b1, b256 = fig.get("1"), fig.get("256")
-                rows.append((f"`{m['id']}`", f"{b1['median_ms'] * 1e3:.0f} µs" if b1 else "-",
-                             f"{b256['images_per_s']:,.0f}" if b256 else "-"))
-        out += ["Benchmarks (pytest-benchmark medians, this run):", "",
-                *_table(("Model", "Batch 1 latency", "Batch 256 images/s"), rows)]
-    else:
-        out += ["Benchmarks were not run (`pytest --benchmark-only --ptq-report ...` adds them).", ""]
-    return out
+from ptq_helpers.report_sections import (
+    Payload,
+    View,
+    assessment,
+    comparison,
+    diagnosis,
+    frameworks,
+    methodology,
+    per_class,
+    recommendation,
+    sizes,
+    statistics,
+    summary,
+)
 
 
 def render(data: Payload, figures: Mapping[str, str] | None = None, figures_note: str = "") -> str:
     """The report as Markdown; `figures` maps 'size'/'per_class' to relative PNG paths."""
     figures = figures or {}
-    view = _View(data)
+    view = View(data)
     lines = ["# ResNet8 CIFAR-10 post-training quantization analysis", "",
              f"Generated by resnet8-ptq from one run's measured results ({len(view.models)} models, "
              f"{view.models[next(iter(view.models))]['total']:,} test images)." if view.models else
              "Generated by resnet8-ptq: no model results in this payload.", ""]
     if figures_note:
         lines += [f"> {figures_note}", ""]
-    lines += _summary(view) + _comparison(view) + _assessment(view) + _statistics(view)
-    lines += _per_class(view, figures.get("per_class")) + _diagnosis(view)
-    lines += _sizes(view, figures.get("size")) + _frameworks(view) + _recommendation(view) + _methodology(view)
+    lines += summary(view) + comparison(view) + assessment(view) + statistics(view)
+    lines += per_class(view, figures.get("per_class")) + diagnosis(view)
+    lines += sizes(view, figures.get("size")) + frameworks(view) + recommendation(view) + methodology(view)
     return "\n".join(lines).rstrip() + "\n"
 
 
