@@ -217,9 +217,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  #
         meta = {"versions": runtime.versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
                 "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"}, **config.stash[META]}
         # Round-trip through JSON so the report sees exactly what `python -m ptq_helpers.report` would.
-        payload = results.payload(records, th, meta, bench, sweep)
-        payload["diagnosis"] = config.stash[DIAGNOSIS]
-        payload["references"] = list(config.stash[REFERENCES].values())
+        payload = results.payload(records, th, meta, bench, sweep, config.stash[DIAGNOSIS], config.stash[REFERENCES])
         data = json.loads(json.dumps(payload))
         if json_path:
             results.write_json(Path(json_path), data)

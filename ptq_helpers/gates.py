@@ -68,3 +68,19 @@ def all_failures(rec: Record, base: Record | None, th: Thresholds) -> dict[str, 
         found.update({"drop": drop(rec, base, th), "size": size_reduction(rec, base, th),
                       "class-drop": class_drop(rec, base, th)})
     return {name: msg for name, msg in found.items() if msg}
+
+
+def passing(records: Mapping[str, Record], th: Thresholds) -> list[Record]:
+    """Quantized records (with their fp32 baseline among `records`) that pass every gate."""
+    return [r for r in records.values() if r["dtype"] != "fp32" and r["baseline_id"] in records
+            and not all_failures(r, records[r["baseline_id"]], th)]
+
+
+def best_by_framework(records: Mapping[str, Record], th: Thresholds) -> dict[str, Record]:
+    """Per framework, the passing build with the highest top-1 (the smaller file on a tie)."""
+    best: dict[str, Record] = {}
+    for r in passing(records, th):
+        if r["framework"] not in best or (r["accuracy"], -r["size_bytes"]) > (
+                best[r["framework"]]["accuracy"], -best[r["framework"]]["size_bytes"]):
+            best[r["framework"]] = r
+    return best

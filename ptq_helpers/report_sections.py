@@ -52,7 +52,7 @@ class View:
         return gates.all_failures(m, self.base(m), self.th)
 
     def passing(self) -> list[Mapping[str, Any]]:
-        return [m for m in self.quantized() if self.base(m) and not self.failures(m)]
+        return gates.passing(self.models, self.th)
 
     def class_drops(self, m: Mapping[str, Any]) -> list[float]:
         base = self.base(m)
@@ -123,12 +123,12 @@ def recommendation(view: View) -> list[str]:
             "bootstrap interval of its difference to fp32 and, when the sweep ran, its spread over calibration draws:",
             ""]
     rows = []
+    winners = gates.best_by_framework(view.models, view.th)
     for fw in dict.fromkeys(m["framework"] for m in view.models.values()):
-        ok_fw = [m for m in view.passing() if m["framework"] == fw]
-        if not ok_fw:
+        best = winners.get(fw)
+        if best is None:
             rows.append((FRAMEWORK[fw], "none passes every gate", "-", "-", "-", "-"))
             continue
-        best = max(ok_fw, key=lambda m: (m["accuracy"], -m["size_bytes"]))
         st, sw = best.get("stats") or {}, (view.data.get("sweep") or {}).get(best["id"])
         ci = f"[{st['diff_ci_low']:+.2f}, {st['diff_ci_high']:+.2f}]" if st else "-"
         spread = f"{sw['mean']:.2f}% ± {sw['std']:.2f} ({sw['min']:.2f}–{sw['max']:.2f}%, {sw['draws']} draws)" if sw else "not run"

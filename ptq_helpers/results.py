@@ -116,7 +116,9 @@ def table(records: Mapping[str, Record], th: Thresholds) -> list[str]:
 
 
 def payload(records: Mapping[str, Record], th: Thresholds, meta: Mapping[str, Any],
-            bench: Mapping[str, Any] | None = None, sweep: Mapping[str, Any] | None = None) -> dict[str, Any]:
+            bench: Mapping[str, Any] | None = None, sweep: Mapping[str, Any] | None = None,
+            diagnosis: Mapping[str, Any] | None = None,
+            references: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Everything the JSON file holds."""
     return {
         "schema": 1,
@@ -129,6 +131,8 @@ def payload(records: Mapping[str, Record], th: Thresholds, meta: Mapping[str, An
                         for c in UNSUPPORTED],
         "benchmarks": dict(bench or {}),
         "sweep": dict(sweep or {}),
+        "diagnosis": dict(diagnosis or {}),
+        "references": list((references or {}).values()),
         "suspicious": suspicious(records),
         "gates": {rid: gates.all_failures(rec, records.get(rec["baseline_id"]), th) for rid, rec in records.items()},
     }

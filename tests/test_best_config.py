@@ -14,17 +14,12 @@ pytestmark = [pytest.mark.real, pytest.mark.full_matrix]
 def test_best_configuration_per_backend_holds_across_calibration_draws(ptq_store, pytestconfig) -> None:
     """The full matrix's best passing build per backend, rebuilt on K calibration draws (K from --ptq-sweep, else 5)."""
     th = pytestconfig.stash[THRESHOLDS]
-    chosen = [c for c in cases.selected(ptq_store.settings.matrix) if c in cases.QUANTIZED]
+    chosen = [c for c in cases.selected(ptq_store.settings.matrix) if c in cases.QUANTIZED or c in cases.FP32]
     records = {c.id: results.record(c, explained(lambda c=c: ptq_store.result(c))) for c in chosen}
-    base = {c.id: results.record(c, ptq_store.result(c)) for c in cases.FP32}
     draws = ptq_store.settings.sweep_draws or 5
     failing = []
-    for framework in dict.fromkeys(c.framework for c in chosen):
-        ok = [c for c in chosen if c.framework == framework
-              and not gates.all_failures(records[c.id], base[c.baseline_id], th)]
-        if not ok:
-            continue
-        best = max(ok, key=lambda c: (records[c.id]["accuracy"], -records[c.id]["size_bytes"]))
+    for best_record in gates.best_by_framework(records, th).values():
+        best = cases.get(best_record["id"])
         accuracies = [explained(lambda k=k: ptq_store.result(best, draw=k)).metrics.accuracy for k in range(draws)]
         pytestconfig.stash[SWEEP][best.id] = stats.sweep_summary(accuracies)
         failing += [f"{best.id} draw {k}: {a:.2f}%" for k, a in enumerate(accuracies) if a <= th.min_accuracy]
