@@ -1,14 +1,68 @@
-"""The one declarative model matrix: every fixture, test, benchmark and report row comes from it."""
+"""The one declarative model matrix: every fixture, test, benchmark and report row comes from it.
+
+Adding a framework is one `Framework` entry and its cases here, plus the builder and runner functions
+the entry names (resolved lazily by dotted path, so this module imports no ML library).
+"""
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Framework = Literal["onnxruntime", "pytorch"]
 DType = Literal["fp32", "int8", "uint8", "u8s8"]
-
-FRAMEWORK_LABELS = {"onnxruntime": "ONNX Runtime", "pytorch": "PyTorch"}
 DTYPE_LABELS = {"fp32": "float32", "int8": "int8", "uint8": "uint8", "u8s8": "uint8 act/int8 wt"}
+
+
+def _resolve(dotted: str) -> Callable[..., Any]:
+    module, _, name = dotted.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class Format:
+    """A serialized model format: file suffix and how the report names it."""
+
+    suffix: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Framework:
+    """A backend: how its models are built and run, and which size threshold applies to them.
+
+    build(case, fp32_source, calibration_images, dest) writes a quantized model; build_fp32(source, dest)
+    writes the fp32 model (None: the fp32 model is the source ONNX file itself); run(case, path,
+    threads) returns `run(images NHWC float32) -> probabilities`.
+    """
+
+    name: str
+    label: str
+    prefix: str  # case ids start with it; `<prefix>-fp32` is the baseline
+    build: str  # "module:function"
+    run: str
+    build_fp32: str | None = None
+    size_threshold: Literal["onnx", "torch"] = "onnx"
+    tools: str = ""  # how its models are quantized, for the report's methodology
+
+    def builder(self) -> Callable[..., None]:
+        return _resolve(self.build)
+
+    def fp32_builder(self) -> Callable[..., None] | None:
+        return _resolve(self.build_fp32) if self.build_fp32 else None
+
+    def runner(self) -> Callable[..., Any]:
+        return _resolve(self.run)
+
+    @property
+    def code_modules(self) -> tuple[str, ...]:
+        """Modules whose source is part of the artifact cache key."""
+        return tuple(dict.fromkeys(d.partition(":")[0] for d in (self.build, self.build_fp32) if d))
+
+
+FRAMEWORKS: dict[str, Framework] = {}
+FORMATS: dict[str, Format] = {}
+FRAMEWORK_LABELS: dict[str, str] = {}  # name -> label, kept in step with FRAMEWORKS by register()
 
 
 @dataclass(frozen=True)
@@ -39,9 +93,9 @@ class Case:
     """One model configuration of the matrix."""
 
     id: str
-    framework: Framework
+    framework: str  # a FRAMEWORKS key
     dtype: DType
-    fmt: str  # serialized format: "onnx", "qdq", "torchscript"
+    fmt: str  # a FORMATS key
     quant: OrtQuant | TorchQuant | None = None
     unsupported: str | None = None  # reason, when the backend cannot build it
     matrix: Literal["seed", "full"] = "seed"  # "full" cases run with --ptq-matrix full
@@ -53,11 +107,11 @@ class Case:
     @property
     def baseline_id(self) -> str:
         """The fp32 model of the same framework this case is compared against."""
-        return f"{FRAMEWORK_PREFIX[self.framework]}-fp32"
+        return f"{FRAMEWORKS[self.framework].prefix}-fp32"
 
     @property
-    def label(self) -> str:
-        return f"{FRAMEWORK_LABELS[self.framework]} {DTYPE_LABELS[self.dtype]}"
+    def backend(self) -> Framework:
+        return FRAMEWORKS[self.framework]
 
     def spec(self) -> dict[str, Any]:
         """Everything about the case that changes its artifact (part of the cache key)."""
@@ -69,10 +123,55 @@ class Case:
         return self.id
 
 
-FRAMEWORK_PREFIX = {"onnxruntime": "ort", "pytorch": "torch"}
+def register(framework: Framework, formats: Mapping[str, Format]) -> None:
+    """Add a framework and the formats its models are saved in."""
+    FRAMEWORKS[framework.name] = framework
+    FRAMEWORK_LABELS[framework.name] = framework.label
+    FORMATS.update(formats)
+
+
+def add(*new: Case) -> None:
+    """Append cases to the matrix (ids must be new; framework and format registered)."""
+    taken = {c.id for c in CASES}
+    bad = [c.id for c in new if c.id in taken or c.framework not in FRAMEWORKS or c.fmt not in FORMATS]
+    if bad:
+        raise ValueError(f"cases {', '.join(bad)}: id already in the matrix, or framework/format not registered")
+    _index(CASES + tuple(new))
+
+
+def _index(all_cases: tuple[Case, ...]) -> None:
+    global CASES, BY_ID, BUILDABLE, FP32, QUANTIZED, UNSUPPORTED
+    CASES = all_cases
+    BY_ID = {c.id: c for c in CASES}
+    BUILDABLE = tuple(c for c in CASES if c.unsupported is None)
+    FP32 = tuple(c for c in BUILDABLE if c.is_fp32)
+    QUANTIZED = tuple(c for c in BUILDABLE if not c.is_fp32)
+    UNSUPPORTED = tuple(c for c in CASES if c.unsupported is not None)
+
+
+CASES: tuple[Case, ...] = ()
+BY_ID: dict[str, Case] = {}
+BUILDABLE = FP32 = QUANTIZED = UNSUPPORTED = CASES
+
+ORT = Framework("onnxruntime", "ONNX Runtime", "ort", build="ptq_helpers.quantize_ort:quantize",
+                run="ptq_helpers.evaluate:ort_runner",
+                tools="ONNX Runtime `onnxruntime.quantization.quantize_static` (CalibrationDataReader over the "
+                      "calibration images)")
+TORCH = Framework("pytorch", "PyTorch", "torch", build="ptq_helpers.quantize_torch:build_quantized",
+                  build_fp32="ptq_helpers.quantize_torch:build_fp32", run="ptq_helpers.evaluate:torch_runner",
+                  size_threshold="torch",
+                  tools="PyTorch FX `torch.ao.quantization.quantize_fx` (`prepare_fx`, calibration passes, "
+                        "`convert_fx`, `get_default_qconfig_mapping(engine)`), traced and saved as TorchScript; "
+                        "PyTorch PT2E (`torch.export`, torchao `prepare_pt2e`/`convert_pt2e` with "
+                        "`X86InductorQuantizer`), saved with `torch.export.save` and gated as the Inductor-compiled "
+                        "module. PyTorch uint8 is refused: fbgemm requires qint8 weights")
+ORT_FORMATS = {"onnx": Format("onnx", "ONNX"), "qdq": Format("onnx", "ONNX (QDQ)"),
+               "qoperator": Format("onnx", "ONNX (QOperator)")}
+TORCH_FORMATS = {"torchscript": Format("pt", "TorchScript"),
+                 "pt2": Format("pt2", "torch.export (.pt2), compiled with Inductor at load")}
 
 # Adding a configuration is one line here.
-CASES: tuple[Case, ...] = (
+SEED: tuple[Case, ...] = (
     Case("ort-fp32", "onnxruntime", "fp32", "onnx"),
     Case("torch-fp32", "pytorch", "fp32", "torchscript"),
     Case("ort-int8-qdq", "onnxruntime", "int8", "qdq", OrtQuant("QInt8", "QInt8")),
@@ -110,12 +209,9 @@ FULL += (
     Case("torch-int8-pt2e", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e"), matrix="full"),
     Case("torch-int8-pt2e-rr", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e", True), matrix="full"),
 )
-CASES = CASES + FULL
-BY_ID: dict[str, Case] = {c.id: c for c in CASES}
-BUILDABLE = tuple(c for c in CASES if c.unsupported is None)
-FP32 = tuple(c for c in BUILDABLE if c.is_fp32)
-QUANTIZED = tuple(c for c in BUILDABLE if not c.is_fp32)
-UNSUPPORTED = tuple(c for c in CASES if c.unsupported is not None)
+register(ORT, ORT_FORMATS)
+register(TORCH, TORCH_FORMATS)
+add(*SEED, *FULL)
 
 
 def selected(matrix: str) -> tuple[Case, ...]:

@@ -12,7 +12,7 @@ from ptq_helpers.quantize_ort import CalibrationReader
 
 
 def activation_sqnr(case: Case, source: Path, quantized: Path, images: np.ndarray) -> list[dict[str, object]]:
-    """Per activation tensor, in graph order: SQNR (dB) of the quantize-dequantize step itself and of the
+    """Per activation tensor, sorted by name (qdq_loss_debug's own order varies run to run): SQNR (dB) of the quantize-dequantize step itself and of the
     quantized model's activation against the fp32 model's (lower = more noise)."""
     from onnxruntime.quantization.qdq_loss_debug import (
         collect_activations,
@@ -38,7 +38,7 @@ def activation_sqnr(case: Case, source: Path, quantized: Path, images: np.ndarra
         qdq_acts = collect_activations(str(work / "qdq-aug.onnx"), CalibrationReader("input", images))
     errors = compute_activation_error(create_activation_matching(qdq_acts, float_acts))
     rows = []
-    for name, err in errors.items():
+    for name, err in sorted(errors.items()):
         rows.append({"tensor": name, "qdq_sqnr_db": round(float(err["qdq_err"]), 2),
                      "vs_fp32_sqnr_db": round(float(err["xmodel_err"]), 2) if "xmodel_err" in err else None})
     return rows

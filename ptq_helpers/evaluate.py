@@ -48,16 +48,18 @@ def compiled_pt2e(path: Path):
     return torch.compile(torch.export.load(str(path)).module())
 
 
-def make_runner(case: Case, path: Path, threads: int) -> Runner:
-    """Load a serialized model once; return `run(images NHWC float32) -> probabilities`.
+def ort_runner(case: Case, path: Path, threads: int) -> Runner:
+    """An ONNX Runtime session as `run(images)`."""
+    sess = ort_session(path, threads)
+    name = sess.get_inputs()[0].name
+    return lambda x: sess.run(None, {name: x})[0]
 
-    torch's thread count is process-wide and set once by the ptq_store fixture, so `threads` only
-    configures ONNX Runtime sessions.
+
+def torch_runner(case: Case, path: Path, threads: int) -> Runner:
+    """A TorchScript module, or a PT2E program compiled with Inductor, as `run(images)`.
+
+    torch's thread count is process-wide and set once by the ptq_store fixture, so `threads` is unused.
     """
-    if case.framework == "onnxruntime":
-        sess = ort_session(path, threads)
-        name = sess.get_inputs()[0].name
-        return lambda x: sess.run(None, {name: x})[0]
     import torch
 
     # The quantized engine is process-global and changes the numbers (loading repacks the weights
@@ -78,6 +80,11 @@ def make_runner(case: Case, path: Path, threads: int) -> Runner:
             return module(torch.from_numpy(x)).numpy()
 
     return run
+
+
+def make_runner(case: Case, path: Path, threads: int) -> Runner:
+    """Load a serialized model once with its framework's runner; return `run(images NHWC float32) -> probabilities`."""
+    return case.backend.runner()(case, path, threads)
 
 
 def predict(case: Case, path: Path, images: np.ndarray, threads: int, batch: int = BATCH) -> np.ndarray:

@@ -19,7 +19,10 @@ def draw(data: Mapping[str, Any], folder: Path, stem: str) -> tuple[dict[str, Pa
         import matplotlib.pyplot as plt
     except ImportError:
         return {}, MISSING
-    models = data["models"]
+    from ptq_helpers.record import load_all
+
+    records = load_all(data["models"])
+    models = list(records.values())
     if not models:
         return {}, "Figures were skipped: no model results."
     made = {"size": folder / f"{stem}-accuracy-vs-size.png", "per_class": folder / f"{stem}-per-class-delta.png"}
@@ -27,10 +30,9 @@ def draw(data: Mapping[str, Any], folder: Path, stem: str) -> tuple[dict[str, Pa
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for m in models:
-        marker = "o" if m["framework"] == "onnxruntime" else "s"
-        ax.scatter(m["size_bytes"] / 1024, m["accuracy"], marker=marker, s=60)
-        ax.annotate(m["id"], (m["size_bytes"] / 1024, m["accuracy"]), textcoords="offset points", xytext=(6, 4),
-                    fontsize=8)
+        marker = "o" if m.framework == "onnxruntime" else "s"
+        ax.scatter(m.size_bytes / 1024, m.accuracy, marker=marker, s=60)
+        ax.annotate(m.id, (m.size_bytes / 1024, m.accuracy), textcoords="offset points", xytext=(6, 4), fontsize=8)
     ax.axhline(data["thresholds"]["min_accuracy"], color="grey", linestyle="--", linewidth=1,
                label=f"accuracy gate {data['thresholds']['min_accuracy']:g}%")
     ax.set_xlabel("serialized model size (KiB)")
@@ -42,16 +44,15 @@ def draw(data: Mapping[str, Any], folder: Path, stem: str) -> tuple[dict[str, Pa
         fig.savefig(tmp, format="png", dpi=110, metadata=meta)
     plt.close(fig)
 
-    by_id = {m["id"]: m for m in models}
-    quantized = [m for m in models if m["dtype"] != "fp32" and m["baseline_id"] in by_id]
+    quantized = [m for m in models if m.compared]
     if not quantized:
         return {"size": made["size"]}, ""
-    deltas = [[q - b for q, b in zip(m["per_class"], by_id[m["baseline_id"]]["per_class"])] for m in quantized]
+    deltas = [[0.0 - d for d in m.class_drops] for m in quantized]  # 0.0 - d: no '-0.0' labels
     limit = max(1.0, max(abs(v) for row in deltas for v in row))
     fig, ax = plt.subplots(figsize=(8, 1.2 + 0.5 * len(quantized)))
     image = ax.imshow(deltas, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
     ax.set_xticks(range(len(data["classes"])), data["classes"], rotation=35, ha="right")
-    ax.set_yticks(range(len(quantized)), [m["id"] for m in quantized])
+    ax.set_yticks(range(len(quantized)), [m.id for m in quantized])
     for r, row in enumerate(deltas):
         for c, v in enumerate(row):
             ax.text(c, r, f"{v:+.1f}", ha="center", va="center", fontsize=7,

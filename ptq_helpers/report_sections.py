@@ -5,18 +5,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ptq_helpers import gates
-from ptq_helpers.cases import DTYPE_LABELS
-from ptq_helpers.thresholds import Thresholds
+from ptq_helpers.cases import DTYPE_LABELS as DTYPE
+from ptq_helpers.cases import FRAMEWORK_LABELS as FRAMEWORK
+from ptq_helpers.cases import FRAMEWORKS
+from ptq_helpers.record import ModelRecord, load_all
+from ptq_helpers.record import kib as _kib
+from ptq_helpers.settings import Thresholds
+from ptq_helpers.tables import ci_text
 
 Payload = Mapping[str, Any]
-FRAMEWORK = {"onnxruntime": "ONNX Runtime", "pytorch": "PyTorch"}
-DTYPE = DTYPE_LABELS
-FORMAT = {"onnx": "ONNX", "qdq": "ONNX (QDQ)", "qoperator": "ONNX (QOperator)", "torchscript": "TorchScript",
-          "pt2": "torch.export (.pt2), compiled with Inductor at load"}
-
-
-def _kib(n: float) -> str:
-    return f"{n / 1024:.1f} KiB"
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -25,55 +22,36 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 class View:
-    """Derived numbers over the payload, each computed in one place."""
+    """The payload's records (rebuilt from JSON, linked to their baselines) and what the sections share."""
 
     def __init__(self, data: Payload) -> None:
         self.data = data
-        self.models = {m["id"]: m for m in data["models"]}
+        self.models = load_all(data["models"])
         self.th = Thresholds(**data["thresholds"])
         self.classes: list[str] = data["classes"]
         self.bench: Mapping[str, Any] = data.get("benchmarks") or {}
 
-    def base(self, m: Mapping[str, Any]) -> Mapping[str, Any] | None:
-        return self.models.get(m["baseline_id"])
+    def quantized(self) -> list[ModelRecord]:
+        return [m for m in self.models.values() if not m.is_fp32]
 
-    def quantized(self) -> list[Mapping[str, Any]]:
-        return [m for m in self.models.values() if m["dtype"] != "fp32"]
+    def failures(self, m: ModelRecord) -> dict[str, str]:
+        return gates.all_failures(m, self.th)
 
-    def drop(self, m: Mapping[str, Any]) -> float:
-        base = self.base(m)
-        return base["accuracy"] - m["accuracy"] if base else float("nan")
-
-    def reduction(self, m: Mapping[str, Any]) -> float:
-        base = self.base(m)
-        return 100 * (1 - m["size_bytes"] / base["size_bytes"]) if base else float("nan")
-
-    def failures(self, m: Mapping[str, Any]) -> dict[str, str]:
-        return gates.all_failures(m, self.base(m), self.th)
-
-    def passing(self) -> list[Mapping[str, Any]]:
+    def passing(self) -> list[ModelRecord]:
         return gates.passing(self.models, self.th)
 
-    def class_drops(self, m: Mapping[str, Any]) -> list[float]:
-        base = self.base(m)
-        return [b - q for q, b in zip(m["per_class"], base["per_class"])] if base else []
-
-    def throughput(self, m: Mapping[str, Any]) -> float | None:
-        fig = self.bench.get(m["id"], {}).get("256")
+    def throughput(self, m: ModelRecord) -> float | None:
+        fig = self.bench.get(m.id, {}).get("256")
         return fig["images_per_s"] if fig else None
-
-
-def _label(m: Mapping[str, Any]) -> str:
-    return f"{FRAMEWORK[m['framework']]} {DTYPE[m['dtype']]} (`{m['id']}`)"
 
 
 def _pick(view: View) -> list[tuple[str, Mapping[str, Any] | None, str]]:
     """Use case -> chosen model -> rule, from the measured numbers of the builds that pass every gate."""
     ok = view.passing()
-    best_acc = max(ok, key=lambda m: (m["accuracy"], -m["size_bytes"]), default=None)
-    smallest = min(ok, key=lambda m: (m["size_bytes"], -m["accuracy"]), default=None)
-    torch_ok = [m for m in ok if m["framework"] == "pytorch"]
-    best_torch = max(torch_ok, key=lambda m: (m["accuracy"], -m["size_bytes"]), default=None)
+    best_acc = max(ok, key=lambda m: (m.accuracy, -m.size_bytes), default=None)
+    smallest = min(ok, key=lambda m: (m.size_bytes, -m.accuracy), default=None)
+    torch_ok = [m for m in ok if m.framework == "pytorch"]
+    best_torch = max(torch_ok, key=lambda m: (m.accuracy, -m.size_bytes), default=None)
     picks = [
         ("Best accuracy", best_acc, "highest top-1 among quantized builds that pass every gate"),
         ("Best compression", smallest, "smallest file among quantized builds that pass every gate"),
@@ -91,20 +69,20 @@ def summary(view: View) -> list[str]:
     q = view.quantized()
     if not q:
         return out + ["No quantized model was evaluated in this run.", ""]
-    best_keep = min(q, key=view.drop)
-    best_size = max(q, key=view.reduction)
+    best_keep = min(q, key=lambda m: m.drop)
+    best_size = max(q, key=lambda m: m.size_reduction)
     failed = [m for m in q if view.failures(m)]
-    failing = ", ".join(f"`{m['id']}`" for m in failed)
+    failing = ", ".join(f"`{m.id}`" for m in failed)
     out += [
-        f"- **Best accuracy retention:** {_label(best_keep)} at {best_keep['accuracy']:.2f}% "
-        f"({-view.drop(best_keep):+.2f} points vs its fp32 baseline).",
-        f"- **Best compression:** {_label(best_size)} at {_kib(best_size['size_bytes'])} "
-        f"({view.reduction(best_size):.1f}% smaller than its fp32 file).",
+        f"- **Best accuracy retention:** {best_keep.label} at {best_keep.accuracy:.2f}% "
+        f"({-best_keep.drop:+.2f} points vs its fp32 baseline).",
+        f"- **Best compression:** {best_size.label} at {_kib(best_size.size_bytes)} "
+        f"({best_size.size_reduction:.1f}% smaller than its fp32 file).",
         f"- **Gates:** {len(q) - len(failed)} of {len(q)} quantized models pass every gate"
         + (f"; failing: {failing}." if failed else "."),
     ]
     chosen = _pick(view)[0][1]
-    out.append(f"- **Recommendation:** ship {_label(chosen)} (see [Recommendation](#recommendation))." if chosen
+    out.append(f"- **Recommendation:** ship {chosen.label} (see [Recommendation](#recommendation))." if chosen
                else "- **Recommendation:** no quantized build passes every gate; ship the fp32 model.")
     return out + [""]
 
@@ -116,7 +94,7 @@ def recommendation(view: View) -> list[str]:
         if m is None:
             rows.append((use, "none passes every gate", "-", "-", "-", rule))
         else:
-            rows.append((use, _label(m), f"{m['accuracy']:.2f}%", f"{-view.drop(m):+.2f}", _kib(m["size_bytes"]),
+            rows.append((use, m.label, f"{m.accuracy:.2f}%", f"{-m.drop:+.2f}", _kib(m.size_bytes),
                          rule))
     out += _table(("Use case", "Recommended model", "Accuracy", "Δ vs fp32", "Size", "Rule"), rows)
     out += ["Best configuration per backend (highest top-1 among builds that pass every gate), with the paired "
@@ -124,16 +102,16 @@ def recommendation(view: View) -> list[str]:
             ""]
     rows = []
     winners = gates.best_by_framework(view.models, view.th)
-    for fw in dict.fromkeys(m["framework"] for m in view.models.values()):
+    for fw in dict.fromkeys(m.framework for m in view.models.values()):
         best = winners.get(fw)
         if best is None:
             rows.append((FRAMEWORK[fw], "none passes every gate", "-", "-", "-", "-"))
             continue
-        st, sw = best.get("stats") or {}, (view.data.get("sweep") or {}).get(best["id"])
-        ci = f"[{st['diff_ci_low']:+.2f}, {st['diff_ci_high']:+.2f}]" if st else "-"
+        sw = (view.data.get("sweep") or {}).get(best.id)
+        ci = ci_text(best)
         spread = f"{sw['mean']:.2f}% ± {sw['std']:.2f} ({sw['min']:.2f}–{sw['max']:.2f}%, {sw['draws']} draws)" if sw else "not run"
-        rows.append((FRAMEWORK[fw], f"`{best['id']}`", f"{best['accuracy']:.2f}% ({-view.drop(best):+.2f})", ci,
-                     spread, _kib(best["size_bytes"])))
+        rows.append((FRAMEWORK[fw], f"`{best.id}`", f"{best.accuracy:.2f}% ({-best.drop:+.2f})", ci,
+                     spread, _kib(best.size_bytes)))
     out += _table(("Backend", "Best configuration", "Accuracy (Δ vs fp32)", "Δ 95% CI", "Calibration sweep", "Size"),
                   rows)
     ok = view.passing()
@@ -144,20 +122,20 @@ def recommendation(view: View) -> list[str]:
 
 def frameworks(view: View) -> list[str]:
     out = ["## Framework comparison", ""]
-    for fw in dict.fromkeys(m["framework"] for m in view.models.values()):
-        mine = [m for m in view.quantized() if m["framework"] == fw]
+    for fw in dict.fromkeys(m.framework for m in view.models.values()):
+        mine = [m for m in view.quantized() if m.framework == fw]
         refused = [u for u in view.data["unsupported"] if u["framework"] == fw]
         out += [f"### {FRAMEWORK[fw]}", ""]
         out.append("- **Supported types (built and measured):** "
-                   + (", ".join(f"{DTYPE[m['dtype']]} ({m['accuracy']:.2f}%)" for m in mine) or "none"))
+                   + (", ".join(f"{DTYPE[m.dtype]} ({m.accuracy:.2f}%)" for m in mine) or "none"))
         if refused:
             out.append("- **Not supported:** " + "; ".join(f"{DTYPE[u['dtype']]}: {u['reason']}" for u in refused))
-        formats = sorted({FORMAT.get(m["format"], m["format"]) for m in mine})
-        settings = sorted({", ".join(f"{k}={v}" for k, v in (m.get("quant") or {}).items()) for m in mine})
+        formats = sorted({m.format_label for m in mine})
+        settings = sorted({", ".join(f"{k}={v}" for k, v in (m.quant or {}).items()) for m in mine})
         out += [f"- **Format:** {', '.join(formats) or '-'}", f"- **Settings:** {'; '.join(settings) or '-'}"]
         if mine:
-            best = max(mine, key=lambda m: m["accuracy"])
-            out.append(f"- **Best measured:** `{best['id']}` at {best['accuracy']:.2f}% ({-view.drop(best):+.2f} "
+            best = max(mine, key=lambda m: m.accuracy)
+            out.append(f"- **Best measured:** `{best.id}` at {best.accuracy:.2f}% ({-best.drop:+.2f} "
                        f"points vs fp32)")
         out.append("")
     return out
@@ -166,10 +144,10 @@ def frameworks(view: View) -> list[str]:
 def comparison(view: View) -> list[str]:
     rows = []
     for m in view.models.values():
-        fp32 = m["dtype"] == "fp32"
-        rows.append((FRAMEWORK[m["framework"]] + (" (fp32 baseline)" if fp32 else ""), DTYPE[m["dtype"]],
-                     f"{m['accuracy']:.2f}%", "-" if fp32 else f"{-view.drop(m):+.2f}", _kib(m["size_bytes"]),
-                     "-" if fp32 else f"{view.reduction(m):.1f}%", f"`{m['id']}`"))
+        fp32 = m.is_fp32
+        rows.append((FRAMEWORK[m.framework] + (" (fp32 baseline)" if fp32 else ""), DTYPE[m.dtype],
+                     f"{m.accuracy:.2f}%", "-" if fp32 else f"{-m.drop:+.2f}", _kib(m.size_bytes),
+                     "-" if fp32 else f"{m.size_reduction:.1f}%", f"`{m.id}`"))
     for u in view.data["unsupported"]:
         rows.append((FRAMEWORK[u["framework"]], DTYPE[u["dtype"]], "N/A", "N/A", "N/A",
                      f"Not supported ({u['reason']})", f"`{u['id']}`"))
@@ -190,11 +168,11 @@ def assessment(view: View) -> list[str]:
            + ("the measured drop." if th.drop_gate == "point" else
               "the upper bound of the paired-bootstrap 95% interval of the drop."), ""]
     rows = []
-    for m in sorted(view.models.values(), key=lambda m: (m["dtype"] != "fp32", view.drop(m) if m["dtype"] != "fp32" else 0)):
+    for m in sorted(view.models.values(), key=lambda m: (not m.is_fp32, m.drop if not m.is_fp32 else 0)):
         failed = view.failures(m)
-        worst = max(view.class_drops(m), default=float("nan"))
-        rows.append((f"`{m['id']}`", f"{m['accuracy']:.2f}%", "-" if m["dtype"] == "fp32" else f"{view.drop(m):.2f}",
-                     "-" if m["dtype"] == "fp32" else f"{worst:.1f}", "Pass" if not failed else "**Fail**"))
+        worst = max(m.class_drops, default=float("nan"))
+        rows.append((f"`{m.id}`", f"{m.accuracy:.2f}%", "-" if m.is_fp32 else f"{m.drop:.2f}",
+                     "-" if m.is_fp32 else f"{worst:.1f}", "Pass" if not failed else "**Fail**"))
     out += _table(("Configuration", "Accuracy", "Drop (points)", "Worst class drop (points)", "Status"), rows)
     odd = view.data.get("suspicious") or {}
     if odd.get("models"):
@@ -214,11 +192,11 @@ def assessment(view: View) -> list[str]:
 def statistics(view: View) -> list[str]:
     rows = []
     for m in view.quantized():
-        st = m.get("stats")
+        st = m.stats
         if st:
-            rows.append((f"`{m['id']}`", f"{st['agreement']:.2f}%", str(st["only_fp32_correct"]),
-                         str(st["only_quantized_correct"]), f"{st['mcnemar_p']:.3g}",
-                         f"{-view.drop(m):+.2f} [{st['diff_ci_low']:+.2f}, {st['diff_ci_high']:+.2f}]"))
+            rows.append((f"`{m.id}`", f"{st.agreement:.2f}%", str(st.only_fp32_correct),
+                         str(st.only_quantized_correct), f"{st.mcnemar_p:.3g}",
+                         f"{-m.drop:+.2f} {ci_text(m)}"))
     if not rows:
         return []
     out = ["## Statistics", "", "Each quantized model against its fp32 baseline on the same 10,000 images: top-1 "
@@ -226,12 +204,12 @@ def statistics(view: View) -> list[str]:
            "be chance) and a paired bootstrap 95% interval of the accuracy difference (2,000 resamples, seed 0).", "",
            *_table(("Model", "Top-1 agreement", "Only fp32 right", "Only quantized right", "McNemar p",
                     "Δ points [95% CI]"), rows)]
-    sweeps = [(m, view.data.get("sweep", {}).get(m["id"])) for m in view.quantized()]
+    sweeps = [(m, view.data.get("sweep", {}).get(m.id)) for m in view.quantized()]
     sweeps = [(m, sw) for m, sw in sweeps if sw]
     if sweeps:
         out += [f"Calibration-draw sweep ({sweeps[0][1]['draws']} independent draws of the calibration images):", "",
                 *_table(("Model", "Mean", "Std", "Min", "Max"),
-                        [(f"`{m['id']}`", f"{sw['mean']:.2f}%", f"{sw['std']:.2f}", f"{sw['min']:.2f}%",
+                        [(f"`{m.id}`", f"{sw['mean']:.2f}%", f"{sw['std']:.2f}", f"{sw['min']:.2f}%",
                           f"{sw['max']:.2f}%") for m, sw in sweeps])]
     return out
 
@@ -259,20 +237,20 @@ def per_class(view: View, figure: str | None) -> list[str]:
     for i, name in enumerate(view.classes):
         cells = [name]
         for m in models:
-            value = f"{m['per_class'][i]:.1f}%"
-            if m["dtype"] != "fp32" and view.base(m):
-                value += f" ({-view.class_drops(m)[i]:+.1f})"
+            value = f"{m.per_class[i]:.1f}%"
+            if m.compared:
+                value += f" ({-m.class_drops[i]:+.1f})"
             cells.append(value)
         rows.append(cells)
     out = ["## Per-class accuracy", "", "Accuracy per class on its 1,000 test images; quantized models show "
-           "(Δ points vs their framework's fp32).", "", *_table(("Class", *(f"`{m['id']}`" for m in models)), rows)]
-    drops = [(d, i, m) for m in view.quantized() for i, d in enumerate(view.class_drops(m))]
+           "(Δ points vs their framework's fp32).", "", *_table(("Class", *(f"`{m.id}`" for m in models)), rows)]
+    drops = [(d, i, m) for m in view.quantized() for i, d in enumerate(m.class_drops)]
     if drops:
         d, i, m = max(drops, key=lambda t: t[0])
-        base = view.base(m)
-        out += [f"**Largest per-class drop:** {view.classes[i]} in `{m['id']}`: {base['per_class'][i]:.1f}% → "
-                f"{m['per_class'][i]:.1f}% ({-d:+.1f} points).", ""]
-        spread = sorted(((max(view.class_drops(q)) - min(view.class_drops(q)), q["id"]) for q in view.quantized()))
+        base = m.base
+        out += [f"**Largest per-class drop:** {view.classes[i]} in `{m.id}`: {base.per_class[i]:.1f}% → "
+                f"{m.per_class[i]:.1f}% ({-d:+.1f} points).", ""]
+        spread = sorted(((max(q.class_drops) - min(q.class_drops), q.id) for q in view.quantized()))
         out += [f"Most uniform across classes: `{spread[0][1]}` (per-class Δ range {spread[0][0]:.1f} points).", ""]
     if figure:
         out += [f"![Per-class Δ vs fp32]({figure})", ""]
@@ -280,9 +258,9 @@ def per_class(view: View, figure: str | None) -> list[str]:
 
 
 def sizes(view: View, figure: str | None) -> list[str]:
-    rows = [(f"`{m['id']}`", FORMAT.get(m["format"], m["format"]), _kib(view.base(m)["size_bytes"]),
-             _kib(m["size_bytes"]), f"{view.reduction(m):.1f}%") for m in view.quantized() if view.base(m)]
-    fp32 = ", ".join(f"`{m['id']}` {m['size_bytes']:,} bytes" for m in view.models.values() if m["dtype"] == "fp32")
+    rows = [(f"`{m.id}`", m.format_label, _kib(m.base.size_bytes),
+             _kib(m.size_bytes), f"{m.size_reduction:.1f}%") for m in view.quantized() if m.compared]
+    fp32 = ", ".join(f"`{m.id}` {m.size_bytes:,} bytes" for m in view.models.values() if m.is_fp32)
     out = ["## Size comparison", "", f"Sizes of the serialized files, each against its own framework's fp32 file "
            f"({fp32}).", "",
            *_table(("Model", "Format", "Original (fp32)", "Quantized", "Reduction"), rows),
@@ -314,23 +292,21 @@ def methodology(view: View) -> list[str]:
            f"from the CIFAR-10 {cal.get('split', 'train')}ing split; evaluation uses the test split only.",
            "- **Preprocessing:** float32, 0..255, NHWC (the model's training input contract).",
            "- **Purpose:** activation ranges for the scales and zero points; weights need no data.", ""]
-    rows = [(f"`{m['id']}`", ", ".join(f"{k}={v}" for k, v in (m.get("quant") or {}).items()) or "fp32 (no quantization)")
+    rows = [(f"`{m.id}`", ", ".join(f"{k}={v}" for k, v in (m.quant or {}).items()) or "fp32 (no quantization)")
             for m in view.models.values()]
     out += ["Quantization settings:", "", *_table(("Model", "Settings"), rows)]
-    out += ["Quantization tools: ONNX Runtime `onnxruntime.quantization.quantize_static` (CalibrationDataReader "
-            "over the calibration images); PyTorch `torch.ao.quantization.quantize_fx` (`prepare_fx`, calibration "
-            "passes, `convert_fx`, `get_default_qconfig_mapping(engine)`), traced and saved as TorchScript. "
-            "PyTorch uint8 is refused: fbgemm requires qint8 weights.", ""]
+    present = dict.fromkeys(m.framework for m in view.models.values())
+    out += ["Quantization tools: " + "; ".join(FRAMEWORKS[fw].tools for fw in present if fw in FRAMEWORKS) + ".", ""]
     versions = meta.get("versions", {})
     out += [f"- **Machine:** CPU {meta.get('cpu', '?')}, {meta.get('threads', '?')} thread(s) per test process.",
             "- **Libraries:** " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
     if view.bench:
         rows = []
         for m in view.models.values():
-            fig = view.bench.get(m["id"], {})
+            fig = view.bench.get(m.id, {})
             if fig:
                 b1, b256 = fig.get("1"), fig.get("256")
-                rows.append((f"`{m['id']}`", f"{b1['median_ms'] * 1e3:.0f} µs" if b1 else "-",
+                rows.append((f"`{m.id}`", f"{b1['median_ms'] * 1e3:.0f} µs" if b1 else "-",
                              f"{b256['images_per_s']:,.0f}" if b256 else "-"))
         out += ["Benchmarks (pytest-benchmark medians, this run):", "",
                 *_table(("Model", "Batch 1 latency", "Batch 256 images/s"), rows)]

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ptq_helpers.cases import CASES
+from ptq_helpers import cases
 
 LATENCY_BATCH = 1
 THROUGHPUT_BATCH = 256
@@ -47,7 +47,7 @@ def figures(median_s: float, batch: int, bare_median_s: float, rounds: int) -> d
 def rows(bench: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[tuple[str, ...]]:
     """Per model: batch-1 latency, batch-256 throughput, and both as a ratio to the framework's fp32."""
     out = []
-    for case in CASES:
+    for case in cases.CASES:
         mine = bench.get(case.id)
         if not mine:
             continue

@@ -5,6 +5,8 @@ from math import comb
 
 import numpy as np
 
+from ptq_helpers.record import PairedStats
+
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 LEVEL = 0.95
@@ -35,14 +37,15 @@ def bootstrap_diff_ci(base_correct: np.ndarray, q_correct: np.ndarray, resamples
     return float(100 * lo), float(100 * hi)
 
 
-def compare(labels: np.ndarray, base_pred: np.ndarray, q_pred: np.ndarray) -> dict[str, float | int]:
-    """Agreement, McNemar and the bootstrap interval, JSON-ready."""
+def compare(labels: np.ndarray, base_pred: np.ndarray, q_pred: np.ndarray) -> PairedStats:
+    """Agreement, McNemar and the bootstrap interval, rounded as the JSON keeps them."""
     base_ok, q_ok = base_pred == labels, q_pred == labels
     b, c, p = mcnemar_exact(base_ok, q_ok)
     lo, hi = bootstrap_diff_ci(base_ok, q_ok)
-    return {"agreement": round(float(np.mean(base_pred == q_pred)) * 100, 4), "only_fp32_correct": b,
-            "only_quantized_correct": c, "mcnemar_p": float(f"{p:.4g}"), "diff_ci_low": round(lo, 4),
-            "diff_ci_high": round(hi, 4), "bootstrap_resamples": BOOTSTRAP_RESAMPLES, "bootstrap_seed": BOOTSTRAP_SEED}
+    return PairedStats(agreement=round(float(np.mean(base_pred == q_pred)) * 100, 4), only_fp32_correct=b,
+                       only_quantized_correct=c, mcnemar_p=float(f"{p:.4g}"), diff_ci_low=round(lo, 4),
+                       diff_ci_high=round(hi, 4), bootstrap_resamples=BOOTSTRAP_RESAMPLES,
+                       bootstrap_seed=BOOTSTRAP_SEED)
 
 
 def sweep_summary(accuracies: list[float]) -> dict[str, float | int]:

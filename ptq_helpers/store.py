@@ -1,36 +1,24 @@
 """One run's models and their evaluations, each built or loaded once per process, cached on disk."""
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers import calibration, cases, cifar, evaluate, quantize_ort, quantize_torch, stats
+from ptq_helpers import calibration, cases, cifar, evaluate, stats
 from ptq_helpers.artifacts import Stored, cache_key, get_or_build, source_sha256
-from ptq_helpers.assets import Assets
 from ptq_helpers.cases import Case
 from ptq_helpers.contract import check_onnx
 from ptq_helpers.errors import UnsupportedQuantization
-from ptq_helpers.fileio import sha256_file
+from ptq_helpers.fileio import sha256_bytes, sha256_file
+from ptq_helpers.record import ModelRecord
+from ptq_helpers.run_results import BuildEvent
 from ptq_helpers.runtime import versions
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything a run is configured with (from options, ini and environment)."""
-
-    assets: Assets
-    cache: Path
-    threads: int
-    seed: int = calibration.DEFAULT_SEED
-    per_class: int = calibration.DEFAULT_PER_CLASS
-    rebuild: bool = False
-    matrix: str = "seed"
-    sweep_draws: int = 0  # calibration-draw sweep size; 0 = off
-    run_id: str = "local"
-    cache_note: str | None = None  # set when the requested cache was not writable
+from ptq_helpers.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -41,7 +29,7 @@ class ModelResult:
     artifact: Stored
     probs: np.ndarray
     metrics: evaluate.Metrics
-    evaluated: bool  # True when this process ran inference, False when predictions came from cache
+    record: ModelRecord  # what the gates, summary, JSON and report see
 
     @property
     def predictions(self) -> np.ndarray:
@@ -53,9 +41,8 @@ class Store:
     """Lazily builds what a test asks for; build-once across processes comes from the disk cache."""
 
     settings: Settings
-    events: list[dict[str, object]] = field(default_factory=list)
+    on_event: Callable[[BuildEvent], None] = lambda event: None
     _results: dict[str, ModelResult] = field(default_factory=dict)
-    _stats: dict[str, dict[str, float | int]] = field(default_factory=dict)
 
     @cached_property
     def cifar_dir(self) -> Path:
@@ -98,6 +85,18 @@ class Store:
             return self.calibration_indices
         return calibration.draw_indices(self.train.labels, self.settings.per_class, self.settings.seed, draw)
 
+    @cached_property
+    def hashes(self) -> dict[str, str]:
+        """Content hashes of the run's inputs (recorded in the JSON's meta)."""
+        return {"source_sha256": self.source_sha256, "test_sha256": self.test.sha256,
+                "train_sha256": self.train.sha256, "calibration_indices_sha256": self.calibration_sha256}
+
+    @cached_property
+    def builder_code(self) -> str:
+        """Hash of every registered builder module: a change to any of them invalidates built models."""
+        names = dict.fromkeys(m for fw in cases.FRAMEWORKS.values() for m in fw.code_modules)
+        return source_sha256(*(importlib.import_module(n) for n in names))
+
     def _artifact_key(self, case: Case, draw: int) -> str:
         return cache_key({
             "case": case.spec(),
@@ -105,32 +104,28 @@ class Store:
             "train": self.train.sha256,
             "calibration": calibration.indices_sha256(self.calibration_draw(draw)) if draw else self.calibration_sha256,
             "versions": self.versions,
-            "code": source_sha256(quantize_ort, quantize_torch),
+            "code": self.builder_code,
         })
 
     def artifact(self, case: Case, draw: int = 0) -> Stored:
         """The serialized model of a case (calibrated on the given draw), built at most once per cache key."""
         if case.unsupported:
             raise UnsupportedQuantization(f"{case.id}: {case.unsupported}")
-        if case.framework == "onnxruntime" and case.is_fp32:  # the source file itself
+        fp32_builder = case.backend.fp32_builder() if case.is_fp32 else None
+        if case.is_fp32 and fp32_builder is None:  # the source file itself
             return Stored(self.source, self.source_sha256, self.source.stat().st_size, built=False)
         key = self._artifact_key(case, draw)
-        suffix = {"onnx": "onnx", "qdq": "onnx", "qoperator": "onnx", "torchscript": "pt", "pt2": "pt2"}[case.fmt]
         folder = self.settings.cache / "artifacts" / f"{case.id}-{key[:16]}"
 
         def build(tmp: Path) -> None:
-            calib = self.train.images(self.calibration_draw(draw))
-            if case.framework == "onnxruntime":
-                quantize_ort.quantize(case, self.source, calib, tmp)
-            elif case.is_fp32:
-                quantize_torch.build_fp32(self.source, tmp)
+            if fp32_builder is not None:
+                fp32_builder(self.source, tmp)
             else:
-                quantize_torch.build_quantized(case, self.source, calib, tmp)
+                case.backend.builder()(case, self.source, self.train.images(self.calibration_draw(draw)), tmp)
 
-        stored = get_or_build(folder, f"model.{suffix}", build, run_id=self.settings.run_id,
-                              rebuild=self.settings.rebuild)
-        self.events.append({"case": case.id, "what": "model" + (f" (draw {draw})" if draw else ""),
-                            "built": stored.built})
+        stored = get_or_build(folder, f"model.{cases.FORMATS[case.fmt].suffix}", build,
+                              run_id=self.settings.run_id, rebuild=self.settings.rebuild)
+        self.on_event(BuildEvent(case.id, "model" + (f" (draw {draw})" if draw else ""), stored.built))
         return stored
 
     def result(self, case: Case, draw: int = 0) -> ModelResult:
@@ -150,20 +145,17 @@ class Store:
                 np.save(fh, probs.astype(np.float32))
 
         preds = get_or_build(folder, "probs.npy", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)
-        self.events.append({"case": case.id, "what": "predictions" + (f" (draw {draw})" if draw else ""),
-                            "built": preds.built})
+        self.on_event(BuildEvent(case.id, "predictions" + (f" (draw {draw})" if draw else ""), preds.built))
         probs = np.load(preds.path)
-        result = ModelResult(case, stored, probs, evaluate.score(probs.argmax(1), self.test.labels), preds.built)
+        metrics = evaluate.score(probs.argmax(1), self.test.labels)
+        base = None if case.is_fp32 or draw else self.result(cases.get(case.baseline_id))
+        record = ModelRecord(
+            id=case.id, framework=case.framework, dtype=case.dtype, format=case.fmt, baseline_id=case.baseline_id,
+            correct=metrics.correct, total=metrics.total, accuracy=round(metrics.accuracy, 4),
+            per_class=tuple(round(v, 4) for v in metrics.per_class), size_bytes=stored.size, sha256=stored.sha256,
+            predictions_sha256=sha256_bytes(probs.argmax(1).astype("<i8").tobytes()), quant=case.spec()["quant"],
+            stats=stats.compare(self.test.labels, base.predictions, probs.argmax(1)) if base else None,
+            base=base.record if base else None)
+        result = ModelResult(case, stored, probs, metrics, record)
         self._results[memo] = result
         return result
-
-    def baseline(self, case: Case) -> ModelResult:
-        """The fp32 result of the case's framework, from the same run and the same images."""
-        return self.result(cases.get(case.baseline_id))
-
-    def paired_stats(self, case: Case) -> dict[str, float | int]:
-        """Agreement, McNemar p and bootstrap interval of the case against its fp32 baseline (memoized)."""
-        if case.id not in self._stats:
-            base, mine = self.baseline(case), self.result(case)
-            self._stats[case.id] = stats.compare(self.test.labels, base.predictions, mine.predictions)
-        return self._stats[case.id]

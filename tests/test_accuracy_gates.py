@@ -5,33 +5,30 @@ import numpy as np
 import pytest
 
 from ptq_helpers import cases, gates
-from ptq_helpers.plugin_state import RECORDS, THRESHOLDS
+from ptq_helpers.settings import Thresholds
 from ptq_helpers.store import ModelResult
 from tests.gate import passes
 
 pytestmark = pytest.mark.real
 
 
-def test_top1_above_minimum(model: ModelResult, pytestconfig: pytest.Config) -> None:
+def test_top1_above_minimum(model: ModelResult, ptq_thresholds: Thresholds) -> None:
     assert model.metrics.total == 10_000
-    passes(gates.accuracy(pytestconfig.stash[RECORDS][model.case.id], pytestconfig.stash[THRESHOLDS]))
+    passes(gates.accuracy(model.record, ptq_thresholds))
 
 
-def test_drop_vs_own_fp32(quantized_model: ModelResult, baseline_of, pytestconfig: pytest.Config) -> None:
-    base = baseline_of(quantized_model.case)
-    recs = pytestconfig.stash[RECORDS]
-    passes(gates.drop(recs[quantized_model.case.id], recs[base.case.id], pytestconfig.stash[THRESHOLDS]))
+def test_drop_vs_own_fp32(quantized_model: ModelResult, ptq_thresholds: Thresholds) -> None:
+    assert quantized_model.record.base.id == quantized_model.case.baseline_id
+    passes(gates.drop(quantized_model.record, ptq_thresholds))
 
 
-def test_no_class_drops_too_far(quantized_model: ModelResult, baseline_of, pytestconfig: pytest.Config) -> None:
-    base = baseline_of(quantized_model.case)
-    recs = pytestconfig.stash[RECORDS]
+def test_no_class_drops_too_far(quantized_model: ModelResult, ptq_thresholds: Thresholds) -> None:
     assert sum(quantized_model.metrics.per_class_total) == 10_000
-    passes(gates.class_drop(recs[quantized_model.case.id], recs[base.case.id], pytestconfig.stash[THRESHOLDS]))
+    passes(gates.class_drop(quantized_model.record, ptq_thresholds))
 
 
-def test_fp32_baseline_pinned(fp32_model: ModelResult, pytestconfig: pytest.Config) -> None:
-    passes(gates.fp32_pinned(pytestconfig.stash[RECORDS][fp32_model.case.id], pytestconfig.stash[THRESHOLDS]))
+def test_fp32_baseline_pinned(fp32_model: ModelResult, ptq_thresholds: Thresholds) -> None:
+    passes(gates.fp32_pinned(fp32_model.record, ptq_thresholds))
 
 
 def test_onnx2torch_matches_onnxruntime(ptq_store) -> None:
@@ -59,11 +56,11 @@ def test_torch_model_runs_on_its_own_engine(case: cases.Case, ptq_store, test_sp
     np.testing.assert_array_equal(preds, result.predictions[:2000])
 
 
-def test_distinct_configurations_give_distinct_models(ptq_store, pytestconfig: pytest.Config) -> None:
+def test_distinct_configurations_give_distinct_models(ptq_store) -> None:
     """A setting that silently has no effect (like Entropy calibration in quantize_static) shows up here."""
     from ptq_helpers import results
 
     chosen = [c for c in cases.selected(ptq_store.settings.matrix) if c in cases.QUANTIZED]
-    records = {c.id: results.record(c, ptq_store.result(c)) for c in chosen}
+    records = {c.id: ptq_store.result(c).record for c in chosen}
     flagged = results.suspicious(records)["models"]
     assert not flagged, "suspicious: " + "; ".join(flagged)

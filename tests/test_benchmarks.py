@@ -10,7 +10,6 @@ import pytest
 
 from ptq_helpers import runtime, speed
 from ptq_helpers.evaluate import Runner
-from ptq_helpers.plugin_state import BENCH
 from ptq_helpers.store import ModelResult
 
 pytestmark = pytest.mark.real
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.real
 @pytest.mark.benchmark(warmup=True, warmup_iterations=10, disable_gc=True, min_rounds=10, max_time=2.0)
 @pytest.mark.parametrize("batch", speed.BATCHES, ids=lambda b: f"batch{b}")
 def test_inference_speed(benchmark, model: ModelResult, runner: Runner, batch: int, test_split, ptq_store,
-                         pytestconfig: pytest.Config) -> None:
+                         ptq_session) -> None:
     x = np.ascontiguousarray(test_split.images(np.arange(batch)))  # prepared outside the timed call
     benchmark.group = f"batch {batch}" + (" (latency)" if batch == speed.LATENCY_BATCH else " (throughput)")
     versions = ptq_store.versions
@@ -38,4 +37,4 @@ def test_inference_speed(benchmark, model: ModelResult, runner: Runner, batch: i
     bare = speed.bare_loop_median(runner, x, rounds=stats.rounds)
     fig = speed.figures(stats.median, batch, bare, stats.rounds)
     benchmark.extra_info.update(images_per_s=fig["images_per_s"], bare_loop_median_ms=fig["bare_loop_median_ms"])
-    pytestconfig.stash[BENCH].setdefault(model.case.id, {})[str(batch)] = fig
+    ptq_session.results.add_benchmark(model.case.id, batch, fig)

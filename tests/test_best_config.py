@@ -3,24 +3,22 @@ from __future__ import annotations
 
 import pytest
 
-from ptq_helpers import cases, gates, results, stats
-from ptq_helpers.plugin_state import SWEEP, THRESHOLDS
-
-from fixtures.data import explained
+from ptq_helpers import cases, gates, stats
+from ptq_helpers.fixtures import explained
 
 pytestmark = [pytest.mark.real, pytest.mark.full_matrix]
 
 
-def test_best_configuration_per_backend_holds_across_calibration_draws(ptq_store, pytestconfig) -> None:
+def test_best_configuration_per_backend_holds_across_calibration_draws(ptq_store, ptq_session, ptq_thresholds) -> None:
     """The full matrix's best passing build per backend, rebuilt on K calibration draws (K from --ptq-sweep, else 5)."""
-    th = pytestconfig.stash[THRESHOLDS]
+    th = ptq_thresholds
     chosen = [c for c in cases.selected(ptq_store.settings.matrix) if c in cases.QUANTIZED or c in cases.FP32]
-    records = {c.id: results.record(c, explained(lambda c=c: ptq_store.result(c))) for c in chosen}
+    records = {c.id: explained(lambda c=c: ptq_store.result(c)).record for c in chosen}
     draws = ptq_store.settings.sweep_draws or 5
     failing = []
     for best_record in gates.best_by_framework(records, th).values():
-        best = cases.get(best_record["id"])
+        best = cases.get(best_record.id)
         accuracies = [explained(lambda k=k: ptq_store.result(best, draw=k)).metrics.accuracy for k in range(draws)]
-        pytestconfig.stash[SWEEP][best.id] = stats.sweep_summary(accuracies)
+        ptq_session.results.add_sweep(best.id, stats.sweep_summary(accuracies))
         failing += [f"{best.id} draw {k}: {a:.2f}%" for k, a in enumerate(accuracies) if a <= th.min_accuracy]
     assert not failing, f"top-1 not above {th.min_accuracy:.2f}% for " + ", ".join(failing)

@@ -7,15 +7,13 @@ import numpy as np
 import pytest
 
 from ptq_helpers import cases, diagnose
-from ptq_helpers.plugin_state import DIAGNOSIS
-
-from fixtures.data import explained
+from ptq_helpers.fixtures import explained
 
 pytestmark = pytest.mark.real
 IMAGES = 200
 
 
-def test_per_layer_sqnr_of_the_worst_ort_qdq_model(ptq_store, test_split, pytestconfig: pytest.Config) -> None:
+def test_per_layer_sqnr_of_the_worst_ort_qdq_model(ptq_store, test_split, ptq_session) -> None:
     chosen = [c for c in cases.selected(ptq_store.settings.matrix)
               if c in cases.QUANTIZED and c.framework == "onnxruntime" and c.quant.quant_format == "QDQ"]
     worst = min(chosen, key=lambda c: explained(lambda: ptq_store.result(c)).metrics.accuracy)
@@ -25,4 +23,5 @@ def test_per_layer_sqnr_of_the_worst_ort_qdq_model(ptq_store, test_split, pytest
     compared = [r for r in rows if r["vs_fp32_sqnr_db"] is not None]
     assert compared, f"{worst.id}: no activation could be matched to the fp32 model"
     assert all(math.isfinite(r["vs_fp32_sqnr_db"]) for r in compared)
-    pytestconfig.stash[DIAGNOSIS].update(model=worst.id, accuracy=result.metrics.accuracy, images=IMAGES, rows=rows)
+    ptq_session.results.set_diagnosis({"model": worst.id, "accuracy": result.metrics.accuracy, "images": IMAGES,
+                                       "rows": rows})

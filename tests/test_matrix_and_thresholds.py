@@ -1,13 +1,22 @@
 """The declarative matrix and the threshold settings (precedence, validation)."""
 from __future__ import annotations
 
+import argparse
 import re
 
 import pytest
 
 from ptq_helpers import cases
 from ptq_helpers.errors import ConfigError
-from ptq_helpers.thresholds import SETTINGS, Thresholds, resolve
+from ptq_helpers.settings import THRESHOLD_OPTIONS, Thresholds, thresholds
+
+OPTIONS = {opt.dest: opt for opt in THRESHOLD_OPTIONS}
+
+
+def resolve(cli: dict, ini: dict) -> Thresholds:
+    """Thresholds from parsed command-line values and raw ini strings, keyed by field name."""
+    return thresholds(lambda dest: cli.get(dest.removeprefix("ptq_")),
+                      lambda key: ini.get(next(o.dest for o in THRESHOLD_OPTIONS if o.ini == key)))
 
 
 def test_matrix_ids_are_unique_readable_slugs() -> None:
@@ -38,15 +47,15 @@ def test_defaults_are_the_project_bar() -> None:
 
 
 def test_command_line_beats_ini_beats_default() -> None:
-    th = resolve({"min_accuracy": "99"}, {"min_accuracy": "90", "max_drop": "2.5"})
+    th = resolve({"min_accuracy": OPTIONS["min_accuracy"].parse("99")}, {"min_accuracy": "90", "max_drop": "2.5"})
     assert (th.min_accuracy, th.max_drop, th.max_class_drop) == (99.0, 2.5, 10.0)
 
 
 @pytest.mark.parametrize(("field", "raw"), [("max_drop", "-1"), ("min_accuracy", "101"), ("max_class_drop", "x")])
-def test_bad_command_line_values_name_the_option(field: str, raw: str) -> None:
-    flag = SETTINGS[field][1]
-    with pytest.raises(ConfigError, match=rf"^{flag}: .*(outside 0\.\.100|not a number)"):
-        resolve({field: raw}, {})
+def test_bad_command_line_values_are_refused_by_the_parser(field: str, raw: str) -> None:
+    """argparse prefixes the message with the flag (see test_plugin.test_bad_options_are_usage_errors)."""
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^.*(outside 0\.\.100|not a number)"):
+        OPTIONS[field].parse(raw)
 
 
 def test_bad_ini_value_names_the_ini_key() -> None:

@@ -9,14 +9,13 @@ ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["pytester"]
 
 FAKE_RESULTS = """
-from ptq_helpers.plugin_state import RECORDS
 from tests.fake import record
 
-def test_fp32(pytestconfig):
-    pytestconfig.stash[RECORDS]["ort-fp32"] = record("ort-fp32", 8719, 320000)
+def test_fp32(ptq_session):
+    ptq_session.results.add(record("ort-fp32", 8719, 320000))
 
-def test_int8(pytestconfig):
-    pytestconfig.stash[RECORDS]["ort-int8-qdq"] = record("ort-int8-qdq", 8612, 125000)
+def test_int8(ptq_session):
+    ptq_session.results.add(record("ort-int8-qdq", 8612, 125000))
 """
 
 
@@ -38,7 +37,7 @@ def test_help_lists_every_option(suite: pytest.Pytester) -> None:
                                  "*--ptq-calibration-per-class*", "*--ptq-threads*", "*--ptq-json=PATH*", "*--ptq-report=PATH*",
                                  "*--ptq-min-accuracy=N*", "*--ptq-max-drop=N*", "*--ptq-min-size-reduction-onnx=N*",
                                  "*--ptq-min-size-reduction-torch=N*", "*--ptq-max-class-drop=N*",
-                                 "*--ptq-fp32-correct=N*", "*--ptq-drop-gate=N*"])
+                                 "*--ptq-fp32-correct=N*", "*--ptq-drop-gate={point,ci}*"])
 
 
 @pytest.mark.parametrize(
@@ -46,10 +45,10 @@ def test_help_lists_every_option(suite: pytest.Pytester) -> None:
     [(["--ptq-min-accuracy", "101"], "*--ptq-min-accuracy: 101.0 is outside 0..100*"),
      (["--ptq-max-drop", "abc"], "*--ptq-max-drop: 'abc' is not a number*"),
      (["--assets-dir", "/no/such/dir"], "*--assets-dir=/no/such/dir: folder /no/such/dir does not exist*"),
-     (["--ptq-threads", "0"], "*--ptq-threads=0: must be at least 1*"),
-     (["--ptq-calibration-per-class", "0"], "*--ptq-calibration-per-class=0: must be between 1 and 5000*"),
-     (["--ptq-calibration-per-class", "5001"], "*--ptq-calibration-per-class=5001: must be between 1 and 5000*"),
-     (["--ptq-seed", "-1"], "*--ptq-seed=-1: must be between 0 and 2**32 - 1*")],
+     (["--ptq-threads", "0"], "*--ptq-threads: 0 is not between 1 and 1024*"),
+     (["--ptq-calibration-per-class", "0"], "*--ptq-calibration-per-class: 0 is not between 1 and 5000*"),
+     (["--ptq-calibration-per-class", "5001"], "*--ptq-calibration-per-class: 5001 is not between 1 and 5000*"),
+     (["--ptq-seed", "-1"], "*--ptq-seed: -1 is not between 0 and 4294967295 (numpy's legacy seed range)*")],
     ids=["accuracy-101", "drop-nan", "assets-missing", "threads-0", "per-class-0", "per-class-5001", "seed-negative"],
 )
 def test_bad_options_are_usage_errors(suite: pytest.Pytester, args: list[str], message: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ptq_helpers import report, results
-from ptq_helpers.thresholds import Thresholds
+from ptq_helpers.settings import Thresholds
 from tests import fake
 
 SECTIONS = ["# ResNet8 CIFAR-10 post-training quantization analysis", "## Executive summary", "## Comparison table",
@@ -22,7 +22,7 @@ META = {"versions": {"onnxruntime": "9.9.9"}, "cpu": "Test CPU", "threads": 3, "
 
 
 def _payload(records: dict | None = None, th: Thresholds | None = None, bench: dict | None = None) -> dict:
-    data = results.payload(records or fake.seed_records(), th or Thresholds(), META, bench)
+    data = results.payload(fake.run_results(records or fake.seed_records(), bench), th or Thresholds(), META)
     return json.loads(json.dumps(data))
 
 
@@ -34,8 +34,7 @@ def test_every_section_of_the_analysis_document_in_order() -> None:
 
 
 def test_numbers_come_from_the_results() -> None:
-    recs = fake.seed_records()
-    recs["ort-uint8-qdq"].update(correct=8543, accuracy=85.43, size_bytes=111_111)
+    recs = fake.changed(fake.seed_records(), "ort-uint8-qdq", correct=8543, accuracy=85.43, size_bytes=111_111)
     text = report.render(_payload(recs))
     assert "| ONNX Runtime | uint8 | 85.43% | -1.76 | 108.5 KiB | 65.4% | `ort-uint8-qdq` |" in text
     assert "**Largest per-class drop:** dog in `ort-int8-qdq`: 74.0% → 69.0% (-5.0 points)." in text
@@ -46,7 +45,7 @@ def test_numbers_come_from_the_results() -> None:
 def test_recommendation_follows_the_measured_numbers() -> None:
     recs = fake.seed_records()
     assert "ship ONNX Runtime uint8 (`ort-uint8-qdq`)" in report.render(_payload(recs))
-    recs["ort-int8-qdq"].update(correct=8700, accuracy=87.0)
+    recs = fake.changed(recs, "ort-int8-qdq", correct=8700, accuracy=87.0)
     text = report.render(_payload(recs))
     assert "ship ONNX Runtime int8 (`ort-int8-qdq`)" in text
     assert "| Best compression | ONNX Runtime uint8 (`ort-uint8-qdq`) |" in text  # still the smallest file
@@ -54,8 +53,7 @@ def test_recommendation_follows_the_measured_numbers() -> None:
 
 
 def test_a_failing_model_is_reported_as_failing_and_not_recommended() -> None:
-    recs = fake.seed_records()
-    recs["ort-uint8-qdq"].update(correct=8400, accuracy=84.0)
+    recs = fake.changed(fake.seed_records(), "ort-uint8-qdq", correct=8400, accuracy=84.0)
     text = report.render(_payload(recs))
     assert "| `ort-uint8-qdq` | 84.00% | 3.19 | 3.0 | **Fail** |" in text
     assert "- ort-uint8-qdq: top-1 84.00% (8400/10000) is not above 85.00% (--ptq-min-accuracy)" in text

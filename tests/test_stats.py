@@ -33,7 +33,7 @@ def test_bootstrap_interval_brackets_the_difference_and_is_seeded() -> None:
 def test_compare_reports_agreement_and_counts() -> None:
     labels = np.array([0, 1, 2, 3])
     out = stats.compare(labels, np.array([0, 1, 2, 0]), np.array([0, 1, 0, 3]))
-    assert out["agreement"] == 50.0 and (out["only_fp32_correct"], out["only_quantized_correct"]) == (1, 1)
+    assert out.agreement == 50.0 and (out.only_fp32_correct, out.only_quantized_correct) == (1, 1)
 
 
 def test_sweep_summary() -> None:

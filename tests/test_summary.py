@@ -1,44 +1,45 @@
 """The gates' messages and the end-of-run table, from hand-made records (no models needed)."""
 from __future__ import annotations
 
-import copy
+from dataclasses import replace
 
 import pytest
 
-from ptq_helpers import gates, results
-from ptq_helpers.thresholds import Thresholds
+from ptq_helpers import gates, results, tables
+from ptq_helpers.record import PairedStats
+from ptq_helpers.settings import Thresholds
 from tests import fake
 
 
 @pytest.fixture
-def records() -> dict[str, dict]:
+def records() -> dict:
     recs = {k: v for k, v in fake.seed_records().items() if k in ("ort-fp32", "ort-int8-qdq")}
-    recs["ort-fp32"]["per_class"] = [87.0] * 10
-    recs["ort-int8-qdq"].update(correct=8600, accuracy=86.0, size_bytes=125_000, per_class=[86.0] * 10)
-    return recs
+    recs = fake.changed(recs, "ort-fp32", per_class=(87.0,) * 10)
+    return fake.changed(recs, "ort-int8-qdq", correct=8600, accuracy=86.0, size_bytes=125_000, per_class=(86.0,) * 10)
 
 
 def test_passing_records_give_no_messages(records: dict) -> None:
-    assert gates.all_failures(records["ort-int8-qdq"], records["ort-fp32"], Thresholds()) == {}
-    assert gates.all_failures(records["ort-fp32"], None, Thresholds()) == {}
+    assert gates.all_failures(records["ort-int8-qdq"], Thresholds()) == {}
+    assert gates.all_failures(records["ort-fp32"], Thresholds()) == {}
 
 
 def test_messages_state_model_measured_value_and_limit(records: dict) -> None:
-    q, base = records["ort-int8-qdq"], records["ort-fp32"]
+    q = records["ort-int8-qdq"]
     strict = Thresholds(min_accuracy=99, max_drop=1, min_size_reduction_onnx=70, max_class_drop=0.5)
     assert gates.accuracy(q, strict) == ("ort-int8-qdq: top-1 86.00% (8600/10000) is not above 99.00% "
                                          "(--ptq-min-accuracy)")
-    assert gates.drop(q, base, strict) == ("ort-int8-qdq: top-1 drop 1.19 points vs ort-fp32 (86.00% vs 87.19%) "
-                                           "is not below 1.00 (--ptq-max-drop, --ptq-drop-gate point)")
-    assert gates.size_reduction(q, base, strict).startswith("ort-int8-qdq: size reduction 61.1% (125,000 vs "
-                                                            "321,574 bytes of ort-fp32) is below 70.0%")
-    assert "class 'airplane' drops 1.0 points" in gates.class_drop(q, base, strict)
+    assert gates.drop(q, strict) == ("ort-int8-qdq: top-1 drop 1.19 points vs ort-fp32 (86.00% vs 87.19%) "
+                                     "is not below 1.00 (--ptq-max-drop, --ptq-drop-gate point)")
+    assert gates.size_reduction(q, strict).startswith("ort-int8-qdq: size reduction 61.1% (125,000 vs "
+                                                      "321,574 bytes of ort-fp32) is below 70.0%")
+    assert "class 'airplane' drops 1.0 points" in gates.class_drop(q, strict)
 
 
 def test_worst_class_is_the_one_reported(records: dict) -> None:
-    q = copy.deepcopy(records["ort-int8-qdq"])
-    q["per_class"][5] = 70.0  # dog
-    msg = gates.class_drop(q, records["ort-fp32"], Thresholds())
+    per_class = list(records["ort-int8-qdq"].per_class)
+    per_class[5] = 70.0  # dog
+    q = fake.changed(records, "ort-int8-qdq", per_class=tuple(per_class))["ort-int8-qdq"]
+    msg = gates.class_drop(q, Thresholds())
     assert msg is not None and "class 'dog' drops 17.0 points" in msg and "more than 10.0" in msg
 
 
@@ -49,7 +50,7 @@ def test_fp32_pin_is_exact(records: dict) -> None:
 
 
 def test_table_rows_follow_the_matrix_with_unsupported_row(records: dict) -> None:
-    lines = results.table(records, Thresholds())
+    lines = tables.table(records, Thresholds())
     assert lines[0].split()[:3] == ["Model", "Framework", "Data"]
     body = [line.split("  ")[0].strip() for line in lines[2:]]
     assert body == ["ort-fp32", "ort-int8-qdq", "torch-uint8-fx"]
@@ -58,11 +59,11 @@ def test_table_rows_follow_the_matrix_with_unsupported_row(records: dict) -> Non
 
 
 def test_table_marks_failures(records: dict) -> None:
-    assert results.table(records, Thresholds(min_accuracy=87))[3].endswith("FAIL: accuracy")
+    assert tables.table(records, Thresholds(min_accuracy=87))[3].endswith("FAIL: accuracy")
 
 
 def test_json_payload_has_everything(records: dict) -> None:
-    data = results.payload(records, Thresholds(), {"calibration": {"seed": 42}})
+    data = results.payload(fake.run_results(records), Thresholds(), {"calibration": {"seed": 42}})
     assert [m["id"] for m in data["models"]] == ["ort-fp32", "ort-int8-qdq"]
     assert data["unsupported"][0]["reason"] == "fbgemm requires qint8 weights"
     assert data["gates"] == {"ort-fp32": {}, "ort-int8-qdq": {}}
@@ -70,18 +71,19 @@ def test_json_payload_has_everything(records: dict) -> None:
 
 
 def test_ci_drop_gate_uses_the_bootstrap_bound(records: dict) -> None:
-    q, base = records["ort-int8-qdq"], records["ort-fp32"]
-    q["stats"] = {"diff_ci_low": -1.6, "diff_ci_high": -0.8}
-    assert gates.drop(q, base, Thresholds(max_drop=1.5)) is None  # point estimate 1.19 passes
-    msg = gates.drop(q, base, Thresholds(max_drop=1.5, drop_gate="ci"))
+    q = replace(records["ort-int8-qdq"], stats=PairedStats(95.0, 100, 50, 0.01, -1.6, -0.8, 2000, 0))
+    assert gates.drop(q, Thresholds(max_drop=1.5)) is None  # point estimate 1.19 passes
+    msg = gates.drop(q, Thresholds(max_drop=1.5, drop_gate="ci"))
     assert msg is not None and msg.startswith("ort-int8-qdq: upper 95% bound of the top-1 drop 1.60 points")
 
 
 def test_identical_configurations_are_flagged() -> None:
     recs = fake.seed_records()
     assert results.suspicious(recs) == {"models": [], "predictions": []}
-    recs["ort-uint8-qdq"]["sha256"] = recs["ort-int8-qdq"]["sha256"] = "ab" * 32
-    recs["torch-int8-fx"]["predictions_sha256"] = recs["ort-int8-qdq"]["predictions_sha256"] = "cd" * 32
+    for case_id in ("ort-uint8-qdq", "ort-int8-qdq"):
+        recs = fake.changed(recs, case_id, sha256="ab" * 32)
+    for case_id in ("torch-int8-fx", "ort-int8-qdq"):
+        recs = fake.changed(recs, case_id, predictions_sha256="cd" * 32)
     found = results.suspicious(recs)
     assert found["models"] == ["ort-int8-qdq and ort-uint8-qdq (differ in activation_type QInt8/QUInt8, weight_type "
                                "QInt8/QUInt8): byte-identical model files (sha256 abababababab...)"]

@@ -1,0 +1,119 @@
+"""The suite's fixtures: the run's store, data splits, calibration draw and one fixture per matrix case.
+
+Registered by the plugin; the case fixtures are parametrized at collection (plugin.pytest_generate_tests),
+so cases added to the matrix by a conftest show up too.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+import pytest
+
+from ptq_helpers import cases, evaluate, runtime
+from ptq_helpers.cases import Case
+from ptq_helpers.cifar import Split
+from ptq_helpers.errors import PTQError
+from ptq_helpers.session import PTQSession, session_of
+from ptq_helpers.settings import Thresholds
+from ptq_helpers.store import ModelResult, Store
+
+T = TypeVar("T")
+
+
+def explained(fn: Callable[[], T]) -> T:
+    """Turn the suite's own errors into one-line failures instead of tracebacks."""
+    __tracebackhide__ = True
+    try:
+        return fn()
+    except PTQError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def ptq_session(pytestconfig: pytest.Config) -> PTQSession:
+    """The run's settings, thresholds and results (what tests add to the summary, JSON and report)."""
+    return session_of(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def ptq_thresholds(ptq_session: PTQSession) -> Thresholds:
+    """The gate limits of this run (pyproject.toml, overridden by the command line)."""
+    return ptq_session.thresholds
+
+
+@pytest.fixture(scope="session")
+def ptq_store(ptq_session: PTQSession) -> Store:
+    """The run's models and predictions; sets the process thread count once."""
+    runtime.set_torch_threads(ptq_session.settings.threads)
+    return Store(ptq_session.settings, on_event=ptq_session.results.events.append)
+
+
+@pytest.fixture(scope="session")
+def test_split(ptq_store: Store) -> Split:
+    """The 10,000 CIFAR-10 test images, verified by content hash."""
+    return explained(lambda: ptq_store.test)
+
+
+@pytest.fixture(scope="session")
+def train_split(ptq_store: Store) -> Split:
+    """The 50,000 CIFAR-10 training images, verified by content hash."""
+    return explained(lambda: ptq_store.train)
+
+
+@pytest.fixture(scope="session")
+def calibration_indices(ptq_store: Store) -> np.ndarray:
+    """Indices of the calibration images in the TRAINING split (same for every framework)."""
+    return explained(lambda: ptq_store.calibration_indices)
+
+
+@pytest.fixture(scope="session")
+def measured(ptq_session: PTQSession, ptq_store: Store) -> Callable[[Case], ModelResult]:
+    """Build (or load) and score a case; its record goes into the run's results."""
+    def measure(case: Case) -> ModelResult:
+        __tracebackhide__ = True
+        result = explained(lambda: ptq_store.result(case))
+        ptq_session.results.add(result.record)
+        ptq_session.results.hashes.update(ptq_store.hashes)
+        return result
+    return measure
+
+
+@pytest.fixture(scope="session")
+def model(request: pytest.FixtureRequest, measured: Callable[[Case], ModelResult]) -> ModelResult:
+    """Every buildable model of the matrix, scored on the full test split."""
+    return measured(request.param)
+
+
+@pytest.fixture(scope="session")
+def fp32_model(request: pytest.FixtureRequest, measured: Callable[[Case], ModelResult]) -> ModelResult:
+    """Each framework's fp32 baseline."""
+    return measured(request.param)
+
+
+@pytest.fixture(scope="session")
+def quantized_model(request: pytest.FixtureRequest, measured: Callable[[Case], ModelResult]) -> ModelResult:
+    """Each quantized model of the matrix, its record linked to the same run's fp32 baseline."""
+    return measured(request.param)
+
+
+@pytest.fixture
+def unsupported_case(request: pytest.FixtureRequest) -> Case:
+    """Each configuration the backend cannot build (expected to be refused)."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def runner(model: ModelResult, ptq_store: Store) -> evaluate.Runner:
+    """The model's runtime (ONNX Runtime session, TorchScript module, ...), loaded once, as `run(images)`."""
+    return evaluate.make_runner(model.case, model.artifact.path, ptq_store.settings.threads)
+
+
+# fixture name -> (the cases it is parametrized with, at collection time; its scope)
+PARAMETRIZED: dict[str, tuple[Callable[[], tuple[Case, ...]], str]] = {
+    "model": (lambda: cases.BUILDABLE, "session"),
+    "fp32_model": (lambda: cases.FP32, "session"),
+    "quantized_model": (lambda: cases.QUANTIZED, "session"),
+    "unsupported_case": (lambda: cases.UNSUPPORTED, "function"),
+}

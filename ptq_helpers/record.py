@@ -1,0 +1,128 @@
+"""One typed record per measured model; every derived fact is computed here, once. JSON is its serialisation."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
+from typing import Any
+
+from ptq_helpers.cases import DTYPE_LABELS, FORMATS, FRAMEWORK_LABELS, FRAMEWORKS
+
+
+@dataclass(frozen=True)
+class PairedStats:
+    """A quantized model against its fp32 baseline on the same images (see stats.compare)."""
+
+    agreement: float
+    only_fp32_correct: int
+    only_quantized_correct: int
+    mcnemar_p: float
+    diff_ci_low: float
+    diff_ci_high: float
+    bootstrap_resamples: int
+    bootstrap_seed: int
+
+
+def kib(n: float) -> str:
+    return f"{n / 1024:.1f} KiB"
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """What one model measured on the test images; `base` is its framework's fp32 record (not serialised)."""
+
+    id: str
+    framework: str
+    dtype: str
+    format: str
+    baseline_id: str
+    correct: int
+    total: int
+    accuracy: float
+    per_class: tuple[float, ...]
+    size_bytes: int
+    sha256: str
+    predictions_sha256: str
+    quant: Mapping[str, Any] | None
+    stats: PairedStats | None = None
+    base: ModelRecord | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_fp32(self) -> bool:
+        return self.dtype == "fp32"
+
+    @property
+    def framework_label(self) -> str:
+        return FRAMEWORK_LABELS.get(self.framework, self.framework)
+
+    @property
+    def dtype_label(self) -> str:
+        return DTYPE_LABELS.get(self.dtype, self.dtype)
+
+    @property
+    def format_label(self) -> str:
+        return FORMATS[self.format].label if self.format in FORMATS else self.format
+
+    @property
+    def size_threshold(self) -> str:
+        """Which size-reduction threshold applies ('onnx' or 'torch')."""
+        return FRAMEWORKS[self.framework].size_threshold
+
+    @property
+    def label(self) -> str:
+        """e.g. 'ONNX Runtime int8 (`ort-int8-qdq`)'."""
+        return f"{self.framework_label} {self.dtype_label} (`{self.id}`)"
+
+    @property
+    def compared(self) -> bool:
+        """A quantized record with its fp32 baseline at hand: drop, reduction and class drops exist."""
+        return not self.is_fp32 and self.base is not None
+
+    @cached_property
+    def drop(self) -> float:
+        """Top-1 points lost vs the baseline (negative: gained); nan without a baseline."""
+        return self.base.accuracy - self.accuracy if self.compared else float("nan")
+
+    @cached_property
+    def size_reduction(self) -> float:
+        """Percent smaller than the baseline's file; nan without a baseline."""
+        return 100.0 * (1 - self.size_bytes / self.base.size_bytes) if self.compared else float("nan")
+
+    @cached_property
+    def class_drops(self) -> tuple[float, ...]:
+        """Per class, points lost vs the baseline (empty without one)."""
+        return tuple(b - q for q, b in zip(self.per_class, self.base.per_class)) if self.compared else ()
+
+    @cached_property
+    def worst_class(self) -> int:
+        """Index of the class with the largest drop (first on ties)."""
+        return max(range(len(self.class_drops)), key=self.class_drops.__getitem__)
+
+    def with_base(self, base: ModelRecord | None) -> ModelRecord:
+        return replace(self, base=base)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("stats", "base")}
+        out["per_class"] = list(self.per_class)
+        out["quant"] = dict(self.quant) if self.quant is not None else None
+        if self.stats is not None:
+            out["stats"] = asdict(self.stats)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ModelRecord:
+        values = {f.name: data[f.name] for f in fields(cls) if f.name not in ("stats", "base")}
+        values["per_class"] = tuple(data["per_class"])
+        stats = data.get("stats")
+        return cls(**values, stats=PairedStats(**stats) if stats else None)
+
+
+def linked(records: Iterable[ModelRecord]) -> dict[str, ModelRecord]:
+    """Records by id, each quantized one linked to its baseline among them (so derived facts exist)."""
+    by_id = {r.id: r for r in records}
+    return {rid: r if r.is_fp32 else r.with_base(by_id.get(r.baseline_id)) for rid, r in by_id.items()}
+
+
+def load_all(models: Iterable[Mapping[str, Any]]) -> dict[str, ModelRecord]:
+    """The 'models' list of a results JSON, as linked records."""
+    return linked(ModelRecord.from_json(m) for m in models)

@@ -1,0 +1,166 @@
+"""PTQSession: one object per pytest run holding settings, thresholds and results; the plugin's hooks
+delegate to it (the shape of pytest-benchmark's BenchmarkSession)."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ptq_helpers import cases, report, results, runtime, speed, tables
+from ptq_helpers.assets import resolve_assets, resolve_cache_dir, writable_cache
+from ptq_helpers.cases import Case
+from ptq_helpers.errors import PTQError
+from ptq_helpers.run_results import RunResults
+from ptq_helpers.settings import RUN_OPTIONS, Settings, Thresholds, resolve, thresholds
+
+_KEY = pytest.StashKey["PTQSession"]()
+EXPORT_KEY = "resnet8_ptq"  # xdist workeroutput key
+
+
+def session_of(config: pytest.Config) -> PTQSession:
+    return config.stash[_KEY]
+
+
+def _xdist_workers(config: pytest.Config) -> int:
+    """Workers this (controller) process will start; xdist has resolved "auto" to a number by now."""
+    n = getattr(config.option, "numprocesses", None)
+    return n if isinstance(n, int) and n > 0 else 1
+
+
+@dataclass
+class PTQSession:
+    settings: Settings
+    thresholds: Thresholds
+    json_path: Path | None = None
+    report_path: Path | None = None
+    results: RunResults = field(default_factory=RunResults)
+
+    @classmethod
+    def configure(cls, config: pytest.Config) -> PTQSession:
+        """Resolve every setting (usage error on a bad one) and stash the session on the config."""
+        workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+        try:
+            th = thresholds(config.getoption, config.getini)
+            run = resolve(RUN_OPTIONS, config.getoption, config.getini)
+            requested = resolve_cache_dir(config.getoption("ptq_cache_dir"))
+            assets = resolve_assets(config.getoption("assets_dir"), requested)  # may read a read-only cache
+            cache, cache_note = writable_cache(requested)
+        except PTQError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        workers = workerinput["workercount"] if workerinput else _xdist_workers(config)
+        settings = Settings(
+            assets=replace(assets, cache=cache), cache=cache, threads=run["threads"] or runtime.default_threads(workers),
+            seed=run["seed"], per_class=run["per_class"], matrix=run["matrix"],
+            sweep_draws=config.getoption("ptq_sweep"), cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
+            run_id=workerinput["testrunuid"] if workerinput else uuid.uuid4().hex,
+        )
+        paths = [config.getoption(o) for o in ("ptq_json", "ptq_report")]
+        session = cls(settings, th, *(Path(p) if p else None for p in paths))
+        config.stash[_KEY] = session
+        return session
+
+    # --- collection -------------------------------------------------------------------------------
+    def in_run(self, item: pytest.Item, bench_only: bool) -> bool:
+        """Whether an item belongs to this run's matrix, markers and --benchmark-only selection."""
+        if bench_only and "benchmark" not in getattr(item, "fixturenames", ()):
+            return False
+        if item.get_closest_marker("slow") and not self.settings.sweep_draws:
+            return False
+        if item.get_closest_marker("full_matrix") and self.settings.matrix != "full":
+            return False
+        selected = {c.id for c in cases.selected(self.settings.matrix)}
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        return all(p.id in selected for p in params.values() if isinstance(p, Case))
+
+    def deselect(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Deselect (not skip) what is outside the run."""
+        bench_only = config.getoption("benchmark_only", False)
+        keep = [item for item in items if self.in_run(item, bench_only)]
+        if len(keep) < len(items):
+            config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+            items[:] = keep
+
+    # --- display ----------------------------------------------------------------------------------
+    def header(self) -> list[str]:
+        s, v = self.settings, runtime.versions()
+        return [
+            "resnet8-ptq: " + ", ".join(f"{k} {v[k]}" for k in ("onnxruntime", "torch", "onnx2torch", "onnx", "numpy")),
+            f"resnet8-ptq: assets {s.assets.root} (from {s.assets.source}); cache {s.cache}"
+            + (f" ({s.cache_note})" if s.cache_note else ""),
+            f"resnet8-ptq: matrix {s.matrix} ({len(cases.selected(s.matrix))} configurations); calibration seed "
+            f"{s.seed}, {s.per_class}/class from train; threads {s.threads}/test process; CPU {runtime.cpu_name()}",
+            "resnet8-ptq: thresholds " + ", ".join(f"{k}={val}" for k, val in self.thresholds.__dict__.items()),
+        ]
+
+    def terminal_summary(self, tr: Any) -> None:
+        """The results, statistics, sweep and speed tables; then the JSON and report files."""
+        records, res = self.results.linked_records(), self.results
+        if records:
+            tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
+            for line in tables.table(records, self.thresholds):
+                tr.write_line(line)
+            for ref in res.references.values():
+                tr.write_line(f"reference {ref.id}: {ref.accuracy:.2f}% ({ref.correct}/{ref.total}), "
+                              f"{ref.size_bytes / 1024:.1f} KiB - {ref.note}")
+            odd = results.suspicious(records)
+            for line in odd["models"]:
+                tr.write_line(f"SUSPICIOUS: {line}: a setting that should change the model had no effect")
+            for line in odd["predictions"]:
+                tr.write_line(f"NOTE: {line}")
+            paired = tables.stats_rows(records)
+            if paired:
+                tr.write_sep("-", "paired statistics vs fp32 on the same 10,000 images (bootstrap: 2,000 resamples)")
+                for line in tables.aligned(tables.STATS_HEADERS, paired):
+                    tr.write_line(line)
+        if res.sweep:
+            draws = max(sw["draws"] for sw in res.sweep.values())
+            s = self.settings
+            tr.write_sep("-", f"calibration-draw sweep ({draws} draws of {s.per_class}/class, seed {s.seed} stream)")
+            for line in tables.aligned(tables.SWEEP_HEADERS, tables.sweep_rows(res.sweep)):
+                tr.write_line(line)
+        if res.bench:
+            tr.write_sep("-", f"resnet8-ptq speed ({runtime.cpu_name()}, {self.settings.threads} threads, medians)")
+            for line in tables.aligned(speed.HEADERS, speed.rows(res.bench)):
+                tr.write_line(line)
+            ref = res.bench.get("ort-fp32", {}).get(str(speed.THROUGHPUT_BATCH))
+            if ref:
+                tr.write_line(f"benchmark overhead: ort-fp32 batch {speed.THROUGHPUT_BATCH} median {ref['median_ms']:.2f} "
+                              f"ms vs bare session.run loop {ref['bare_loop_median_ms']:.2f} ms ({ref['overhead_pct']:+.1f}%)")
+        if records or res.bench:
+            built = Counter(f"{e.case} {e.what}" for e in res.events if e.built)
+            done = ", ".join(f"{k} x{n}" for k, n in sorted(built.items())) or "nothing (all reused from the cache)"
+            tr.write_line(f"built this run: {done}; cache {self.settings.cache}")
+        self.write_outputs(tr)
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON data, round-tripped so the report sees exactly what `python -m ptq_helpers.report` would."""
+        s = self.settings
+        meta = {"versions": runtime.versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
+                "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"}}
+        return json.loads(json.dumps(results.payload(self.results, self.thresholds, meta)))
+
+    def write_outputs(self, tr: Any) -> None:
+        if not (self.json_path or self.report_path):
+            return
+        data = self.payload()
+        if self.json_path:
+            results.write_json(self.json_path, data)
+            tr.write_line(f"results written to {self.json_path}")
+        if self.report_path:
+            written = report.write(data, self.report_path)
+            tr.write_line(f"report written to {', '.join(map(str, written))}")
+
+    # --- xdist ------------------------------------------------------------------------------------
+    def export(self, config: pytest.Config) -> None:
+        """On an xdist worker: hand this process's results to the controller."""
+        if hasattr(config, "workeroutput"):
+            config.workeroutput[EXPORT_KEY] = self.results.export()
+
+    def merge(self, node: Any) -> None:
+        """On the controller: fold in what a finished worker measured."""
+        self.results.merge(getattr(node, "workeroutput", {}).get(EXPORT_KEY, ""), node.gateway.id)

@@ -1,0 +1,170 @@
+"""Every option of the suite in one table: flag, ini key, parser (validation happens once, in the parser),
+default and help; the resolved Thresholds and Settings of a run."""
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ptq_helpers.assets import Assets
+from ptq_helpers.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED, TRAIN_IMAGES_PER_CLASS
+from ptq_helpers.errors import ConfigError
+
+Parse = Callable[[str], Any]
+INI_SOURCE = "[tool.pytest.ini_options]"
+
+
+def number_in(lo: float, hi: float, kind: type = float) -> Parse:
+    """Parser of a number within [lo, hi] (argparse `type=`; also applied to ini values)."""
+    def parse(raw: str) -> float | int:
+        try:
+            value = kind(str(raw).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a number; give e.g. {kind(hi)!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is outside {lo:g}..{hi:g}; give a value in that range")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    return parse
+
+
+def count_in(lo: int, hi: int, what: str) -> Parse:
+    """Parser of an integer within [lo, hi]; `what` explains the bounds."""
+    def parse(raw: str) -> int:
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not an integer; give e.g. {lo}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is not between {lo} and {hi} ({what})")
+        return value
+    parse.__name__ = "int"
+    return parse
+
+
+def one_of(*choices: str) -> Parse:
+    """Parser of one word among `choices`."""
+    def parse(raw: str) -> str:
+        value = str(raw).strip()
+        if value not in choices:
+            raise argparse.ArgumentTypeError(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+    parse.__name__ = "choice"
+    return parse
+
+
+def sweep_draws(raw: str) -> int:
+    """Draws of the calibration sweep: at least 2 (0 = off)."""
+    value = count_in(0, 1000, "calibration draws")(raw)
+    if value == 1:
+        raise argparse.ArgumentTypeError("1 draw has no spread; give at least 2 draws (default 5), or leave it out")
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: command-line flag, ini key (None: command line only), parser, default and help."""
+
+    dest: str
+    flag: str
+    ini: str | None
+    parse: Parse
+    default: Any
+    help: str
+    metavar: str | None = None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Gate limits, in percent (points for drops), plus the pinned fp32 baseline."""
+
+    min_accuracy: float = 85.0
+    max_drop: float = 5.0
+    min_size_reduction_onnx: float = 55.0
+    min_size_reduction_torch: float = 45.0
+    max_class_drop: float = 10.0
+    fp32_correct: int = 8719
+    drop_gate: str = "point"  # "ci": gate the upper bound of the bootstrap 95% interval of the drop
+
+    def min_size_reduction(self, kind: str) -> float:
+        """The limit for a framework's size threshold kind ('onnx' or 'torch', see cases.Framework)."""
+        return self.min_size_reduction_onnx if kind == "onnx" else self.min_size_reduction_torch
+
+
+_PERCENT = _POINTS = number_in(0, 100)
+THRESHOLD_OPTIONS: tuple[Option, ...] = (
+    Option("min_accuracy", "--ptq-min-accuracy", "ptq_min_accuracy", _PERCENT, 85.0,
+           "every model's top-1 must exceed this (percent)", "N"),
+    Option("max_drop", "--ptq-max-drop", "ptq_max_drop", _POINTS, 5.0,
+           "quantized top-1 drop vs its framework's fp32 must stay below this (points)", "N"),
+    Option("min_size_reduction_onnx", "--ptq-min-size-reduction-onnx", "ptq_min_size_reduction_onnx", _PERCENT, 55.0,
+           "ONNX file size reduction vs fp32 must reach this (percent)", "N"),
+    Option("min_size_reduction_torch", "--ptq-min-size-reduction-torch", "ptq_min_size_reduction_torch", _PERCENT,
+           45.0, "TorchScript file size reduction vs fp32 must reach this (percent)", "N"),
+    Option("max_class_drop", "--ptq-max-class-drop", "ptq_max_class_drop", _POINTS, 10.0,
+           "no class may lose more than this many points vs fp32", "N"),
+    Option("fp32_correct", "--ptq-fp32-correct", "ptq_fp32_correct", number_in(0, 10_000, int), 8719,
+           "pinned number of correct fp32 predictions out of 10,000", "N"),
+    Option("drop_gate", "--ptq-drop-gate", "ptq_drop_gate", one_of("point", "ci"), "point",
+           "'point' gates the measured drop, 'ci' the upper bound of its paired-bootstrap 95% interval",
+           "{point,ci}"),
+)
+RUN_OPTIONS: tuple[Option, ...] = (
+    Option("matrix", "--ptq-matrix", "ptq_matrix", one_of("seed", "full"), "seed",
+           "which configurations to build: the five seed models (default) or the full matrix", "{seed,full}"),
+    Option("seed", "--ptq-seed", "ptq_seed", count_in(0, 2**32 - 1, "numpy's legacy seed range"), DEFAULT_SEED,
+           f"calibration draw seed (default {DEFAULT_SEED})"),
+    Option("per_class", "--ptq-calibration-per-class", "ptq_calibration_per_class",
+           count_in(1, TRAIN_IMAGES_PER_CLASS, "training images per CIFAR-10 class"), DEFAULT_PER_CLASS,
+           f"calibration images per class from the training split (default {DEFAULT_PER_CLASS})"),
+    Option("threads", "--ptq-threads", None, count_in(1, 1024, "threads per test process"), None,
+           "threads per process for ONNX Runtime and torch (default: physical cores divided by the number of "
+           "xdist workers)"),
+)
+
+
+def add_options(options: tuple[Option, ...], group: Any, addini: Callable[..., None]) -> None:
+    """Register options on a pytest option group, with their ini keys (types checked at parse time)."""
+    for opt in options:
+        group.addoption(opt.flag, dest=f"ptq_{opt.dest}", type=opt.parse, metavar=opt.metavar,
+                        help=opt.help.replace("%", "%%"))  # argparse %-formats help; ini help is shown as is
+        if opt.ini:
+            addini(opt.ini, opt.help)
+
+
+def resolve(options: tuple[Option, ...], cli: Callable[[str], Any], ini: Callable[[str], Any]) -> dict[str, Any]:
+    """Command line (already parsed), else ini (parsed here by the same parser), else the default."""
+    values: dict[str, Any] = {}
+    for opt in options:
+        value = cli(f"ptq_{opt.dest}")
+        raw = ini(opt.ini) if value is None and opt.ini else None
+        if value is None and raw not in (None, ""):
+            try:
+                value = opt.parse(raw)
+            except argparse.ArgumentTypeError as exc:
+                raise ConfigError(f"{INI_SOURCE} {opt.ini}: {exc}") from None
+        values[opt.dest] = opt.default if value is None else value
+    return values
+
+
+def thresholds(cli: Callable[[str], Any], ini: Callable[[str], Any]) -> Thresholds:
+    values = resolve(THRESHOLD_OPTIONS, cli, ini)
+    return Thresholds(**{f.name: values[f.name] for f in fields(Thresholds)})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run is configured with (from options, ini and environment)."""
+
+    assets: Assets
+    cache: Path
+    threads: int
+    seed: int = DEFAULT_SEED
+    per_class: int = DEFAULT_PER_CLASS
+    rebuild: bool = False
+    matrix: str = "seed"
+    sweep_draws: int = 0  # calibration-draw sweep size; 0 = off
+    run_id: str = "local"
+    cache_note: str | None = None  # set when the requested cache was not writable

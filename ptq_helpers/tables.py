@@ -1,0 +1,68 @@
+"""The end-of-run terminal tables (results, paired statistics, sweep, speed), as aligned text lines."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ptq_helpers import cases, gates
+from ptq_helpers.record import ModelRecord, kib
+from ptq_helpers.settings import Thresholds
+
+HEADERS = ("Model", "Framework", "Data type", "Accuracy", "Δ vs fp32", "Size", "Size reduction", "Gates")
+STATS_HEADERS = ("Model", "Top-1 agreement", "Only fp32 right", "Only quantized right", "McNemar p",
+                 "Δ vs fp32, 95% CI")
+SWEEP_HEADERS = ("Model", "Draws", "Mean", "Std", "Min", "Max")
+
+
+def aligned(headers: tuple[str, ...], body: list[tuple[str, ...]]) -> list[str]:
+    """Rows as left-aligned text columns."""
+    widths = [max(len(r[i]) for r in (headers, *body)) for i in range(len(headers))]
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return [fmt(headers), fmt(tuple("-" * w for w in widths)), *map(fmt, body)]
+
+
+def ci_text(rec: ModelRecord) -> str:
+    """The paired-bootstrap interval of the accuracy difference, e.g. '[-1.45, -0.69]'."""
+    return f"[{rec.stats.diff_ci_low:+.2f}, {rec.stats.diff_ci_high:+.2f}]" if rec.stats else "-"
+
+
+def rows(records: Mapping[str, ModelRecord], th: Thresholds) -> list[tuple[str, ...]]:
+    """One row per model of the matrix that has a record, in matrix order, plus unsupported rows."""
+    out: list[tuple[str, ...]] = []
+    for case in cases.CASES:
+        if case.unsupported:
+            out.append((case.id, cases.FRAMEWORK_LABELS[case.framework], cases.DTYPE_LABELS[case.dtype], "N/A",
+                        "N/A", "N/A", f"N/A — not supported ({case.unsupported})", "-"))
+            continue
+        rec = records.get(case.id)
+        if rec is None:
+            continue
+        delta, reduction = ((f"{-rec.drop:+.2f}", f"{rec.size_reduction:.1f}%") if rec.compared else ("-", "-"))
+        failed = gates.all_failures(rec, th)
+        status = "FAIL: " + ", ".join(failed) if failed else "pass"
+        out.append((case.id, rec.framework_label, rec.dtype_label, f"{rec.accuracy:.2f}%", delta,
+                    kib(rec.size_bytes), reduction, status))
+    return out
+
+
+def table(records: Mapping[str, ModelRecord], th: Thresholds) -> list[str]:
+    """The accuracy/size summary as aligned text lines."""
+    return aligned(HEADERS, rows(records, th))
+
+
+def stats_rows(records: Mapping[str, ModelRecord]) -> list[tuple[str, ...]]:
+    """Paired statistics of each quantized model against its fp32 baseline, in matrix order."""
+    out = []
+    for case in cases.CASES:
+        rec = records.get(case.id)
+        if rec is not None and rec.stats is not None:
+            st = rec.stats
+            out.append((case.id, f"{st.agreement:.2f}%", str(st.only_fp32_correct), str(st.only_quantized_correct),
+                        f"{st.mcnemar_p:.3g}", ci_text(rec)))
+    return out
+
+
+def sweep_rows(sweep: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, ...]]:
+    """Accuracy spread over calibration draws, in matrix order."""
+    return [(c.id, str(sw["draws"]), f"{sw['mean']:.2f}%", f"{sw['std']:.2f}", f"{sw['min']:.2f}%", f"{sw['max']:.2f}%")
+            for c in cases.CASES if (sw := sweep.get(c.id))]
