@@ -90,23 +90,19 @@ class Assets:
                 return base / relative
         return None
 
-    def cifar_dir(self, *, download: bool = True) -> Path:
+    def cifar_dir(self) -> Path:
         """The folder holding the CIFAR-10 python batches, downloaded if absent."""
         for base in (self.root, self.fetch_dir):
             folder = base / CIFAR_DIR
             if folder.is_dir() and any((folder / f).exists() for f in CIFAR_FILES):
                 return folder
-        if not download:
-            raise AssetError(f"{self.root / CIFAR_DIR}: CIFAR-10 not found; {self.hint()}")
         return fetch_cifar(self.fetch_dir, self)
 
-    def h5_model(self, *, download: bool = True) -> Path:
+    def h5_model(self) -> Path:
         """The MLPerf Tiny Keras model, downloaded if absent."""
         found = self._find(H5_PATH)
         if found is not None:
             return found
-        if not download:
-            raise AssetError(f"{self.root / H5_PATH}: not found; {self.hint()}")
         return fetch_file(H5_URL, f"sha256:{H5_SHA256}", self.fetch_dir / H5_PATH, self)
 
     def tflite_int8_model(self) -> Path:

@@ -9,6 +9,7 @@ from ptq_helpers.fileio import sha256_bytes
 DEFAULT_SEED = 42
 DEFAULT_PER_CLASS = 100
 TRAIN_IMAGES_PER_CLASS = 5000  # CIFAR-10 training split
+CALIBRATION_BATCH = 100  # images per forward pass while calibrating, every framework
 
 
 def draw_indices(labels: np.ndarray, per_class: int = DEFAULT_PER_CLASS, seed: int = DEFAULT_SEED,

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import sys
 
+from ptq_helpers.contract import INPUT_NAME
+
 OPSET = 15
-INPUT_NAME = "input"
 
 
 def convert(h5_path: str, onnx_path: str) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ptq_helpers.calibration import CALIBRATION_BATCH
 from ptq_helpers.cases import Case, OrtQuant
 
-CALIBRATION_BATCH = 100
 # Entropy (KL) calibration: histogram bins searched and bins of the quantized distribution (TensorRT's values).
 ENTROPY_BINS = 2048
 ENTROPY_QUANTIZED_BINS = 128

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ptq_helpers.calibration import CALIBRATION_BATCH
 from ptq_helpers.cases import Case, TorchQuant
 from ptq_helpers.errors import UnsupportedQuantization
 
-CALIBRATION_BATCH = 100
 TRACE_BATCH = 8
 
 # FX and TorchScript warn on every call in torch >= 2.10 (deprecations); known and harmless here.

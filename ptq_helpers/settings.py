@@ -16,32 +16,25 @@ Parse = Callable[[str], Any]
 INI_SOURCE = "[tool.pytest.ini_options]"
 
 
-def number_in(lo: float, hi: float, kind: type = float) -> Parse:
-    """Parser of a number within [lo, hi] (argparse `type=`; also applied to ini values)."""
+def number_in(lo: float, hi: float, kind: type = float, why: str = "") -> Parse:
+    """Parser of a number of `kind` within [lo, hi] (argparse `type=`; also applied to ini values)."""
     def parse(raw: str) -> float | int:
         try:
             value = kind(str(raw).strip())
         except ValueError:
             raise argparse.ArgumentTypeError(f"{raw!r} is not a number; give e.g. {kind(hi)!r}") from None
         if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{value} is outside {lo:g}..{hi:g}; give a value in that range")
+            bounds = f"outside {lo:g}..{hi:g}; give a value in that range" if not why else \
+                f"not between {lo} and {hi} ({why})"
+            raise argparse.ArgumentTypeError(f"{value} is {bounds}")
         return value
     parse.__name__ = kind.__name__  # argparse names the type in its own messages
     return parse
 
 
-def count_in(lo: int, hi: int, what: str) -> Parse:
-    """Parser of an integer within [lo, hi]; `what` explains the bounds."""
-    def parse(raw: str) -> int:
-        try:
-            value = int(str(raw).strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{raw!r} is not an integer; give e.g. {lo}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{value} is not between {lo} and {hi} ({what})")
-        return value
-    parse.__name__ = "int"
-    return parse
+def count_in(lo: int, hi: int, why: str) -> Parse:
+    """Parser of an integer within [lo, hi]; `why` explains the bounds."""
+    return number_in(lo, hi, int, why)
 
 
 def one_of(*choices: str) -> Parse:

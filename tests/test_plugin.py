@@ -1,12 +1,8 @@
 """The plugin's behaviour seen from outside: options, usage errors, summary, xdist gathering."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-pytest_plugins = ["pytester"]
 
 FAKE_RESULTS = """
 from tests.fake import record
@@ -17,17 +13,6 @@ def test_fp32(ptq_session):
 def test_int8(ptq_session):
     ptq_session.results.add(record("ort-int8-qdq", 8612, 125000))
 """
-
-
-@pytest.fixture
-def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    pytester.makeconftest((ROOT / "conftest.py").read_text())
-    pytester.makepyprojecttoml((ROOT / "pyproject.toml").read_text().replace('testpaths = ["tests"]', ""))
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    monkeypatch.syspath_prepend(str(ROOT))
-    monkeypatch.setenv("RESNET8_PTQ_ASSETS", str(pytester.path))
-    monkeypatch.setenv("RESNET8_PTQ_CACHE", str(pytester.path / "cache"))
-    return pytester
 
 
 def test_help_lists_every_option(suite: pytest.Pytester) -> None:
