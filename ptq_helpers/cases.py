@@ -14,7 +14,7 @@ DType = Literal["fp32", "int8", "uint8", "u8s8"]
 DTYPE_LABELS = {"fp32": "float32", "int8": "int8", "uint8": "uint8", "u8s8": "uint8 act/int8 wt"}
 
 
-def _resolve(dotted: str) -> Callable[..., Any]:
+def resolve(dotted: str) -> Callable[..., Any]:
     module, _, name = dotted.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -42,17 +42,29 @@ class Framework:
     build: str  # "module:function"
     run: str
     build_fp32: str | None = None
-    size_threshold: Literal["onnx", "torch"] = "onnx"
+    size_threshold: Literal["onnx", "torch", "tflite"] = "onnx"
     tools: str = ""  # how its models are quantized, for the report's methodology
+    source: Literal["onnx", "h5"] = "onnx"  # which fp32 model its builders start from
+    needs: tuple[tuple[str, str], ...] = ()  # (module, pip extra) its builder and runner import
+
+    def missing(self) -> str | None:
+        """A skip reason naming the extra to install when a module it needs is absent, else None."""
+        from importlib.util import find_spec
+
+        absent = [(m, extra) for m, extra in self.needs if find_spec(m) is None]
+        if not absent:
+            return None
+        return (f"{self.label} needs {', '.join(m for m, _ in absent)}: "
+                f"pip install -e '.[{','.join(dict.fromkeys(e for _, e in absent))}]'")
 
     def builder(self) -> Callable[..., None]:
-        return _resolve(self.build)
+        return resolve(self.build)
 
     def fp32_builder(self) -> Callable[..., None] | None:
-        return _resolve(self.build_fp32) if self.build_fp32 else None
+        return resolve(self.build_fp32) if self.build_fp32 else None
 
     def runner(self) -> Callable[..., Any]:
-        return _resolve(self.run)
+        return resolve(self.run)
 
     @property
     def code_modules(self) -> tuple[str, ...]:
@@ -79,6 +91,16 @@ class OrtQuant:
 
 
 @dataclass(frozen=True)
+class LiteRTQuant:
+    """tf.lite.TFLiteConverter full-integer post-training quantization settings."""
+
+    optimizations: str = "DEFAULT"
+    supported_ops: str = "TFLITE_BUILTINS_INT8"
+    io_type: str = "int8"
+    representative_dataset: str = "calibration draw, one image per step"
+
+
+@dataclass(frozen=True)
 class TorchQuant:
     """torch.ao.quantization FX graph-mode settings."""
 
@@ -96,7 +118,7 @@ class Case:
     framework: str  # a FRAMEWORKS key
     dtype: DType
     fmt: str  # a FORMATS key
-    quant: OrtQuant | TorchQuant | None = None
+    quant: OrtQuant | TorchQuant | LiteRTQuant | None = None
     unsupported: str | None = None  # reason, when the backend cannot build it
     matrix: Literal["seed", "full"] = "seed"  # "full" cases run with --ptq-matrix full
 
@@ -121,6 +143,17 @@ class Case:
 
     def __str__(self) -> str:  # pytest uses it for ids
         return self.id
+
+
+@dataclass(frozen=True)
+class Build:
+    """A case evaluated on a deployment target (a targets.TARGETS key); its str is the test id."""
+
+    case: Case
+    target: str = "host"
+
+    def __str__(self) -> str:
+        return self.case.id if self.target == "host" else f"{self.case.id}@{self.target}"
 
 
 def register(framework: Framework, formats: Mapping[str, Format]) -> None:
@@ -165,6 +198,14 @@ TORCH = Framework("pytorch", "PyTorch", "torch", build="ptq_helpers.quantize_tor
                         "PyTorch PT2E (`torch.export`, torchao `prepare_pt2e`/`convert_pt2e` with "
                         "`X86InductorQuantizer`), saved with `torch.export.save` and gated as the Inductor-compiled "
                         "module. PyTorch uint8 is refused: fbgemm requires qint8 weights")
+LITERT = Framework("litert", "LiteRT", "litert", build="ptq_helpers.litert:build_int8",
+                   build_fp32="ptq_helpers.litert:build_fp32", run="ptq_helpers.litert:runner", source="h5",
+                   needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert")),
+                   size_threshold="tflite",
+                   tools="LiteRT `tf.lite.TFLiteConverter.from_keras_model` on the Keras .h5 (`Optimize.DEFAULT`, "
+                         "representative dataset = the calibration images one per step, `TFLITE_BUILTINS_INT8`, int8 "
+                         "input/output), run with ai-edge-litert's default kernels (XNNPACK)")
+LITERT_FORMATS = {"tflite": Format("tflite", "TFLite flatbuffer")}
 ORT_FORMATS = {"onnx": Format("onnx", "ONNX"), "qdq": Format("onnx", "ONNX (QDQ)"),
                "qoperator": Format("onnx", "ONNX (QOperator)")}
 TORCH_FORMATS = {"torchscript": Format("pt", "TorchScript"),
@@ -181,6 +222,8 @@ SEED: tuple[Case, ...] = (
         "torch-uint8-fx", "pytorch", "uint8", "torchscript", TorchQuant("fbgemm", "quint8"),
         unsupported="fbgemm requires qint8 weights",
     ),
+    Case("litert-fp32", "litert", "fp32", "tflite"),
+    Case("litert-int8", "litert", "int8", "tflite", LiteRTQuant()),
 )
 
 _ORT_TYPES = {"s8s8": ("QInt8", "QInt8", False), "u8u8": ("QUInt8", "QUInt8", False),
@@ -211,6 +254,7 @@ FULL += (
 )
 register(ORT, ORT_FORMATS)
 register(TORCH, TORCH_FORMATS)
+register(LITERT, LITERT_FORMATS)
 add(*SEED, *FULL)
 
 

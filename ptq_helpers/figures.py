@@ -32,7 +32,7 @@ def draw(data: Mapping[str, Any], folder: Path, stem: str) -> tuple[dict[str, Pa
     for m in models:
         marker = "o" if m.framework == "onnxruntime" else "s"
         ax.scatter(m.size_bytes / 1024, m.accuracy, marker=marker, s=60)
-        ax.annotate(m.id, (m.size_bytes / 1024, m.accuracy), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        ax.annotate(m.key, (m.size_bytes / 1024, m.accuracy), textcoords="offset points", xytext=(6, 4), fontsize=8)
     ax.axhline(data["thresholds"]["min_accuracy"], color="grey", linestyle="--", linewidth=1,
                label=f"accuracy gate {data['thresholds']['min_accuracy']:g}%")
     ax.set_xlabel("serialized model size (KiB)")
@@ -52,7 +52,7 @@ def draw(data: Mapping[str, Any], folder: Path, stem: str) -> tuple[dict[str, Pa
     fig, ax = plt.subplots(figsize=(8, 1.2 + 0.5 * len(quantized)))
     image = ax.imshow(deltas, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
     ax.set_xticks(range(len(data["classes"])), data["classes"], rotation=35, ha="right")
-    ax.set_yticks(range(len(quantized)), [m.id for m in quantized])
+    ax.set_yticks(range(len(quantized)), [m.key for m in quantized])
     for r, row in enumerate(deltas):
         for c, v in enumerate(row):
             ax.text(c, r, f"{v:+.1f}", ha="center", va="center", fontsize=7,

@@ -5,19 +5,20 @@ so cases added to the matrix by a conftest show up too.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import numpy as np
 import pytest
 
 from ptq_helpers import cases, evaluate, runtime
-from ptq_helpers.cases import Case
+from ptq_helpers.cases import Build, Case
 from ptq_helpers.cifar import Split
 from ptq_helpers.errors import PTQError
 from ptq_helpers.session import PTQSession, session_of
 from ptq_helpers.settings import Thresholds
 from ptq_helpers.store import ModelResult, Store
+from ptq_helpers.targets import REFERENCE_KERNELS, TARGETS
 
 T = TypeVar("T")
 
@@ -47,7 +48,8 @@ def ptq_thresholds(ptq_session: PTQSession) -> Thresholds:
 def ptq_store(ptq_session: PTQSession) -> Store:
     """The run's models and predictions; sets the process thread count once."""
     runtime.set_torch_threads(ptq_session.settings.threads)
-    return Store(ptq_session.settings, on_event=ptq_session.results.events.append)
+    return Store(ptq_session.settings, on_event=ptq_session.results.events.append,
+                 on_target_facts=ptq_session.results.add_target_facts)
 
 
 @pytest.fixture(scope="session")
@@ -69,11 +71,16 @@ def calibration_indices(ptq_store: Store) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def measured(ptq_session: PTQSession, ptq_store: Store) -> Callable[[Case], ModelResult]:
-    """Build (or load) and score a case; its record goes into the run's results."""
-    def measure(case: Case) -> ModelResult:
+def measured(ptq_session: PTQSession, ptq_store: Store) -> Callable[[Build], ModelResult]:
+    """Build (or load) a case and score it on a target; its record goes into the run's results. A target
+    this machine cannot reach (its emulator is not installed) is a skip that says how to enable it."""
+    def measure(build: Build) -> ModelResult:
         __tracebackhide__ = True
-        result = explained(lambda: ptq_store.result(case))
+        target = TARGETS[build.target]
+        missing = build.case.backend.missing() or target.missing_tool(build.case)
+        if missing:
+            pytest.skip(missing)
+        result = explained(lambda: ptq_store.result(build.case, target=target))
         ptq_session.results.add(result.record)
         ptq_session.results.hashes.update(ptq_store.hashes)
         return result
@@ -81,21 +88,39 @@ def measured(ptq_session: PTQSession, ptq_store: Store) -> Callable[[Case], Mode
 
 
 @pytest.fixture(scope="session")
-def model(request: pytest.FixtureRequest, measured: Callable[[Case], ModelResult]) -> ModelResult:
-    """Every buildable model of the matrix, scored on the full test split."""
+def model(request: pytest.FixtureRequest, measured: Callable[[Build], ModelResult]) -> ModelResult:
+    """Every buildable model of the matrix on every target of the run, scored on the full test split."""
     return measured(request.param)
 
 
 @pytest.fixture(scope="session")
-def fp32_model(request: pytest.FixtureRequest, measured: Callable[[Case], ModelResult]) -> ModelResult:
-    """Each framework's fp32 baseline."""
+def fp32_model(request: pytest.FixtureRequest, measured: Callable[[Build], ModelResult]) -> ModelResult:
+    """Each framework's fp32 baseline, on every target."""
     return measured(request.param)
 
 
 @pytest.fixture(scope="session")
-def quantized_model(request: pytest.FixtureRequest, measured: Callable[[Case], ModelResult]) -> ModelResult:
-    """Each quantized model of the matrix, its record linked to the same run's fp32 baseline."""
+def quantized_model(request: pytest.FixtureRequest, measured: Callable[[Build], ModelResult]) -> ModelResult:
+    """Each quantized model on every target, its record linked to the fp32 baseline on the same target."""
     return measured(request.param)
+
+
+@pytest.fixture(scope="session")
+def host_model(request: pytest.FixtureRequest, measured: Callable[[Build], ModelResult]) -> ModelResult:
+    """Every buildable model on this machine (what benchmarks time)."""
+    return measured(request.param)
+
+
+@pytest.fixture(scope="session")
+def host_quantized_model(request: pytest.FixtureRequest, measured: Callable[[Build], ModelResult]) -> ModelResult:
+    """Each quantized model on this machine (file facts such as size do not depend on the target)."""
+    return measured(request.param)
+
+
+@pytest.fixture
+def reference_target(request: pytest.FixtureRequest) -> str:
+    """Each target of the run that has a .tflite kernel library (host: LiteRT, mcu: TFLite Micro)."""
+    return request.param
 
 
 @pytest.fixture
@@ -105,15 +130,22 @@ def unsupported_case(request: pytest.FixtureRequest) -> Case:
 
 
 @pytest.fixture(scope="session")
-def runner(model: ModelResult, ptq_store: Store) -> evaluate.Runner:
+def runner(host_model: ModelResult, ptq_store: Store) -> evaluate.Runner:
     """The model's runtime (ONNX Runtime session, TorchScript module, ...), loaded once, as `run(images)`."""
-    return evaluate.make_runner(model.case, model.artifact.path, ptq_store.settings.threads)
+    return evaluate.make_runner(host_model.case, host_model.artifact.path, ptq_store.settings.threads)
 
 
-# fixture name -> (the cases it is parametrized with, at collection time; its scope)
-PARAMETRIZED: dict[str, tuple[Callable[[], tuple[Case, ...]], str]] = {
-    "model": (lambda: cases.BUILDABLE, "session"),
-    "fp32_model": (lambda: cases.FP32, "session"),
-    "quantized_model": (lambda: cases.QUANTIZED, "session"),
-    "unsupported_case": (lambda: cases.UNSUPPORTED, "function"),
+def _on(targets: tuple[str, ...], chosen: tuple[Case, ...]) -> list[Build]:
+    return [Build(case, target) for case in chosen for target in targets if TARGETS[target].applies(case)]
+
+
+# fixture name -> (its parameters for the run's targets, at collection time; its scope)
+PARAMETRIZED: dict[str, tuple[Callable[[tuple[str, ...]], Sequence[object]], str]] = {
+    "model": (lambda targets: _on(targets, cases.BUILDABLE), "session"),
+    "fp32_model": (lambda targets: _on(targets, cases.FP32), "session"),
+    "quantized_model": (lambda targets: _on(targets, cases.QUANTIZED), "session"),
+    "host_model": (lambda targets: _on(("host",), cases.BUILDABLE), "session"),
+    "host_quantized_model": (lambda targets: _on(("host",), cases.QUANTIZED), "session"),
+    "unsupported_case": (lambda targets: cases.UNSUPPORTED, "function"),
+    "reference_target": (lambda targets: [t for t in targets if t in REFERENCE_KERNELS], "function"),
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ptq_helpers.cifar import CLASSES
+from ptq_helpers.mcu import McuBudget
 from ptq_helpers.record import ModelRecord
 from ptq_helpers.settings import Thresholds
 
@@ -15,7 +16,7 @@ from ptq_helpers.settings import Thresholds
 def accuracy(rec: ModelRecord, th: Thresholds) -> str | None:
     if rec.accuracy > th.min_accuracy:
         return None
-    return (f"{rec.id}: top-1 {rec.accuracy:.2f}% ({rec.correct}/{rec.total}) is not above "
+    return (f"{rec.key}: top-1 {rec.accuracy:.2f}% ({rec.correct}/{rec.total}) is not above "
             f"{th.min_accuracy:.2f}% (--ptq-min-accuracy)")
 
 
@@ -25,7 +26,7 @@ def drop(rec: ModelRecord, th: Thresholds) -> str | None:
         value, what = -rec.stats.diff_ci_low, "upper 95% bound of the top-1 drop"
     if value < th.max_drop:
         return None
-    return (f"{rec.id}: {what} {value:.2f} points vs {rec.base.id} ({rec.accuracy:.2f}% vs "
+    return (f"{rec.key}: {what} {value:.2f} points vs {rec.base.key} ({rec.accuracy:.2f}% vs "
             f"{rec.base.accuracy:.2f}%) is not below {th.max_drop:.2f} (--ptq-max-drop, --ptq-drop-gate {th.drop_gate})")
 
 
@@ -34,15 +35,15 @@ def size_reduction(rec: ModelRecord, th: Thresholds) -> str | None:
     limit = th.min_size_reduction(kind)
     if rec.size_reduction >= limit:
         return None
-    return (f"{rec.id}: size reduction {rec.size_reduction:.1f}% ({rec.size_bytes:,} vs {rec.base.size_bytes:,} bytes "
-            f"of {rec.base.id}) is below {limit:.1f}% (--ptq-min-size-reduction-{kind})")
+    return (f"{rec.key}: size reduction {rec.size_reduction:.1f}% ({rec.size_bytes:,} vs {rec.base.size_bytes:,} bytes "
+            f"of {rec.base.key}) is below {limit:.1f}% (--ptq-min-size-reduction-{kind})")
 
 
 def class_drop(rec: ModelRecord, th: Thresholds) -> str | None:
     worst = rec.worst_class
     if rec.class_drops[worst] <= th.max_class_drop:
         return None
-    return (f"{rec.id}: class {CLASSES[worst]!r} drops {rec.class_drops[worst]:.1f} points vs {rec.base.id} "
+    return (f"{rec.key}: class {CLASSES[worst]!r} drops {rec.class_drops[worst]:.1f} points vs {rec.base.key} "
             f"({rec.per_class[worst]:.1f}% vs {rec.base.per_class[worst]:.1f}%), more than "
             f"{th.max_class_drop:.1f} (--ptq-max-class-drop)")
 
@@ -50,7 +51,7 @@ def class_drop(rec: ModelRecord, th: Thresholds) -> str | None:
 def fp32_pinned(rec: ModelRecord, th: Thresholds) -> str | None:
     if rec.correct == th.fp32_correct:
         return None
-    return (f"{rec.id}: {rec.correct}/{rec.total} correct, pinned fp32 baseline is "
+    return (f"{rec.key}: {rec.correct}/{rec.total} correct, pinned fp32 baseline is "
             f"{th.fp32_correct}/{rec.total} (--ptq-fp32-correct)")
 
 
@@ -65,8 +66,10 @@ def all_failures(rec: ModelRecord, th: Thresholds) -> dict[str, str]:
 
 
 def passing(records: Mapping[str, ModelRecord], th: Thresholds) -> list[ModelRecord]:
-    """Quantized records with their fp32 baseline at hand that pass every gate."""
-    return [r for r in records.values() if r.compared and not all_failures(r, th)]
+    """Host records of quantized builds (with their fp32 baseline at hand) that pass every gate on the host
+    and on every other target measured in the run."""
+    failed = {r.id for r in records.values() if r.compared and all_failures(r, th)}
+    return [r for r in records.values() if r.compared and r.target == "host" and r.id not in failed]
 
 
 def best_by_framework(records: Mapping[str, ModelRecord], th: Thresholds) -> dict[str, ModelRecord]:
@@ -77,3 +80,32 @@ def best_by_framework(records: Mapping[str, ModelRecord], th: Thresholds) -> dic
                 best[r.framework].accuracy, -best[r.framework].size_bytes):
             best[r.framework] = r
     return best
+
+
+def full_integer(b: McuBudget) -> str | None:
+    if not b.non_integer_ops:
+        return None
+    return (f"{b.id}: not a full-integer model: float tensors in {', '.join(b.non_integer_ops)}; a micro-controller "
+            f"build must be int8 end to end (TFLiteConverter with TFLITE_BUILTINS_INT8 and int8 input/output)")
+
+
+def _budget(b: McuBudget, what: str, value: float, limit: float, unit: str, flag: str) -> str | None:
+    if value <= limit:
+        return None
+    return f"{b.id}: {what} {value:,.1f} {unit} exceeds {limit:,.1f} {unit} ({flag})"
+
+
+def mcu_budgets(b: McuBudget, th: Thresholds) -> dict[str, str]:
+    """Ethos-U SRAM/flash/CPU-fallback and TFLM arena budgets that failed: name -> message."""
+    found = {
+        "sram": _budget(b, f"{b.accelerator} SRAM (Vela estimate)", b.sram_bytes / 1024, th.max_sram_kib, "KiB",
+                        "--ptq-max-sram-kib"),
+        "flash": _budget(b, f"{b.accelerator} off-chip flash (Vela estimate)", b.flash_bytes / 1024,
+                         th.max_flash_kib, "KiB", "--ptq-max-flash-kib"),
+        "npu-fallback": None if len(b.cpu_fallback_ops) <= th.max_npu_fallback_ops else (
+            f"{b.id}: {len(b.cpu_fallback_ops)} operators fall back to the CPU on {b.accelerator} "
+            f"({', '.join(b.cpu_fallback_ops)}), more than {th.max_npu_fallback_ops} (--ptq-max-npu-fallback-ops)"),
+        "arena": _budget(b, "TFLM tensor arena", b.arena_bytes / 1024, th.max_arena_kib, "KiB", "--ptq-max-arena-kib"),
+        "full-integer": full_integer(b),
+    }
+    return {name: msg for name, msg in found.items() if msg}

@@ -29,9 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    for name, (chosen, scope) in fixtures.PARAMETRIZED.items():
-        if name in metafunc.fixturenames:
-            metafunc.parametrize(name, chosen(), indirect=True, ids=str, scope=scope)
+    session_of(metafunc.config).parametrize(metafunc)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -23,6 +23,23 @@ class PairedStats:
     bootstrap_seed: int
 
 
+@dataclass(frozen=True)
+class TargetAgreement:
+    """Top-1 of one build on a deployment target against the same build on the host."""
+
+    agreement: float  # percent of images with the same top-1
+    differing: int  # images whose top-1 differs
+    differing_by_class: tuple[int, ...] = ()  # of those, per true class
+
+    @classmethod
+    def of(cls, host_pred: Any, target_pred: Any, labels: Any) -> TargetAgreement:
+        import numpy as np
+
+        same = host_pred == target_pred
+        by_class = np.bincount(labels[~same], minlength=10)
+        return cls(round(100.0 * float(same.mean()), 4), int((~same).sum()), tuple(int(n) for n in by_class))
+
+
 def kib(n: float) -> str:
     return f"{n / 1024:.1f} KiB"
 
@@ -45,7 +62,14 @@ class ModelRecord:
     predictions_sha256: str
     quant: Mapping[str, Any] | None
     stats: PairedStats | None = None
+    target: str = "host"
+    vs_host: TargetAgreement | None = None  # the same build on the host (targets other than host)
     base: ModelRecord | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        """Test id and record key: the case id on the host, `<case>@<target>` elsewhere."""
+        return self.id if self.target == "host" else f"{self.id}@{self.target}"
 
     @property
     def is_fp32(self) -> bool:
@@ -71,7 +95,7 @@ class ModelRecord:
     @property
     def label(self) -> str:
         """e.g. 'ONNX Runtime int8 (`ort-int8-qdq`)'."""
-        return f"{self.framework_label} {self.dtype_label} (`{self.id}`)"
+        return f"{self.framework_label} {self.dtype_label} (`{self.key}`)"
 
     @property
     def compared(self) -> bool:
@@ -102,25 +126,36 @@ class ModelRecord:
         return replace(self, base=base)
 
     def to_json(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("stats", "base")}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NESTED}
         out["per_class"] = list(self.per_class)
         out["quant"] = dict(self.quant) if self.quant is not None else None
         if self.stats is not None:
             out["stats"] = asdict(self.stats)
+        if self.vs_host is not None:
+            out["vs_host"] = asdict(self.vs_host)
         return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ModelRecord:
-        values = {f.name: data[f.name] for f in fields(cls) if f.name not in ("stats", "base")}
+        values = {f.name: data[f.name] for f in fields(cls) if f.name not in _NESTED and f.name in data}
         values["per_class"] = tuple(data["per_class"])
-        stats = data.get("stats")
-        return cls(**values, stats=PairedStats(**stats) if stats else None)
+        stats, vs_host = data.get("stats"), data.get("vs_host")
+        return cls(**values, stats=PairedStats(**stats) if stats else None,
+                   vs_host=TargetAgreement(**{**vs_host, "differing_by_class": tuple(vs_host["differing_by_class"])})
+                   if vs_host else None)
+
+
+_NESTED = ("stats", "vs_host", "base")
 
 
 def linked(records: Iterable[ModelRecord]) -> dict[str, ModelRecord]:
-    """Records by id, each quantized one linked to its baseline among them (so derived facts exist)."""
-    by_id = {r.id: r for r in records}
-    return {rid: r if r.is_fp32 else r.with_base(by_id.get(r.baseline_id)) for rid, r in by_id.items()}
+    """Records by key, each quantized one linked to its baseline on the same target (so derived facts exist)."""
+    by_key = {r.key: r for r in records}
+
+    def base_of(r: ModelRecord) -> ModelRecord | None:
+        return by_key.get(r.baseline_id if r.target == "host" else f"{r.baseline_id}@{r.target}")
+
+    return {key: r if r.is_fp32 else r.with_base(base_of(r)) for key, r in by_key.items()}
 
 
 def load_all(models: Iterable[Mapping[str, Any]]) -> dict[str, ModelRecord]:

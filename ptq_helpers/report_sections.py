@@ -41,7 +41,7 @@ class View:
         return gates.passing(self.models, self.th)
 
     def throughput(self, m: ModelRecord) -> float | None:
-        fig = self.bench.get(m.id, {}).get("256")
+        fig = self.bench.get(m.key, {}).get("256")
         return fig["images_per_s"] if fig else None
 
 
@@ -72,7 +72,7 @@ def summary(view: View) -> list[str]:
     best_keep = min(q, key=lambda m: m.drop)
     best_size = max(q, key=lambda m: m.size_reduction)
     failed = [m for m in q if view.failures(m)]
-    failing = ", ".join(f"`{m.id}`" for m in failed)
+    failing = ", ".join(f"`{m.key}`" for m in failed)
     out += [
         f"- **Best accuracy retention:** {best_keep.label} at {best_keep.accuracy:.2f}% "
         f"({-best_keep.drop:+.2f} points vs its fp32 baseline).",
@@ -107,10 +107,10 @@ def recommendation(view: View) -> list[str]:
         if best is None:
             rows.append((FRAMEWORK[fw], "none passes every gate", "-", "-", "-", "-"))
             continue
-        sw = (view.data.get("sweep") or {}).get(best.id)
+        sw = (view.data.get("sweep") or {}).get(best.key)
         ci = ci_text(best)
         spread = f"{sw['mean']:.2f}% ± {sw['std']:.2f} ({sw['min']:.2f}–{sw['max']:.2f}%, {sw['draws']} draws)" if sw else "not run"
-        rows.append((FRAMEWORK[fw], f"`{best.id}`", f"{best.accuracy:.2f}% ({-best.drop:+.2f})", ci,
+        rows.append((FRAMEWORK[fw], f"`{best.key}`", f"{best.accuracy:.2f}% ({-best.drop:+.2f})", ci,
                      spread, _kib(best.size_bytes)))
     out += _table(("Backend", "Best configuration", "Accuracy (Δ vs fp32)", "Δ 95% CI", "Calibration sweep", "Size"),
                   rows)
@@ -135,7 +135,7 @@ def frameworks(view: View) -> list[str]:
         out += [f"- **Format:** {', '.join(formats) or '-'}", f"- **Settings:** {'; '.join(settings) or '-'}"]
         if mine:
             best = max(mine, key=lambda m: m.accuracy)
-            out.append(f"- **Best measured:** `{best.id}` at {best.accuracy:.2f}% ({-best.drop:+.2f} "
+            out.append(f"- **Best measured:** `{best.key}` at {best.accuracy:.2f}% ({-best.drop:+.2f} "
                        f"points vs fp32)")
         out.append("")
     return out
@@ -147,12 +147,13 @@ def comparison(view: View) -> list[str]:
         fp32 = m.is_fp32
         rows.append((FRAMEWORK[m.framework] + (" (fp32 baseline)" if fp32 else ""), DTYPE[m.dtype],
                      f"{m.accuracy:.2f}%", "-" if fp32 else f"{-m.drop:+.2f}", _kib(m.size_bytes),
-                     "-" if fp32 else f"{m.size_reduction:.1f}%", f"`{m.id}`"))
+                     "-" if fp32 else f"{m.size_reduction:.1f}%", f"`{m.key}`"))
     for u in view.data["unsupported"]:
         rows.append((FRAMEWORK[u["framework"]], DTYPE[u["dtype"]], "N/A", "N/A", "N/A",
                      f"Not supported ({u['reason']})", f"`{u['id']}`"))
     for r in view.data.get("references") or []:
-        rows.append(("TFLite (reference, calibrated on test images)", DTYPE[r["dtype"]], f"{r['accuracy']:.2f}%",
+        rows.append((f"LiteRT on {r['kernels']} (reference, calibrated on test images)", DTYPE[r["dtype"]],
+                     f"{r['accuracy']:.2f}%",
                      "not comparable", _kib(r["size_bytes"]), "not gated", f"`{r['id']}`"))
     return ["## Comparison table", "", *_table(
         ("Framework", "Data type", "Accuracy", "Δ vs fp32 (points)", "Model size", "Size reduction", "Model"), rows)]
@@ -171,7 +172,7 @@ def assessment(view: View) -> list[str]:
     for m in sorted(view.models.values(), key=lambda m: (not m.is_fp32, m.drop if not m.is_fp32 else 0)):
         failed = view.failures(m)
         worst = max(m.class_drops, default=float("nan"))
-        rows.append((f"`{m.id}`", f"{m.accuracy:.2f}%", "-" if m.is_fp32 else f"{m.drop:.2f}",
+        rows.append((f"`{m.key}`", f"{m.accuracy:.2f}%", "-" if m.is_fp32 else f"{m.drop:.2f}",
                      "-" if m.is_fp32 else f"{worst:.1f}", "Pass" if not failed else "**Fail**"))
     out += _table(("Configuration", "Accuracy", "Drop (points)", "Worst class drop (points)", "Status"), rows)
     odd = view.data.get("suspicious") or {}
@@ -194,7 +195,7 @@ def statistics(view: View) -> list[str]:
     for m in view.quantized():
         st = m.stats
         if st:
-            rows.append((f"`{m.id}`", f"{st.agreement:.2f}%", str(st.only_fp32_correct),
+            rows.append((f"`{m.key}`", f"{st.agreement:.2f}%", str(st.only_fp32_correct),
                          str(st.only_quantized_correct), f"{st.mcnemar_p:.3g}",
                          f"{-m.drop:+.2f} {ci_text(m)}"))
     if not rows:
@@ -204,12 +205,12 @@ def statistics(view: View) -> list[str]:
            "be chance) and a paired bootstrap 95% interval of the accuracy difference (2,000 resamples, seed 0).", "",
            *_table(("Model", "Top-1 agreement", "Only fp32 right", "Only quantized right", "McNemar p",
                     "Δ points [95% CI]"), rows)]
-    sweeps = [(m, view.data.get("sweep", {}).get(m.id)) for m in view.quantized()]
+    sweeps = [(m, view.data.get("sweep", {}).get(m.key)) for m in view.quantized()]
     sweeps = [(m, sw) for m, sw in sweeps if sw]
     if sweeps:
         out += [f"Calibration-draw sweep ({sweeps[0][1]['draws']} independent draws of the calibration images):", "",
                 *_table(("Model", "Mean", "Std", "Min", "Max"),
-                        [(f"`{m.id}`", f"{sw['mean']:.2f}%", f"{sw['std']:.2f}", f"{sw['min']:.2f}%",
+                        [(f"`{m.key}`", f"{sw['mean']:.2f}%", f"{sw['std']:.2f}", f"{sw['min']:.2f}%",
                           f"{sw['max']:.2f}%") for m, sw in sweeps])]
     return out
 
@@ -243,14 +244,14 @@ def per_class(view: View, figure: str | None) -> list[str]:
             cells.append(value)
         rows.append(cells)
     out = ["## Per-class accuracy", "", "Accuracy per class on its 1,000 test images; quantized models show "
-           "(Δ points vs their framework's fp32).", "", *_table(("Class", *(f"`{m.id}`" for m in models)), rows)]
+           "(Δ points vs their framework's fp32).", "", *_table(("Class", *(f"`{m.key}`" for m in models)), rows)]
     drops = [(d, i, m) for m in view.quantized() for i, d in enumerate(m.class_drops)]
     if drops:
         d, i, m = max(drops, key=lambda t: t[0])
         base = m.base
-        out += [f"**Largest per-class drop:** {view.classes[i]} in `{m.id}`: {base.per_class[i]:.1f}% → "
+        out += [f"**Largest per-class drop:** {view.classes[i]} in `{m.key}`: {base.per_class[i]:.1f}% → "
                 f"{m.per_class[i]:.1f}% ({-d:+.1f} points).", ""]
-        spread = sorted(((max(q.class_drops) - min(q.class_drops), q.id) for q in view.quantized()))
+        spread = sorted(((max(q.class_drops) - min(q.class_drops), q.key) for q in view.quantized()))
         out += [f"Most uniform across classes: `{spread[0][1]}` (per-class Δ range {spread[0][0]:.1f} points).", ""]
     if figure:
         out += [f"![Per-class Δ vs fp32]({figure})", ""]
@@ -258,9 +259,9 @@ def per_class(view: View, figure: str | None) -> list[str]:
 
 
 def sizes(view: View, figure: str | None) -> list[str]:
-    rows = [(f"`{m.id}`", m.format_label, _kib(m.base.size_bytes),
+    rows = [(f"`{m.key}`", m.format_label, _kib(m.base.size_bytes),
              _kib(m.size_bytes), f"{m.size_reduction:.1f}%") for m in view.quantized() if m.compared]
-    fp32 = ", ".join(f"`{m.id}` {m.size_bytes:,} bytes" for m in view.models.values() if m.is_fp32)
+    fp32 = ", ".join(f"`{m.key}` {m.size_bytes:,} bytes" for m in view.models.values() if m.is_fp32)
     out = ["## Size comparison", "", f"Sizes of the serialized files, each against its own framework's fp32 file "
            f"({fp32}).", "",
            *_table(("Model", "Format", "Original (fp32)", "Quantized", "Reduction"), rows),
@@ -292,7 +293,7 @@ def methodology(view: View) -> list[str]:
            f"from the CIFAR-10 {cal.get('split', 'train')}ing split; evaluation uses the test split only.",
            "- **Preprocessing:** float32, 0..255, NHWC (the model's training input contract).",
            "- **Purpose:** activation ranges for the scales and zero points; weights need no data.", ""]
-    rows = [(f"`{m.id}`", ", ".join(f"{k}={v}" for k, v in (m.quant or {}).items()) or "fp32 (no quantization)")
+    rows = [(f"`{m.key}`", ", ".join(f"{k}={v}" for k, v in (m.quant or {}).items()) or "fp32 (no quantization)")
             for m in view.models.values()]
     out += ["Quantization settings:", "", *_table(("Model", "Settings"), rows)]
     present = dict.fromkeys(m.framework for m in view.models.values())
@@ -303,13 +304,14 @@ def methodology(view: View) -> list[str]:
     if view.bench:
         rows = []
         for m in view.models.values():
-            fig = view.bench.get(m.id, {})
+            fig = view.bench.get(m.key, {})
             if fig:
                 b1, b256 = fig.get("1"), fig.get("256")
-                rows.append((f"`{m.id}`", f"{b1['median_ms'] * 1e3:.0f} µs" if b1 else "-",
+                rows.append((f"`{m.key}`", f"{b1['median_ms'] * 1e3:.0f} µs" if b1 else "-",
                              f"{b256['images_per_s']:,.0f}" if b256 else "-"))
         out += ["Benchmarks (pytest-benchmark medians, this run):", "",
                 *_table(("Model", "Batch 1 latency", "Batch 256 images/s"), rows)]
     else:
         out += ["Benchmarks were not run (`pytest --benchmark-only --ptq-report ...` adds them).", ""]
     return out
+

@@ -13,6 +13,7 @@ from ptq_helpers.fileio import atomic_write_bytes
 from ptq_helpers.record import ModelRecord
 from ptq_helpers.run_results import RunResults
 from ptq_helpers.settings import Thresholds
+from ptq_helpers.targets import TARGETS
 
 
 def _differences(a: ModelRecord, b: ModelRecord) -> str:
@@ -24,7 +25,7 @@ def _differences(a: ModelRecord, b: ModelRecord) -> str:
 def suspicious(records: Mapping[str, ModelRecord]) -> dict[str, list[str]]:
     """Different quantized configurations that came out identical: 'models' (byte-identical files, a
     setting was ignored) and 'predictions' (same top-1 on every image, the settings made no difference)."""
-    quantized = [records[c.id] for c in cases.CASES if c.id in records and not records[c.id].is_fp32]
+    quantized = [r for r in in_matrix_order(records) if not r.is_fp32 and r.target == "host"]
     found: dict[str, list[str]] = {"models": [], "predictions": []}
     for i, a in enumerate(quantized):
         for b in quantized[i + 1:]:
@@ -37,7 +38,12 @@ def suspicious(records: Mapping[str, ModelRecord]) -> dict[str, list[str]]:
 
 
 def in_matrix_order(records: Mapping[str, ModelRecord]) -> list[ModelRecord]:
-    return [records[c.id] for c in cases.CASES if c.id in records]
+    """Records in matrix order; per case the host first, then the other targets in their order."""
+    return [records[key] for c in cases.CASES for key in target_keys(c.id) if key in records]
+
+
+def target_keys(case_id: str) -> list[str]:
+    return [case_id if name == "host" else f"{case_id}@{name}" for name in TARGETS]
 
 
 def payload(results: RunResults, th: Thresholds, meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,8 +62,9 @@ def payload(results: RunResults, th: Thresholds, meta: Mapping[str, Any]) -> dic
         "sweep": dict(results.sweep),
         "diagnosis": dict(results.diagnosis),
         "references": [asdict(r) for r in results.references.values()],
+        "mcu": {b.id: {**asdict(b), "gates": gates.mcu_budgets(b, th)} for b in results.mcu.values()},
         "suspicious": suspicious(records),
-        "gates": {rid: gates.all_failures(rec, th) for rid, rec in records.items()},
+        "gates": {rec.key: gates.all_failures(rec, th) for rec in in_matrix_order(records)},
     }
 
 

@@ -5,6 +5,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ptq_helpers.mcu import McuBudget
 from ptq_helpers.record import ModelRecord, linked
 
 
@@ -30,6 +31,8 @@ class Reference:
     accuracy: float
     size_bytes: int
     note: str
+    target: str = "host"
+    kernels: str = ""  # which kernel library produced the number
 
 
 Figures = dict[str, Any]  # JSON-ready numbers produced by speed.figures / stats.sweep_summary / diagnose
@@ -47,11 +50,13 @@ class RunResults:
     sweep: dict[str, Figures] = field(default_factory=dict)  # case id -> calibration-draw spread
     diagnosis: Figures = field(default_factory=dict)  # per-layer SQNR of one model
     references: dict[str, Reference] = field(default_factory=dict)
+    targets: dict[str, Figures] = field(default_factory=dict)  # target -> the CPU its children saw, and how
+    mcu: dict[str, McuBudget] = field(default_factory=dict)  # int8 .tflite -> Ethos-U / TFLM budgets
 
     def add(self, record: ModelRecord) -> None:
-        self.records[record.id] = record
+        self.records[record.key] = record
         if record.base is not None:
-            self.records.setdefault(record.base.id, record.base)
+            self.records.setdefault(record.base.key, record.base)
 
     def add_benchmark(self, case_id: str, batch: int, figures: Figures) -> None:
         self.bench.setdefault(case_id, {})[str(batch)] = figures
@@ -63,7 +68,14 @@ class RunResults:
         self.diagnosis = dict(diagnosis)
 
     def add_reference(self, reference: Reference) -> None:
-        self.references[reference.id] = reference
+        key = reference.id if reference.target == "host" else f"{reference.id}@{reference.target}"
+        self.references[key] = reference
+
+    def add_mcu_budget(self, budget: McuBudget) -> None:
+        self.mcu[budget.id] = budget
+
+    def add_target_facts(self, target: str, facts: Figures) -> None:
+        self.targets[f"{target} via {facts['how']}"] = facts
 
     def linked_records(self) -> dict[str, ModelRecord]:
         return linked(self.records.values())
@@ -74,19 +86,24 @@ class RunResults:
             "records": [r.to_json() for r in self.records.values()],
             "events": [asdict(e) for e in self.events],
             "hashes": self.hashes, "bench": self.bench, "sweep": self.sweep, "diagnosis": self.diagnosis,
-            "references": [asdict(r) for r in self.references.values()],
+            "references": [asdict(r) for r in self.references.values()], "targets": self.targets,
+            "mcu": [asdict(b) for b in self.mcu.values()],
         })
 
     def merge(self, exported: str, worker: str) -> None:
         """Fold a worker's export into this (controller) object."""
         data = json.loads(exported or "{}")
         for rec in data.get("records", []):
-            self.records[rec["id"]] = ModelRecord.from_json(rec)
+            record = ModelRecord.from_json(rec)
+            self.records[record.key] = record
         self.events += [BuildEvent(**{**e, "worker": worker}) for e in data.get("events", [])]
         self.hashes.update(data.get("hashes", {}))
         for case_id, figures in data.get("bench", {}).items():
             self.bench.setdefault(case_id, {}).update(figures)
         self.sweep.update(data.get("sweep", {}))
         self.diagnosis.update(data.get("diagnosis", {}))
+        self.targets.update(data.get("targets", {}))
+        for budget in data.get("mcu", []):
+            self.add_mcu_budget(McuBudget.from_json(budget))
         for ref in data.get("references", []):
             self.add_reference(Reference(**ref))

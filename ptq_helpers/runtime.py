@@ -5,7 +5,8 @@ import os
 import platform
 from importlib import metadata
 
-LIBRARIES = ("numpy", "onnx", "onnxruntime", "torch", "torchvision", "onnx2torch", "filelock", "pooch")
+LIBRARIES = ("numpy", "onnx", "onnxruntime", "torch", "torchvision", "onnx2torch", "filelock", "pooch",
+             "tensorflow-cpu", "ai-edge-litert", "tflite-micro", "ethos-u-vela")
 
 
 def available_cores() -> int:

@@ -13,9 +13,11 @@ import pytest
 
 from ptq_helpers import cases, report, results, runtime, speed, tables
 from ptq_helpers.assets import resolve_assets, resolve_cache_dir, writable_cache
-from ptq_helpers.cases import Case
+from ptq_helpers.cases import Build, Case
 from ptq_helpers.errors import PTQError
+from ptq_helpers.isa import cpu_facts, summary
 from ptq_helpers.run_results import RunResults
+from ptq_helpers.targets import TARGETS
 from ptq_helpers.settings import RUN_OPTIONS, Settings, Thresholds, resolve, thresholds
 
 _KEY = pytest.StashKey["PTQSession"]()
@@ -55,7 +57,7 @@ class PTQSession:
         workers = workerinput["workercount"] if workerinput else _xdist_workers(config)
         settings = Settings(
             assets=replace(assets, cache=cache), cache=cache, threads=run["threads"] or runtime.default_threads(workers),
-            seed=run["seed"], per_class=run["per_class"], matrix=run["matrix"],
+            seed=run["seed"], per_class=run["per_class"], matrix=run["matrix"], targets=run["targets"],
             sweep_draws=config.getoption("ptq_sweep"), cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
             run_id=workerinput["testrunuid"] if workerinput else uuid.uuid4().hex,
         )
@@ -73,9 +75,20 @@ class PTQSession:
             return False
         if item.get_closest_marker("full_matrix") and self.settings.matrix != "full":
             return False
+        if item.get_closest_marker("mcu") and "mcu" not in self.settings.targets:
+            return False
         selected = {c.id for c in cases.selected(self.settings.matrix)}
         params = getattr(getattr(item, "callspec", None), "params", {})
-        return all(p.id in selected for p in params.values() if isinstance(p, Case))
+        chosen = [p.case if isinstance(p, Build) else p for p in params.values() if isinstance(p, Case | Build)]
+        return all(c.id in selected for c in chosen)
+
+    def parametrize(self, metafunc: pytest.Metafunc) -> None:
+        """One test per case (and target) of the matrix, for each model fixture the test asks for."""
+        from ptq_helpers.fixtures import PARAMETRIZED
+
+        for name, (params, scope) in PARAMETRIZED.items():
+            if name in metafunc.fixturenames:
+                metafunc.parametrize(name, params(self.settings.targets), indirect=True, ids=str, scope=scope)
 
     def deselect(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         """Deselect (not skip) what is outside the run."""
@@ -95,6 +108,9 @@ class PTQSession:
             f"resnet8-ptq: matrix {s.matrix} ({len(cases.selected(s.matrix))} configurations); calibration seed "
             f"{s.seed}, {s.per_class}/class from train; threads {s.threads}/test process; CPU {runtime.cpu_name()}",
             "resnet8-ptq: thresholds " + ", ".join(f"{k}={val}" for k, val in self.thresholds.__dict__.items()),
+            "resnet8-ptq: targets " + "; ".join(
+                f"host = {summary(cpu_facts())}" if name == "host" else f"{name} = {TARGETS[name].description}"
+                for name in s.targets),
         ]
 
     def terminal_summary(self, tr: Any) -> None:
@@ -105,18 +121,28 @@ class PTQSession:
             for line in tables.table(records, self.thresholds):
                 tr.write_line(line)
             for ref in res.references.values():
-                tr.write_line(f"reference {ref.id}: {ref.accuracy:.2f}% ({ref.correct}/{ref.total}), "
-                              f"{ref.size_bytes / 1024:.1f} KiB - {ref.note}")
+                tr.write_line(f"reference {ref.id} on {ref.kernels or ref.target}: {ref.accuracy:.2f}% "
+                              f"({ref.correct}/{ref.total}), {ref.size_bytes / 1024:.1f} KiB - {ref.note}")
             odd = results.suspicious(records)
             for line in odd["models"]:
                 tr.write_line(f"SUSPICIOUS: {line}: a setting that should change the model had no effect")
             for line in odd["predictions"]:
                 tr.write_line(f"NOTE: {line}")
+            if len(self.settings.targets) > 1:
+                tr.write_sep("-", "deployment targets: " + "; ".join(
+                    f"{name}: {TARGETS[name].description}" for name in self.settings.targets if name != "host"))
+                body = tables.target_rows(records, self.thresholds, self.settings.targets)
+                for line in tables.aligned(tables.target_headers(self.settings.targets), body):
+                    tr.write_line(line)
             paired = tables.stats_rows(records)
             if paired:
                 tr.write_sep("-", "paired statistics vs fp32 on the same 10,000 images (bootstrap: 2,000 resamples)")
                 for line in tables.aligned(tables.STATS_HEADERS, paired):
                     tr.write_line(line)
+        if res.mcu:
+            tr.write_sep("-", "micro-controller budgets (Vela estimate for the Ethos-U55-128; TFLM tensor arena)")
+            for line in tables.aligned(tables.MCU_HEADERS, tables.mcu_rows(res.mcu, self.thresholds)):
+                tr.write_line(line)
         if res.sweep:
             draws = max(sw["draws"] for sw in res.sweep.values())
             s = self.settings
@@ -141,7 +167,9 @@ class PTQSession:
         """The JSON data, round-tripped so the report sees exactly what `python -m ptq_helpers.report` would."""
         s = self.settings
         meta = {"versions": runtime.versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
-                "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"}}
+                "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"},
+                "targets": {"host via the test process": {"how": "in the test process", "cpu": cpu_facts()},
+                            **self.results.targets}}
         return json.loads(json.dumps(results.payload(self.results, self.thresholds, meta)))
 
     def write_outputs(self, tr: Any) -> None:

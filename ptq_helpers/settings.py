@@ -11,6 +11,7 @@ from typing import Any
 from ptq_helpers.assets import Assets
 from ptq_helpers.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED, TRAIN_IMAGES_PER_CLASS
 from ptq_helpers.errors import ConfigError
+from ptq_helpers.targets import parse_targets
 
 Parse = Callable[[str], Any]
 INI_SOURCE = "[tool.pytest.ini_options]"
@@ -80,10 +81,15 @@ class Thresholds:
     max_class_drop: float = 10.0
     fp32_correct: int = 8719
     drop_gate: str = "point"  # "ci": gate the upper bound of the bootstrap 95% interval of the drop
+    min_size_reduction_tflite: float = 55.0
+    max_sram_kib: float = 64.0  # Ethos-U55 (Vela estimate)
+    max_flash_kib: float = 128.0
+    max_npu_fallback_ops: int = 0
+    max_arena_kib: float = 64.0  # TFLM tensor arena
 
     def min_size_reduction(self, kind: str) -> float:
-        """The limit for a framework's size threshold kind ('onnx' or 'torch', see cases.Framework)."""
-        return self.min_size_reduction_onnx if kind == "onnx" else self.min_size_reduction_torch
+        """The limit for a framework's size threshold kind ('onnx', 'torch' or 'tflite', see cases.Framework)."""
+        return getattr(self, f"min_size_reduction_{kind}")
 
 
 _PERCENT = _POINTS = number_in(0, 100)
@@ -96,6 +102,8 @@ THRESHOLD_OPTIONS: tuple[Option, ...] = (
            "ONNX file size reduction vs fp32 must reach this (percent)", "N"),
     Option("min_size_reduction_torch", "--ptq-min-size-reduction-torch", "ptq_min_size_reduction_torch", _PERCENT,
            45.0, "TorchScript file size reduction vs fp32 must reach this (percent)", "N"),
+    Option("min_size_reduction_tflite", "--ptq-min-size-reduction-tflite", "ptq_min_size_reduction_tflite",
+           _PERCENT, 55.0, "TFLite file size reduction vs the float .tflite must reach this (percent)", "N"),
     Option("max_class_drop", "--ptq-max-class-drop", "ptq_max_class_drop", _POINTS, 10.0,
            "no class may lose more than this many points vs fp32", "N"),
     Option("fp32_correct", "--ptq-fp32-correct", "ptq_fp32_correct", number_in(0, 10_000, int), 8719,
@@ -103,6 +111,14 @@ THRESHOLD_OPTIONS: tuple[Option, ...] = (
     Option("drop_gate", "--ptq-drop-gate", "ptq_drop_gate", one_of("point", "ci"), "point",
            "'point' gates the measured drop, 'ci' the upper bound of its paired-bootstrap 95% interval",
            "{point,ci}"),
+    Option("max_sram_kib", "--ptq-max-sram-kib", "ptq_max_sram_kib", number_in(0, 1 << 20), 64.0,
+           "Ethos-U55-128 SRAM (Vela estimate) of every int8 .tflite must not exceed this (KiB)", "N"),
+    Option("max_flash_kib", "--ptq-max-flash-kib", "ptq_max_flash_kib", number_in(0, 1 << 20), 128.0,
+           "Ethos-U55-128 off-chip flash (Vela estimate) must not exceed this (KiB)", "N"),
+    Option("max_npu_fallback_ops", "--ptq-max-npu-fallback-ops", "ptq_max_npu_fallback_ops",
+           count_in(0, 10_000, "operators"), 0, "operators Vela leaves to the CPU must not exceed this", "N"),
+    Option("max_arena_kib", "--ptq-max-arena-kib", "ptq_max_arena_kib", number_in(0, 1 << 20), 64.0,
+           "TFLM tensor arena of every int8 .tflite must not exceed this (KiB)", "N"),
 )
 RUN_OPTIONS: tuple[Option, ...] = (
     Option("matrix", "--ptq-matrix", "ptq_matrix", one_of("seed", "full"), "seed",
@@ -115,6 +131,9 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option("threads", "--ptq-threads", None, count_in(1, 1024, "threads per test process"), None,
            "threads per process for ONNX Runtime and torch (default: physical cores divided by the number of "
            "xdist workers)"),
+    Option("targets", "--ptq-targets", "ptq_targets", parse_targets, ("host",),
+           "deployment targets every model is evaluated and gated on, comma-separated: host (this CPU), avx2 "
+           "(an AVX2-only x86-64 CPU, emulated; needs qemu-user) (default: host)", "host,avx2"),
 )
 
 
@@ -159,5 +178,6 @@ class Settings:
     rebuild: bool = False
     matrix: str = "seed"
     sweep_draws: int = 0  # calibration-draw sweep size; 0 = off
+    targets: tuple[str, ...] = ("host",)  # deployment targets (targets.TARGETS keys)
     run_id: str = "local"
     cache_note: str | None = None  # set when the requested cache was not writable

@@ -2,23 +2,27 @@
 from __future__ import annotations
 
 import importlib
+import json
+import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers import calibration, cases, cifar, evaluate, stats
+from ptq_helpers import calibration, cases, cifar, evaluate, mcu, stats, target_child, targets, tflm, vela
 from ptq_helpers.artifacts import Stored, cache_key, get_or_build, source_sha256
 from ptq_helpers.cases import Case
 from ptq_helpers.contract import check_onnx
 from ptq_helpers.errors import UnsupportedQuantization
-from ptq_helpers.fileio import sha256_bytes, sha256_file
-from ptq_helpers.record import ModelRecord
+from ptq_helpers.fileio import atomic_write_bytes, sha256_bytes, sha256_file
+from ptq_helpers.mcu import McuBudget
+from ptq_helpers.record import ModelRecord, TargetAgreement
 from ptq_helpers.run_results import BuildEvent
 from ptq_helpers.runtime import versions
 from ptq_helpers.settings import Settings
+from ptq_helpers.targets import HOST, Target
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class ModelResult:
     probs: np.ndarray
     metrics: evaluate.Metrics
     record: ModelRecord  # what the gates, summary, JSON and report see
+    target: Target = HOST
 
     @property
     def predictions(self) -> np.ndarray:
@@ -42,6 +47,7 @@ class Store:
 
     settings: Settings
     on_event: Callable[[BuildEvent], None] = lambda event: None
+    on_target_facts: Callable[[str, dict[str, object]], None] = lambda target, facts: None
     _results: dict[str, ModelResult] = field(default_factory=dict)
 
     @cached_property
@@ -97,10 +103,20 @@ class Store:
         names = dict.fromkeys(m for fw in cases.FRAMEWORKS.values() for m in fw.code_modules)
         return source_sha256(*(importlib.import_module(n) for n in names))
 
+    @cached_property
+    def h5(self) -> Path:
+        return self.settings.assets.h5_model()
+
+    def source_of(self, case: Case) -> tuple[Path, str]:
+        """The fp32 model the case's builders start from, and its sha256."""
+        if case.backend.source == "h5":
+            return self.h5, sha256_file(self.h5)
+        return self.source, self.source_sha256
+
     def _artifact_key(self, case: Case, draw: int) -> str:
         return cache_key({
             "case": case.spec(),
-            "source": self.source_sha256,
+            "source": self.source_of(case)[1],
             "train": self.train.sha256,
             "calibration": calibration.indices_sha256(self.calibration_draw(draw)) if draw else self.calibration_sha256,
             "versions": self.versions,
@@ -118,44 +134,94 @@ class Store:
         folder = self.settings.cache / "artifacts" / f"{case.id}-{key[:16]}"
 
         def build(tmp: Path) -> None:
+            source = self.source_of(case)[0]
             if fp32_builder is not None:
-                fp32_builder(self.source, tmp)
+                fp32_builder(source, tmp)
             else:
-                case.backend.builder()(case, self.source, self.train.images(self.calibration_draw(draw)), tmp)
+                case.backend.builder()(case, source, self.train.images(self.calibration_draw(draw)), tmp)
 
         stored = get_or_build(folder, f"model.{cases.FORMATS[case.fmt].suffix}", build,
                               run_id=self.settings.run_id, rebuild=self.settings.rebuild)
         self.on_event(BuildEvent(case.id, "model" + (f" (draw {draw})" if draw else ""), stored.built))
         return stored
 
-    def result(self, case: Case, draw: int = 0) -> ModelResult:
-        """Build (or load) the case's model and score it on the full test split, once per process."""
-        memo = f"{case.id}@{draw}"
-        if memo in self._results:
-            return self._results[memo]
-        stored = self.artifact(case, draw)
-        key = cache_key({"model": stored.sha256, "case": case.spec(), "test": self.test.sha256,
-                         "threads": self.settings.threads, "versions": self.versions,
-                         "code": source_sha256(evaluate)})
-        folder = self.settings.cache / "predictions" / f"{case.id}-{key[:16]}"
+    @cached_property
+    def test_images_npy(self) -> Path:
+        """The test images as one float32 NHWC .npy, memory-mapped by the evaluation children of a target."""
+        folder = self.settings.cache / "data" / f"test-images-{self.test.sha256[:16]}"
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.save(fh, self.test.images())
+
+        return get_or_build(folder, "images.npy", write, run_id=self.settings.run_id).path
+
+    def _predictions(self, case: Case, target: Target, stored: Stored, draw: int, name: str | None = None) -> Stored:
+        """The case's test-set probabilities on a target, computed at most once per cache key."""
+        parts = {"model": stored.sha256, "case": case.spec(), "test": self.test.sha256,
+                 "threads": self.settings.threads, "versions": self.versions, "code": source_sha256(evaluate)}
+        if not target.is_host:
+            parts.update(target=target.name, how=target.how(case), code=source_sha256(evaluate, targets, target_child))
+        key = cache_key(parts)
+        name = (name or case.id) if target.is_host else f"{name or case.id}@{target.name}"
+        folder = self.settings.cache / "predictions" / f"{name}-{key[:16]}"
 
         def run(tmp: Path) -> None:
-            probs = evaluate.predict(case, stored.path, self.test.images(), self.settings.threads)
+            if target.is_host:
+                probs = evaluate.predict(case, stored.path, self.test.images(), self.settings.threads)
+            else:
+                with tempfile.TemporaryDirectory(prefix="ptq-target-") as work:
+                    probs, facts = targets.predict(case, target, stored.path, self.test_images_npy,
+                                                   len(self.test.labels), 1, Path(work))
+                atomic_write_bytes(folder / "facts.json", json.dumps(facts).encode())
             with open(tmp, "wb") as fh:
                 np.save(fh, probs.astype(np.float32))
 
         preds = get_or_build(folder, "probs.npy", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)
-        self.on_event(BuildEvent(case.id, "predictions" + (f" (draw {draw})" if draw else ""), preds.built))
-        probs = np.load(preds.path)
+        self.on_event(BuildEvent(name, "predictions" + (f" (draw {draw})" if draw else ""), preds.built))
+        if (folder / "facts.json").is_file():
+            self.on_target_facts(target.name, json.loads((folder / "facts.json").read_text()))
+        return preds
+
+    def reference_predictions(self, name: str, path: Path, target: Target) -> np.ndarray:
+        """Top-1 of a given .tflite (e.g. MLPerf's own int8 model) on a target, with the LiteRT case's runner on
+        the host and the target's kernels elsewhere; cached like every prediction set."""
+        stored = Stored(path, sha256_file(path), path.stat().st_size, built=False)
+        return np.load(self._predictions(cases.get("litert-int8"), target, stored, 0, name).path).argmax(1)
+
+    def mcu_budget(self, case: Case) -> McuBudget:
+        """Vela's Ethos-U estimate and TFLM's arena for the case's .tflite, measured once per model and versions."""
+        stored = self.artifact(case)
+        key = cache_key({"model": stored.sha256, "versions": self.versions, "code": source_sha256(mcu, vela, tflm)})
+        folder = self.settings.cache / "mcu" / f"{case.id}-{key[:16]}"
+
+        def run(tmp: Path) -> None:
+            with tempfile.TemporaryDirectory(prefix="ptq-vela-") as work:
+                budget = mcu.measure(case.id, stored.path, Path(work))
+            tmp.write_text(json.dumps(asdict(budget)))
+
+        done = get_or_build(folder, "budget.json", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)
+        self.on_event(BuildEvent(case.id, "mcu budget", done.built))
+        return McuBudget.from_json(json.loads(done.path.read_text()))
+
+    def result(self, case: Case, draw: int = 0, target: Target = HOST) -> ModelResult:
+        """Build (or load) the case's model and score it on the full test split on a target, once per process."""
+        memo = f"{case.id}@{target.name}@{draw}"
+        if memo in self._results:
+            return self._results[memo]
+        stored = self.artifact(case, draw)
+        probs = np.load(self._predictions(case, target, stored, draw).path)
         metrics = evaluate.score(probs.argmax(1), self.test.labels)
-        base = None if case.is_fp32 or draw else self.result(cases.get(case.baseline_id))
+        base = None if case.is_fp32 or draw else self.result(cases.get(case.baseline_id), target=target)
+        host = None if target.is_host or draw else self.result(case)
         record = ModelRecord(
             id=case.id, framework=case.framework, dtype=case.dtype, format=case.fmt, baseline_id=case.baseline_id,
             correct=metrics.correct, total=metrics.total, accuracy=round(metrics.accuracy, 4),
             per_class=tuple(round(v, 4) for v in metrics.per_class), size_bytes=stored.size, sha256=stored.sha256,
             predictions_sha256=sha256_bytes(probs.argmax(1).astype("<i8").tobytes()), quant=case.spec()["quant"],
             stats=stats.compare(self.test.labels, base.predictions, probs.argmax(1)) if base else None,
+            target=target.name, vs_host=TargetAgreement.of(host.predictions, probs.argmax(1), self.test.labels) if host else None,
             base=base.record if base else None)
-        result = ModelResult(case, stored, probs, metrics, record)
+        result = ModelResult(case, stored, probs, metrics, record, target)
         self._results[memo] = result
         return result

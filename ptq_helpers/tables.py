@@ -5,7 +5,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ptq_helpers import cases, gates
+from ptq_helpers.mcu import McuBudget
 from ptq_helpers.record import ModelRecord, kib
+from ptq_helpers.results import in_matrix_order, target_keys
 from ptq_helpers.settings import Thresholds
 
 HEADERS = ("Model", "Framework", "Data type", "Accuracy", "Δ vs fp32", "Size", "Size reduction", "Gates")
@@ -34,14 +36,12 @@ def rows(records: Mapping[str, ModelRecord], th: Thresholds) -> list[tuple[str, 
             out.append((case.id, cases.FRAMEWORK_LABELS[case.framework], cases.DTYPE_LABELS[case.dtype], "N/A",
                         "N/A", "N/A", f"N/A — not supported ({case.unsupported})", "-"))
             continue
-        rec = records.get(case.id)
-        if rec is None:
-            continue
-        delta, reduction = ((f"{-rec.drop:+.2f}", f"{rec.size_reduction:.1f}%") if rec.compared else ("-", "-"))
-        failed = gates.all_failures(rec, th)
-        status = "FAIL: " + ", ".join(failed) if failed else "pass"
-        out.append((case.id, rec.framework_label, rec.dtype_label, f"{rec.accuracy:.2f}%", delta,
-                    kib(rec.size_bytes), reduction, status))
+        for rec in (records[key] for key in target_keys(case.id) if key in records):
+            delta, reduction = ((f"{-rec.drop:+.2f}", f"{rec.size_reduction:.1f}%") if rec.compared else ("-", "-"))
+            failed = gates.all_failures(rec, th)
+            status = "FAIL: " + ", ".join(failed) if failed else "pass"
+            out.append((rec.key, rec.framework_label, rec.dtype_label, f"{rec.accuracy:.2f}%", delta,
+                        kib(rec.size_bytes), reduction, status))
     return out
 
 
@@ -53,11 +53,10 @@ def table(records: Mapping[str, ModelRecord], th: Thresholds) -> list[str]:
 def stats_rows(records: Mapping[str, ModelRecord]) -> list[tuple[str, ...]]:
     """Paired statistics of each quantized model against its fp32 baseline, in matrix order."""
     out = []
-    for case in cases.CASES:
-        rec = records.get(case.id)
-        if rec is not None and rec.stats is not None:
+    for rec in in_matrix_order(records):
+        if rec.stats is not None:
             st = rec.stats
-            out.append((case.id, f"{st.agreement:.2f}%", str(st.only_fp32_correct), str(st.only_quantized_correct),
+            out.append((rec.key, f"{st.agreement:.2f}%", str(st.only_fp32_correct), str(st.only_quantized_correct),
                         f"{st.mcnemar_p:.3g}", ci_text(rec)))
     return out
 
@@ -66,3 +65,45 @@ def sweep_rows(sweep: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, ...]]:
     """Accuracy spread over calibration draws, in matrix order."""
     return [(c.id, str(sw["draws"]), f"{sw['mean']:.2f}%", f"{sw['std']:.2f}", f"{sw['min']:.2f}%", f"{sw['max']:.2f}%")
             for c in cases.CASES if (sw := sweep.get(c.id))]
+
+
+def target_headers(targets: tuple[str, ...]) -> tuple[str, ...]:
+    return ("Model", *(f"{t} top-1 (Δ vs fp32, gates)" for t in targets), "Agreement with host",
+            "Largest target Δ", "ISA-robust")
+
+
+def target_rows(records: Mapping[str, ModelRecord], th: Thresholds, targets: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Per model: accuracy, drop and gate status on every target; top-1 agreement of each other target with
+    the host, the largest accuracy difference between targets, and whether predictions are identical."""
+    out = []
+    for case in cases.CASES:
+        mine = {r.target: r for r in (records.get(k) for k in target_keys(case.id)) if r is not None}
+        if len(mine) < 2:
+            continue
+        cells = [case.id]
+        for t in targets:
+            r = mine.get(t)
+            status = ("FAIL: " + ", ".join(gates.all_failures(r, th)) if gates.all_failures(r, th) else "pass") if r else ""
+            cells.append(f"{r.accuracy:.2f}% ({-r.drop:+.2f}, {status})" if r and r.compared
+                         else f"{r.accuracy:.2f}% ({status})" if r else "-")
+        others = [r for r in mine.values() if r.vs_host is not None]
+        accs = [r.accuracy for r in mine.values()]
+        cells.append(", ".join(f"{r.target} {r.vs_host.agreement:.2f}% ({r.vs_host.differing} differ)" for r in others)
+                     or "-")
+        cells += [f"{max(accs) - min(accs):.2f} points",
+                  "yes" if others and all(r.vs_host.differing == 0 for r in others) else "no" if others else "-"]
+        out.append(tuple(cells))
+    return out
+
+
+MCU_HEADERS = ("Model", "Inference (est.)", "NPU cycles", "SRAM", "Flash", "CPU ops", "TFLM arena", "Budgets")
+
+
+def mcu_rows(budgets: Mapping[str, McuBudget], th: Thresholds) -> list[tuple[str, ...]]:
+    out = []
+    for b in budgets.values():
+        failed = gates.mcu_budgets(b, th)
+        out.append((b.id, f"{b.inference_time_ms:.3f} ms", f"{b.cycles_npu:,}", kib(b.sram_bytes), kib(b.flash_bytes),
+                    str(len(b.cpu_fallback_ops)), f"{b.arena_bytes:,} B",
+                    "FAIL: " + ", ".join(failed) if failed else "pass"))
+    return out

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.real
 
 @pytest.mark.benchmark(warmup=True, warmup_iterations=10, disable_gc=True, min_rounds=10, max_time=2.0)
 @pytest.mark.parametrize("batch", speed.BATCHES, ids=lambda b: f"batch{b}")
-def test_inference_speed(benchmark, model: ModelResult, runner: Runner, batch: int, test_split, ptq_store,
+def test_inference_speed(benchmark, host_model: ModelResult, runner: Runner, batch: int, test_split, ptq_store,
                          ptq_session) -> None:
+    model = host_model
     x = np.ascontiguousarray(test_split.images(np.arange(batch)))  # prepared outside the timed call
     benchmark.group = f"batch {batch}" + (" (latency)" if batch == speed.LATENCY_BATCH else " (throughput)")
     versions = ptq_store.versions

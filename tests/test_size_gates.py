@@ -11,6 +11,7 @@ from tests.gate import passes
 pytestmark = pytest.mark.real
 
 
-def test_size_reduction(quantized_model: ModelResult, ptq_thresholds: Thresholds) -> None:
-    assert quantized_model.artifact.size == quantized_model.artifact.path.stat().st_size
-    passes(gates.size_reduction(quantized_model.record, ptq_thresholds))
+def test_size_reduction(host_quantized_model: ModelResult, ptq_thresholds: Thresholds) -> None:
+    model = host_quantized_model
+    assert model.artifact.size == model.artifact.path.stat().st_size
+    passes(gates.size_reduction(model.record, ptq_thresholds))

@@ -1,0 +1,43 @@
+"""Micro-controller budgets of an int8 .tflite: Ethos-U55 estimates from Vela, TFLM's tensor arena, and
+whether the graph is integer end to end."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ACCELERATOR = "ethos-u55-128"
+
+
+@dataclass(frozen=True)
+class McuBudget:
+    """One int8 .tflite on a micro-controller: Vela's Ethos-U estimate and TFLM's measured arena."""
+
+    id: str
+    accelerator: str
+    inference_time_ms: float
+    cycles_npu: int
+    cycles_total: int
+    sram_bytes: int
+    flash_bytes: int
+    npu_ops: int
+    cpu_fallback_ops: tuple[str, ...]  # operator types Vela leaves to the CPU
+    arena_bytes: int  # TFLM tensor arena, found by the interpreter
+    non_integer_ops: tuple[str, ...]  # operators with float tensors (must be none on a micro-controller)
+
+    @classmethod
+    def from_json(cls, data: dict) -> McuBudget:
+        return cls(**{**data, "cpu_fallback_ops": tuple(data["cpu_fallback_ops"]),
+                      "non_integer_ops": tuple(data["non_integer_ops"])})
+
+
+def measure(case_id: str, model: Path, workdir: Path) -> McuBudget:
+    """Compile with Vela for the Ethos-U55-128 (its default High_End_Embedded system) and ask TFLM for
+    the arena; raises VelaError / PTQError with the tool's own message."""
+    from ptq_helpers import tflm, vela
+
+    summary = vela.compile_for_npu(model, workdir, ACCELERATOR)
+    return McuBudget(
+        id=case_id, accelerator=ACCELERATOR, inference_time_ms=round(summary.inference_time_s * 1e3, 4),
+        cycles_npu=summary.cycles_npu, cycles_total=summary.cycles_total, sram_bytes=summary.sram_bytes,
+        flash_bytes=summary.flash_bytes, npu_ops=summary.npu_ops, cpu_fallback_ops=summary.cpu_fallback_ops,
+        arena_bytes=tflm.arena_bytes(model), non_integer_ops=tuple(tflm.non_integer_ops(model)))

@@ -1,0 +1,82 @@
+"""Deployment targets: the emulated CPU is really restricted, bad target names and failing children are
+explained, and the avx2 gates themselves run through the ordinary gate tests (`--ptq-targets=host,avx2`)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ptq_helpers import cases, targets
+from ptq_helpers.isa import qemu_binary
+from ptq_helpers.targets import AVX2, TargetError
+
+needs_qemu = pytest.mark.skipif(qemu_binary() is None, reason="target avx2 needs qemu-user: apt-get install qemu-user")
+
+
+@needs_qemu
+def test_emulated_cpu_lacks_avx512_and_vnni() -> None:
+    """Read CPUID inside a child started exactly as the avx2 evaluation children are."""
+    proc = subprocess.run([qemu_binary(), "-cpu", AVX2.qemu_cpu, sys.executable, "-m", "ptq_helpers.isa"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    facts = json.loads(proc.stdout)
+    assert facts["source"] == "cpuid" and facts["flags"]["avx2"], facts
+    seen = [f for f in AVX2.forbidden_flags if facts["flags"][f]]
+    assert not seen, f"qemu -cpu {AVX2.qemu_cpu} still exposes {seen}"
+    assert "Haswell" in facts["model_name"]
+
+
+def test_each_runtime_reaches_avx2_its_own_way() -> None:
+    assert AVX2.mode(cases.get("ort-int8-qdq")) == "qemu" and AVX2.mode(cases.get("torch-int8-fx")) == "qemu"
+    assert AVX2.mode(cases.get("torch-int8-pt2e")) == "env" and AVX2.env["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    assert targets.HOST.mode(cases.get("ort-int8-qdq")) == "in-process"
+
+
+def test_target_names_are_parsed_and_unknown_ones_listed() -> None:
+    import argparse
+
+    assert targets.parse_targets("host, avx2,host") == ("host", "avx2")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"unknown target 'arm'; known: host, avx2, mcu"):
+        targets.parse_targets("host,arm")
+
+
+def test_unknown_target_is_a_usage_error(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--ptq-targets=host,arm")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*argument --ptq-targets: unknown target 'arm'; known: host, avx2, mcu*"])
+
+
+def test_shards_cover_every_image_once() -> None:
+    assert targets.shards(10_000, 2) == [(0, 5000), (5000, 10_000)]
+    assert targets.shards(3, 8) == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_a_failing_child_names_its_shard_command_and_stderr(tmp_path: Path) -> None:
+    images = tmp_path / "images.npy"
+    np.save(images, np.zeros((4, 32, 32, 3), np.float32))
+    bogus = tmp_path / "model.onnx"
+    bogus.write_text("not a model")
+    native_child = targets.Target("native", "this CPU, in a child process", env_formats=frozenset({"onnx"}))
+    with pytest.raises(TargetError) as info:
+        targets.predict(cases.get("ort-fp32"), native_child, bogus, images, 4, 1, tmp_path / "work", workers=2)
+    text = str(info.value)
+    assert "evaluation child for images[0:2]" in text and "exited with 1" in text
+    assert "reproduce with: " in text and "-m ptq_helpers.target_child --case ort-fp32" in text
+    assert "last stderr lines:" in text and "INVALID_PROTOBUF" in text
+
+
+@needs_qemu
+def test_a_killed_emulator_fails_the_evaluation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A qemu that dies (here: killed by SIGKILL as soon as it starts) is a failure, not missing rows."""
+    killer = tmp_path / "qemu-x86_64"
+    killer.write_text("#!/bin/sh\nkill -9 $$\n")
+    killer.chmod(0o755)
+    monkeypatch.setattr(targets, "qemu_binary", lambda: str(killer))
+    images = tmp_path / "images.npy"
+    np.save(images, np.zeros((4, 32, 32, 3), np.float32))
+    with pytest.raises(TargetError, match=r"on target avx2 exited with -9; reproduce with: .*qemu-x86_64 -cpu Haswell"):
+        targets.predict(cases.get("ort-fp32"), AVX2, Path("/nonexistent.onnx"), images, 4, 1, tmp_path / "w")
