@@ -20,7 +20,7 @@ from ptq_helpers.fileio import atomic_write_bytes, sha256_bytes, sha256_file
 from ptq_helpers.mcu import McuBudget
 from ptq_helpers.record import ModelRecord, TargetAgreement
 from ptq_helpers.run_results import BuildEvent
-from ptq_helpers.runtime import versions
+from ptq_helpers.runtime import progress, versions
 from ptq_helpers.settings import Settings
 from ptq_helpers.targets import HOST, Target
 
@@ -170,9 +170,12 @@ class Store:
             if target.is_host:
                 probs = evaluate.predict(case, stored.path, self.test.images(), self.settings.threads)
             else:
+                progress(f"{name}: evaluating {len(self.test.labels):,} images on target {target.name} "
+                         f"({target.how(case)}) ...")
                 with tempfile.TemporaryDirectory(prefix="ptq-target-") as work:
                     probs, facts = targets.predict(case, target, stored.path, self.test_images_npy,
                                                    len(self.test.labels), 1, Path(work))
+                progress(f"{name}: done in {facts['wall_s']:.0f} s ({facts['children']} child processes)")
                 atomic_write_bytes(folder / "facts.json", json.dumps(facts).encode())
             with open(tmp, "wb") as fh:
                 np.save(fh, probs.astype(np.float32))
