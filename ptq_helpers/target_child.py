@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(args.threads)
     t1 = time.perf_counter()
-    probs = np.concatenate([run(np.ascontiguousarray(images[i:i + BATCH], dtype=np.float32))
+    probs = np.concatenate([run(np.array(images[i:i + BATCH], dtype=np.float32))  # a writable copy of the map
                             for i in range(0, len(images), BATCH)]).astype(np.float32)
     t2 = time.perf_counter()
     buffer = io.BytesIO()

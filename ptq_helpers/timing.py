@@ -1,0 +1,37 @@
+"""Cold and warm wall time of the suite on an empty cache (a timing script, never a timed test):
+
+    python -m ptq_helpers.timing [PYTEST ARGS ...]      # default: -n auto
+
+Runs `pytest PYTEST ARGS` twice with RESNET8_PTQ_CACHE pointing at a fresh temporary folder: the first
+run builds and evaluates everything (cold), the second reuses the cache (warm). Prints the CPU and its
+int8-relevant instruction sets, then one line per run with the wall time and exit code.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from ptq_helpers.isa import cpu_facts, summary
+from ptq_helpers.runtime import available_cores
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(argv if argv is not None else sys.argv[1:]) or ["-n", "auto"]
+    print(f"CPU {summary(cpu_facts())}; {available_cores()} cores; pytest {' '.join(args)}", flush=True)
+    worst = 0
+    with tempfile.TemporaryDirectory(prefix="ptq-timing-") as cache:
+        env = {**os.environ, "RESNET8_PTQ_CACHE": cache}
+        for label in ("cold", "warm"):
+            started = time.perf_counter()
+            code = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+                                  env=env, stdout=subprocess.DEVNULL).returncode
+            print(f"{label}: {time.perf_counter() - started:.1f} s wall, pytest exit {code}", flush=True)
+            worst = max(worst, code)
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())
