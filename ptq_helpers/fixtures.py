@@ -87,34 +87,22 @@ def measured(ptq_session: PTQSession, ptq_store: Store) -> Callable[[Build], Mod
     return measure
 
 
-@pytest.fixture(scope="session")
-def model(request: pytest.FixtureRequest, measured: Callable[[Build], ModelResult]) -> ModelResult:
-    """Every buildable model of the matrix on every target of the run, scored on the full test split."""
-    return measured(request.param)
+def _measured_fixture(name: str, doc: str):
+    """A session fixture returning `measured(param)`; its parameters come from PARAMETRIZED at collection."""
+    def fixture(request: pytest.FixtureRequest, measured: Callable[[Build], ModelResult]) -> ModelResult:
+        return measured(request.param)
+    fixture.__doc__ = doc
+    return pytest.fixture(scope="session", name=name)(fixture)
 
 
-@pytest.fixture(scope="session")
-def fp32_model(request: pytest.FixtureRequest, measured: Callable[[Build], ModelResult]) -> ModelResult:
-    """Each framework's fp32 baseline, on every target."""
-    return measured(request.param)
-
-
-@pytest.fixture(scope="session")
-def quantized_model(request: pytest.FixtureRequest, measured: Callable[[Build], ModelResult]) -> ModelResult:
-    """Each quantized model on every target, its record linked to the fp32 baseline on the same target."""
-    return measured(request.param)
-
-
-@pytest.fixture(scope="session")
-def host_model(request: pytest.FixtureRequest, measured: Callable[[Build], ModelResult]) -> ModelResult:
-    """Every buildable model on this machine (what benchmarks time)."""
-    return measured(request.param)
-
-
-@pytest.fixture(scope="session")
-def host_quantized_model(request: pytest.FixtureRequest, measured: Callable[[Build], ModelResult]) -> ModelResult:
-    """Each quantized model on this machine (file facts such as size do not depend on the target)."""
-    return measured(request.param)
+model = _measured_fixture("model", "Every buildable model of the matrix on every target of the run, scored on the "
+                                   "full test split.")
+fp32_model = _measured_fixture("fp32_model", "Each framework's fp32 baseline, on every target.")
+quantized_model = _measured_fixture("quantized_model", "Each quantized model on every target, its record linked to "
+                                                       "the fp32 baseline on the same target.")
+host_model = _measured_fixture("host_model", "Every buildable model on this machine (what benchmarks time).")
+host_quantized_model = _measured_fixture("host_quantized_model", "Each quantized model on this machine (file facts "
+                                                                 "such as size do not depend on the target).")
 
 
 @pytest.fixture

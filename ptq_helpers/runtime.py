@@ -68,10 +68,3 @@ def cpu_name() -> str:
         pass
     return platform.processor() or platform.machine()
 
-
-def progress(message: str) -> None:
-    """One line on the real stderr, shown live also from xdist workers (whose stdout pytest captures)."""
-    import sys
-
-    sys.__stderr__.write(f"[resnet8-ptq pid {os.getpid()}] {message}\n")
-    sys.__stderr__.flush()

@@ -16,6 +16,7 @@ from ptq_helpers.assets import resolve_assets, resolve_cache_dir, writable_cache
 from ptq_helpers.cases import Build, Case
 from ptq_helpers.errors import PTQError
 from ptq_helpers.isa import cpu_facts, summary
+from ptq_helpers.progress import Progress
 from ptq_helpers.run_results import RunResults
 from ptq_helpers.targets import TARGETS
 from ptq_helpers.settings import RUN_OPTIONS, Settings, Thresholds, resolve, thresholds
@@ -34,6 +35,13 @@ def _xdist_workers(config: pytest.Config) -> int:
     return n if isinstance(n, int) and n > 0 else 1
 
 
+def _controller_run_id(config: pytest.Config) -> str:
+    """The run's id, handed to xdist (--testrunuid) so that its workers share it with this process."""
+    if getattr(config.option, "testrunuid", None) is None and hasattr(config.option, "testrunuid"):
+        config.option.testrunuid = uuid.uuid4().hex
+    return getattr(config.option, "testrunuid", None) or uuid.uuid4().hex
+
+
 @dataclass
 class PTQSession:
     settings: Settings
@@ -41,6 +49,7 @@ class PTQSession:
     json_path: Path | None = None
     report_path: Path | None = None
     results: RunResults = field(default_factory=RunResults)
+    progress: Progress | None = None
 
     @classmethod
     def configure(cls, config: pytest.Config) -> PTQSession:
@@ -59,10 +68,12 @@ class PTQSession:
             assets=replace(assets, cache=cache), cache=cache, threads=run["threads"] or runtime.default_threads(workers),
             seed=run["seed"], per_class=run["per_class"], matrix=run["matrix"], targets=run["targets"],
             sweep_draws=config.getoption("ptq_sweep"), cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
-            run_id=workerinput["testrunuid"] if workerinput else uuid.uuid4().hex,
+            run_id=workerinput["testrunuid"] if workerinput else _controller_run_id(config),
         )
         paths = [config.getoption(o) for o in ("ptq_json", "ptq_report")]
         session = cls(settings, th, *(Path(p) if p else None for p in paths))
+        session.progress = Progress(config, cache / "progress", settings.run_id)
+        session.progress.start(xdist_controller=not workerinput and getattr(config.option, "dist", "no") != "no")
         config.stash[_KEY] = session
         return session
 
@@ -115,6 +126,8 @@ class PTQSession:
 
     def terminal_summary(self, tr: Any) -> None:
         """The results, statistics, sweep and speed tables; then the JSON and report files."""
+        if self.progress:
+            self.progress.stop()
         records, res = self.results.linked_records(), self.results
         if records:
             tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
@@ -186,6 +199,8 @@ class PTQSession:
     # --- xdist ------------------------------------------------------------------------------------
     def export(self, config: pytest.Config) -> None:
         """On an xdist worker: hand this process's results to the controller."""
+        if self.progress:
+            self.progress.stop()
         if hasattr(config, "workeroutput"):
             config.workeroutput[EXPORT_KEY] = self.results.export()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import json
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -20,7 +21,8 @@ from ptq_helpers.fileio import atomic_write_bytes, sha256_bytes, sha256_file
 from ptq_helpers.mcu import McuBudget
 from ptq_helpers.record import ModelRecord, TargetAgreement
 from ptq_helpers.run_results import BuildEvent
-from ptq_helpers.runtime import progress, versions
+from ptq_helpers.progress import say
+from ptq_helpers.runtime import versions
 from ptq_helpers.settings import Settings
 from ptq_helpers.targets import HOST, Target
 
@@ -134,11 +136,13 @@ class Store:
         folder = self.settings.cache / "artifacts" / f"{case.id}-{key[:16]}"
 
         def build(tmp: Path) -> None:
-            source = self.source_of(case)[0]
+            source, started = self.source_of(case)[0], time.perf_counter()
+            say(f"{case.id}: building{f' (calibration draw {draw})' if draw else ''} ...")
             if fp32_builder is not None:
                 fp32_builder(source, tmp)
             else:
                 case.backend.builder()(case, source, self.train.images(self.calibration_draw(draw)), tmp)
+            say(f"{case.id}: built in {time.perf_counter() - started:.0f} s")
 
         stored = get_or_build(folder, f"model.{cases.FORMATS[case.fmt].suffix}", build,
                               run_id=self.settings.run_id, rebuild=self.settings.rebuild)
@@ -170,12 +174,12 @@ class Store:
             if target.is_host:
                 probs = evaluate.predict(case, stored.path, self.test.images(), self.settings.threads)
             else:
-                progress(f"{name}: evaluating {len(self.test.labels):,} images on target {target.name} "
+                say(f"{name}: evaluating {len(self.test.labels):,} images on target {target.name} "
                          f"({target.how(case)}) ...")
                 with tempfile.TemporaryDirectory(prefix="ptq-target-") as work:
                     probs, facts = targets.predict(case, target, stored.path, self.test_images_npy,
                                                    len(self.test.labels), 1, Path(work))
-                progress(f"{name}: done in {facts['wall_s']:.0f} s ({facts['children']} child processes)")
+                say(f"{name}: evaluated in {facts['wall_s']:.0f} s ({facts['children']} child processes)")
                 atomic_write_bytes(folder / "facts.json", json.dumps(facts).encode())
             with open(tmp, "wb") as fh:
                 np.save(fh, probs.astype(np.float32))

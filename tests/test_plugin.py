@@ -91,3 +91,25 @@ def test_suite_runs_with_an_unwritable_cache(suite: pytest.Pytester, monkeypatch
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["resnet8-ptq: assets * cache /tmp/resnet8-ptq-* (cache folder "
                                  "/proc/resnet8-ptq-readonly is not writable (*); using /tmp/resnet8-ptq-* instead)"])
+
+
+PROGRESS = """
+from ptq_helpers.progress import say
+
+def test_long_step():
+    say("building something slow ...")
+"""
+
+
+def test_progress_lines_are_shown_live_without_xdist(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_progress=PROGRESS)
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["[[]resnet8-ptq[]] building something slow ..."])
+
+
+def test_progress_lines_reach_the_controller_from_xdist_workers(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_progress=PROGRESS)
+    result = suite.runpytest_subprocess("-n", "2", "-p", "xdist")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["[[]resnet8-ptq[]] building something slow ... (gw?)"])
