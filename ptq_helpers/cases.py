@@ -46,6 +46,7 @@ class Framework:
     tools: str = ""  # how its models are quantized, for the report's methodology
     source: Literal["onnx", "h5"] = "onnx"  # which fp32 model its builders start from
     needs: tuple[tuple[str, str], ...] = ()  # (module, pip extra) its builder and runner import
+    runtime_facts: str | None = None  # "module:function" (case, path) -> {fact: value}, asked of the runtime
 
     def missing(self) -> str | None:
         """A skip reason naming the extra to install when a module it needs is absent, else None."""
@@ -101,6 +102,14 @@ class LiteRTQuant:
 
 
 @dataclass(frozen=True)
+class OvQuant:
+    """OpenVINO: NNCF post-training quantization preset and the CPU plugin's precision hint at run time."""
+
+    preset: Literal["performance", "mixed"] = "performance"
+    precision_hint: Literal["f32", "default"] = "f32"
+
+
+@dataclass(frozen=True)
 class TorchQuant:
     """torch.ao.quantization FX graph-mode settings."""
 
@@ -118,7 +127,7 @@ class Case:
     framework: str  # a FRAMEWORKS key
     dtype: DType
     fmt: str  # a FORMATS key
-    quant: OrtQuant | TorchQuant | LiteRTQuant | None = None
+    quant: OrtQuant | TorchQuant | LiteRTQuant | OvQuant | None = None
     unsupported: str | None = None  # reason, when the backend cannot build it
     matrix: Literal["seed", "full"] = "seed"  # "full" cases run with --ptq-matrix full
 
@@ -206,6 +215,13 @@ LITERT = Framework("litert", "LiteRT", "litert", build="ptq_helpers.litert:build
                          "representative dataset = the calibration images one per step, `TFLITE_BUILTINS_INT8`, int8 "
                          "input/output), run with ai-edge-litert's default kernels (XNNPACK)")
 LITERT_FORMATS = {"tflite": Format("tflite", "TFLite flatbuffer")}
+OPENVINO = Framework("openvino", "OpenVINO", "ov", build="ptq_helpers.openvino_backend:build_int8",
+                     build_fp32="ptq_helpers.openvino_backend:build_fp32", run="ptq_helpers.openvino_backend:runner",
+                     runtime_facts="ptq_helpers.openvino_backend:runtime_facts",
+                     needs=(("openvino", "openvino"), ("nncf", "openvino")),
+                     tools="OpenVINO `ov.convert_model` of the ONNX file and NNCF `nncf.quantize` (every calibration "
+                           "image, `subset_size` = the draw), run on the CPU plugin with `INFERENCE_PRECISION_HINT=f32`")
+OPENVINO_FORMATS = {"ir": Format("ir.zip", "OpenVINO IR (.xml + .bin, stored uncompressed in one zip)")}
 ORT_FORMATS = {"onnx": Format("onnx", "ONNX"), "qdq": Format("onnx", "ONNX (QDQ)"),
                "qoperator": Format("onnx", "ONNX (QOperator)")}
 TORCH_FORMATS = {"torchscript": Format("pt", "TorchScript"),
@@ -224,6 +240,8 @@ SEED: tuple[Case, ...] = (
     ),
     Case("litert-fp32", "litert", "fp32", "tflite"),
     Case("litert-int8", "litert", "int8", "tflite", LiteRTQuant()),
+    Case("ov-fp32", "openvino", "fp32", "ir"),
+    Case("ov-int8-nncf", "openvino", "int8", "ir", OvQuant()),
 )
 
 _ORT_TYPES = {"s8s8": ("QInt8", "QInt8", False), "u8u8": ("QUInt8", "QUInt8", False),
@@ -251,10 +269,12 @@ FULL += (
     Case("torch-int8-fx-x86", "pytorch", "int8", "torchscript", TorchQuant("x86", "qint8"), matrix="full"),
     Case("torch-int8-pt2e", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e"), matrix="full"),
     Case("torch-int8-pt2e-rr", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e", True), matrix="full"),
+    Case("ov-int8-nncf-mixed", "openvino", "int8", "ir", OvQuant("mixed"), matrix="full"),
 )
 register(ORT, ORT_FORMATS)
 register(TORCH, TORCH_FORMATS)
 register(LITERT, LITERT_FORMATS)
+register(OPENVINO, OPENVINO_FORMATS)
 add(*SEED, *FULL)
 
 

@@ -64,6 +64,7 @@ class ModelRecord:
     stats: PairedStats | None = None
     target: str = "host"
     vs_host: TargetAgreement | None = None  # the same build on the host (targets other than host)
+    runtime: Mapping[str, str] | None = None  # facts the runtime reports about how it ran the model
     base: ModelRecord | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -129,6 +130,7 @@ class ModelRecord:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NESTED}
         out["per_class"] = list(self.per_class)
         out["quant"] = dict(self.quant) if self.quant is not None else None
+        out["runtime"] = dict(self.runtime) if self.runtime is not None else None
         if self.stats is not None:
             out["stats"] = asdict(self.stats)
         if self.vs_host is not None:

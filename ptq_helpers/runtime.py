@@ -6,7 +6,7 @@ import platform
 from importlib import metadata
 
 LIBRARIES = ("numpy", "onnx", "onnxruntime", "torch", "torchvision", "onnx2torch", "filelock", "pooch",
-             "tensorflow-cpu", "ai-edge-litert", "tflite-micro", "ethos-u-vela")
+             "tensorflow-cpu", "ai-edge-litert", "tflite-micro", "ethos-u-vela", "openvino", "nncf")
 
 
 def available_cores() -> int:

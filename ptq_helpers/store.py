@@ -99,11 +99,9 @@ class Store:
         return {"source_sha256": self.source_sha256, "test_sha256": self.test.sha256,
                 "train_sha256": self.train.sha256, "calibration_indices_sha256": self.calibration_sha256}
 
-    @cached_property
-    def builder_code(self) -> str:
-        """Hash of every registered builder module: a change to any of them invalidates built models."""
-        names = dict.fromkeys(m for fw in cases.FRAMEWORKS.values() for m in fw.code_modules)
-        return source_sha256(*(importlib.import_module(n) for n in names))
+    def builder_code(self, case: Case) -> str:
+        """Hash of the case's builder modules: a change to them invalidates that framework's built models."""
+        return source_sha256(*(importlib.import_module(n) for n in case.backend.code_modules))
 
     @cached_property
     def h5(self) -> Path:
@@ -122,7 +120,7 @@ class Store:
             "train": self.train.sha256,
             "calibration": calibration.indices_sha256(self.calibration_draw(draw)) if draw else self.calibration_sha256,
             "versions": self.versions,
-            "code": self.builder_code,
+            "code": self.builder_code(case),
         })
 
     def artifact(self, case: Case, draw: int = 0) -> Stored:
@@ -211,6 +209,11 @@ class Store:
         self.on_event(BuildEvent(case.id, "mcu budget", done.built))
         return McuBudget.from_json(json.loads(done.path.read_text()))
 
+    @staticmethod
+    def _runtime_facts(case: Case, stored: Stored) -> dict[str, str] | None:
+        ask = case.backend.runtime_facts
+        return cases.resolve(ask)(case, stored.path) if ask else None
+
     def result(self, case: Case, draw: int = 0, target: Target = HOST) -> ModelResult:
         """Build (or load) the case's model and score it on the full test split on a target, once per process."""
         memo = f"{case.id}@{target.name}@{draw}"
@@ -227,7 +230,8 @@ class Store:
             per_class=tuple(round(v, 4) for v in metrics.per_class), size_bytes=stored.size, sha256=stored.sha256,
             predictions_sha256=sha256_bytes(probs.argmax(1).astype("<i8").tobytes()), quant=case.spec()["quant"],
             stats=stats.compare(self.test.labels, base.predictions, probs.argmax(1)) if base else None,
-            target=target.name, vs_host=TargetAgreement.of(host.predictions, probs.argmax(1), self.test.labels) if host else None,
+            target=target.name, runtime=self._runtime_facts(case, stored) if target.is_host and not draw else None,
+            vs_host=TargetAgreement.of(host.predictions, probs.argmax(1), self.test.labels) if host else None,
             base=base.record if base else None)
         result = ModelResult(case, stored, probs, metrics, record, target)
         self._results[memo] = result

@@ -40,6 +40,17 @@ def test_onnx2torch_matches_onnxruntime(ptq_store) -> None:
     assert differ == 0, f"torch-fp32 vs ort-fp32: top-1 differs on {differ} of 10,000 images"
 
 
+def test_openvino_fp32_matches_onnxruntime(ptq_store) -> None:
+    """OpenVINO reads the same ONNX file; with the f32 hint it must compute what ONNX Runtime computes."""
+    missing = cases.get("ov-fp32").backend.missing()
+    if missing:
+        pytest.skip(missing)
+    ort, ov = ptq_store.result(cases.get("ort-fp32")), ptq_store.result(cases.get("ov-fp32"))
+    same = int((ort.predictions == ov.predictions).sum())
+    assert same >= 9_990, f"ov-fp32 vs ort-fp32: identical top-1 on {same} of 10,000 images (< 99.9%)"
+    assert ov.record.runtime["inference precision"] == "f32", ov.record.runtime
+
+
 @pytest.mark.parametrize("case", [c for c in cases.QUANTIZED if c.framework == "pytorch"], ids=str)
 def test_torch_model_runs_on_its_own_engine(case: cases.Case, ptq_store, test_split) -> None:
     """The quantized engine is process-global and changes results; a stale setting must not leak in."""
