@@ -25,7 +25,8 @@ def targets(view: View) -> list[str]:
     if body:
         out += _table(target_headers(present), body)
         robust = [r[0] for r in body if r[-1] == "yes"]
-        out += [f"ISA-robust (identical top-1 on every target): {', '.join(f'`{m}`' for m in robust) or 'none'}.", ""]
+        out += [f"Identical top-1 on every target (robust to the kernels): "
+                f"{', '.join(f'`{m}`' for m in robust) or 'none'}.", ""]
     differ = [m for m in view.models.values() if m.vs_host is not None and m.vs_host.differing]
     if differ:
         out += ["Where a target's top-1 differs from the host's, by true class:", "",

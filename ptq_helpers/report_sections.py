@@ -156,7 +156,7 @@ def comparison(view: View) -> list[str]:
         rows.append((FRAMEWORK[u["framework"]], DTYPE[u["dtype"]], "N/A", "N/A", "N/A",
                      f"Not supported ({u['reason']})", f"`{u['id']}`"))
     for r in view.data.get("references") or []:
-        rows.append((f"LiteRT on {r['kernels']} (reference, calibrated on test images)", DTYPE[r["dtype"]],
+        rows.append((f"MLPerf's int8 .tflite on {r['kernels']} (reference, calibrated on test images)", DTYPE[r["dtype"]],
                      f"{r['accuracy']:.2f}%",
                      "not comparable", _kib(r["size_bytes"]), "not gated", f"`{r['id']}`"))
     return ["## Comparison table", "", *_table(

@@ -69,7 +69,7 @@ def sweep_rows(sweep: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, ...]]:
 
 def target_headers(targets: tuple[str, ...]) -> tuple[str, ...]:
     return ("Model", *(f"{t} top-1 (Δ vs fp32, gates)" for t in targets), "Agreement with host",
-            "Largest target Δ", "ISA-robust")
+            "Largest target Δ", "Identical on every target")
 
 
 def target_rows(records: Mapping[str, ModelRecord], th: Thresholds, targets: tuple[str, ...]) -> list[tuple[str, ...]]:

@@ -48,6 +48,7 @@ class Target:
     forbidden_flags: tuple[str, ...] = ()  # a child that sees one of these was not restricted
     formats: frozenset[str] | None = None  # the model formats it runs (None: all)
     runner: str | None = None  # "module:function" replacing the framework's runner (another kernel library)
+    runner_label: str = ""  # that runner, as headers and reports name it
     needs: tuple[tuple[str, str], ...] = ()  # (module, pip extra) its runner imports
 
     @property
@@ -73,7 +74,7 @@ class Target:
         if mode == "env":
             return " ".join(f"{k}={v}" for k, v in self.env.items())
         if mode == "child":
-            return f"{self.runner} in child processes"
+            return f"{self.runner_label or self.runner} in child processes"
         return "in the test process"
 
     def missing_tool(self, case: Case) -> str | None:
@@ -100,7 +101,8 @@ AVX2 = Target(
 MCU = Target(
     "mcu", "a Cortex-M micro-controller: TensorFlow Lite Micro's reference kernels (PyPI tflite-micro), one image "
     "per invoke, in child processes; .tflite builds only", formats=frozenset({"tflite"}),
-    runner="ptq_helpers.tflm:runner", needs=(("tflite_micro", "mcu"),),
+    runner="ptq_helpers.tflm:runner", runner_label="the TensorFlow Lite Micro interpreter",
+    needs=(("tflite_micro", "mcu"),),
 )
 TARGETS: dict[str, Target] = {t.name: t for t in (HOST, AVX2, MCU)}
 # The kernel library a .tflite runs with on each target that runs one.
