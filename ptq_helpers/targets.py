@@ -193,6 +193,8 @@ def predict(case: Case, target: Target, model: Path, images_npy: Path, n_images:
             raise child.failure(f"saw {', '.join(wrong)}: the CPU of target {target.name} was not restricted",
                                 env_text)
     probs = np.concatenate([np.load(c.out) for c in children])
+    emulator = subprocess.run([prefix[0], "--version"], capture_output=True, text=True).stdout.splitlines()[:1] \
+        if prefix else []
     return probs, {"target": target.name, "how": target.how(case), "mode": mode, "children": len(children),
                    "wall_s": round(time.perf_counter() - started, 1), "cpu": seen[0]["cpu"],
-                   "runtime": seen[0]["runtime"]}
+                   "runtime": seen[0]["runtime"], "emulator": emulator[0] if emulator else None}

@@ -1,8 +1,9 @@
 """Cold and warm wall time of the suite on an empty cache (a timing script, never a timed test):
 
-    python -m ptq_helpers.timing [PYTEST ARGS ...]      # default: -n auto
+    python -m ptq_helpers.timing [--cache EMPTY_DIR] [PYTEST ARGS ...]      # default: -n auto
 
-Runs `pytest PYTEST ARGS` twice with RESNET8_PTQ_CACHE pointing at a fresh temporary folder: the first
+Runs `pytest PYTEST ARGS` twice with RESNET8_PTQ_CACHE pointing at a fresh folder (temporary, or
+--cache, which must be empty or absent and is kept for later runs): the first
 run builds and evaluates everything (cold), the second reuses the cache (warm). Prints the CPU and its
 int8-relevant instruction sets, then one line per run with the wall time and exit code.
 """
@@ -13,17 +14,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from ptq_helpers.isa import cpu_facts, summary
 from ptq_helpers.runtime import available_cores
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(argv if argv is not None else sys.argv[1:]) or ["-n", "auto"]
+    args = list(argv if argv is not None else sys.argv[1:])
+    keep = None
+    if args[:1] == ["--cache"]:
+        keep, args = Path(args[1]), args[2:]
+        if keep.exists() and any(keep.iterdir()):
+            sys.exit(f"--cache {keep}: not empty; a cold run needs an empty or absent folder")
+    args = args or ["-n", "auto"]
     print(f"CPU {summary(cpu_facts())}; {available_cores()} cores; pytest {' '.join(args)}", flush=True)
     worst = 0
-    with tempfile.TemporaryDirectory(prefix="ptq-timing-") as cache:
-        env = {**os.environ, "RESNET8_PTQ_CACHE": cache}
+    with tempfile.TemporaryDirectory(prefix="ptq-timing-") as temporary:
+        env = {**os.environ, "RESNET8_PTQ_CACHE": str(keep or temporary)}
         for label in ("cold", "warm"):
             started = time.perf_counter()
             code = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
