@@ -91,8 +91,8 @@ class Target:
 
 HOST = Target("host", "this machine's CPU, in the test process")
 AVX2 = Target(
-    "avx2", "an AVX2-only x86-64 CPU (no AVX-512, no VNNI): ONNX Runtime and TorchScript under qemu-x86_64 "
-    "-cpu Haswell, PT2E/Inductor natively with oneDNN and ATen capped at AVX2",
+    "avx2", "an AVX2-only x86-64 CPU (no AVX-512, no VNNI): ONNX Runtime, TorchScript, LiteRT and OpenVINO under "
+    "qemu-x86_64 -cpu Haswell; PT2E/Inductor natively with oneDNN, ATen and Inductor's C++ capped at AVX2",
     qemu_cpu="Haswell",
     # oneDNN's int8 kernels, ATen's and Inductor's generated C++ (compiled by the native compiler) all at AVX2.
     env={"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "TORCHINDUCTOR_CPP_MARCH": "haswell"},
