@@ -33,6 +33,19 @@ def draw_indices(labels: np.ndarray, per_class: int = DEFAULT_PER_CLASS, seed: i
     return np.concatenate(picks).astype(np.int64)
 
 
+VALIDATION_PER_CLASS = 500  # held-out training images per class for tools that validate while quantizing
+
+
+def validation_indices(labels: np.ndarray, exclude: np.ndarray, per_class: int = VALIDATION_PER_CLASS,
+                       seed: int = DEFAULT_SEED) -> np.ndarray:
+    """A stratified draw from the TRAINING split disjoint from `exclude` (the calibration draw): the validation
+    set of tools like NNCF's accuracy control, so no test image ever steers a build."""
+    rng = np.random.RandomState([seed, 1])  # its own stream: the calibration draws are unaffected
+    rest = np.setdiff1d(np.arange(len(labels)), exclude)
+    picks = [rng.choice(rest[labels[rest] == c], per_class, replace=False) for c in np.unique(labels)]
+    return np.concatenate(picks).astype(np.int64)
+
+
 def indices_sha256(indices: np.ndarray) -> str:
     """Content hash of a draw (little-endian int64), recorded in results and cache keys."""
     return sha256_bytes(np.asarray(indices, dtype="<i8").tobytes())

@@ -10,8 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-DType = Literal["fp32", "int8", "uint8", "u8s8"]
-DTYPE_LABELS = {"fp32": "float32", "int8": "int8", "uint8": "uint8", "u8s8": "uint8 act/int8 wt"}
+DType = Literal["fp32", "int8", "uint8", "u8s8", "bf16"]
+DTYPE_LABELS = {"fp32": "float32", "int8": "int8", "uint8": "uint8", "u8s8": "uint8 act/int8 wt",
+                "bf16": "bfloat16 (run time)"}
 
 
 def resolve(dotted: str) -> Callable[..., Any]:
@@ -31,7 +32,8 @@ class Format:
 class Framework:
     """A backend: how its models are built and run, and which size threshold applies to them.
 
-    build(case, fp32_source, calibration_images, dest) writes a quantized model; build_fp32(source, dest)
+    build(case, fp32_source, calibration_images, dest) writes a quantized model (cases whose `needs_validation`
+    also get `validation=(images, labels)` from held-out training images and `max_drop` in points); build_fp32(source, dest)
     writes the fp32 model (None: the fp32 model is the source ONNX file itself); run(case, path,
     threads) returns `run(images NHWC float32) -> probabilities`.
     """
@@ -103,10 +105,17 @@ class LiteRTQuant:
 
 @dataclass(frozen=True)
 class OvQuant:
-    """OpenVINO: NNCF post-training quantization preset and the CPU plugin's precision hint at run time."""
+    """OpenVINO: NNCF post-training quantization (preset; accuracy control on held-out training images), or
+    none (`nncf=False`: the fp32 graph saved with fp16 weights), and the CPU plugin's precision hint at run time."""
 
     preset: Literal["performance", "mixed"] = "performance"
     precision_hint: Literal["f32", "default"] = "f32"
+    nncf: bool = True
+    accuracy_control: bool = False  # nncf.quantize_with_accuracy_control, max drop = --ptq-ov-max-drop
+
+    @property
+    def needs_validation(self) -> bool:
+        return self.accuracy_control
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,11 @@ class Case:
     @property
     def is_fp32(self) -> bool:
         return self.dtype == "fp32"
+
+    @property
+    def needs_validation(self) -> bool:
+        """Its builder also takes held-out training images (disjoint from the calibration draw) with labels."""
+        return bool(getattr(self.quant, "needs_validation", False))
 
     @property
     def baseline_id(self) -> str:
@@ -220,7 +234,10 @@ OPENVINO = Framework("openvino", "OpenVINO", "ov", build="ptq_helpers.openvino_b
                      runtime_facts="ptq_helpers.openvino_backend:runtime_facts",
                      needs=(("openvino", "openvino"), ("nncf", "openvino")),
                      tools="OpenVINO `ov.convert_model` of the ONNX file and NNCF `nncf.quantize` (every calibration "
-                           "image, `subset_size` = the draw), run on the CPU plugin with `INFERENCE_PRECISION_HINT=f32`")
+                           "image, `subset_size` = the draw) or `nncf.quantize_with_accuracy_control` (validation on "
+                           "held-out training images, never test images), run on the CPU plugin with "
+                           "`INFERENCE_PRECISION_HINT=f32` (the bf16 row: the plugin's default) and the LATENCY hint "
+                           "for one image, THROUGHPUT (an async request queue) for batches")
 OPENVINO_FORMATS = {"ir": Format("ir.zip", "OpenVINO IR (.xml + .bin, stored uncompressed in one zip)")}
 ORT_FORMATS = {"onnx": Format("onnx", "ONNX"), "qdq": Format("onnx", "ONNX (QDQ)"),
                "qoperator": Format("onnx", "ONNX (QOperator)")}
@@ -270,6 +287,9 @@ FULL += (
     Case("torch-int8-pt2e", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e"), matrix="full"),
     Case("torch-int8-pt2e-rr", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e", True), matrix="full"),
     Case("ov-int8-nncf-mixed", "openvino", "int8", "ir", OvQuant("mixed"), matrix="full"),
+    Case("ov-int8-nncf-ac", "openvino", "int8", "ir", OvQuant(accuracy_control=True), matrix="full"),
+    # OpenVINO's defaults: `ov.save_model` stores fp16 weights, the CPU plugin picks bf16 where the CPU has it
+    Case("ov-bf16", "openvino", "bf16", "ir", OvQuant(precision_hint="default", nncf=False), matrix="full"),
 )
 register(ORT, ORT_FORMATS)
 register(TORCH, TORCH_FORMATS)

@@ -130,10 +130,10 @@ def frameworks(view: View) -> list[str]:
                    + (", ".join(f"{DTYPE[m.dtype]} ({m.accuracy:.2f}%)" for m in mine) or "none"))
         if refused:
             out.append("- **Not supported:** " + "; ".join(f"{DTYPE[u['dtype']]}: {u['reason']}" for u in refused))
-        ran = [f"`{m.key}`: " + ", ".join(f"{k} {v}" for k, v in m.runtime.items())
+        ran = [f"  - `{m.key}`: " + "; ".join(f"{k}: {v}" for k, v in m.runtime.items())
                for m in view.models.values() if m.framework == fw and m.runtime]
         if ran:
-            out.append("- **As the runtime reports it:** " + "; ".join(ran))
+            out += ["- **As the runtime reports it** (asked of the compiled model):", *ran]
         formats = sorted({m.format_label for m in mine})
         settings = sorted({", ".join(f"{k}={v}" for k, v in (m.quant or {}).items()) for m in mine})
         out += [f"- **Format:** {', '.join(formats) or '-'}", f"- **Settings:** {'; '.join(settings) or '-'}"]

@@ -67,6 +67,7 @@ class PTQSession:
         settings = Settings(
             assets=replace(assets, cache=cache), cache=cache, threads=run["threads"] or runtime.default_threads(workers),
             seed=run["seed"], per_class=run["per_class"], matrix=run["matrix"], targets=run["targets"],
+            ov_max_drop=run["ov_max_drop"],
             sweep_draws=config.getoption("ptq_sweep"), cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
             run_id=workerinput["testrunuid"] if workerinput else _controller_run_id(config),
         )

@@ -134,6 +134,9 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option("targets", "--ptq-targets", "ptq_targets", parse_targets, ("host",),
            "deployment targets every model is evaluated and gated on, comma-separated: host (this CPU), avx2 "
            "(an AVX2-only x86-64 CPU, emulated; needs qemu-user) (default: host)", "host,avx2"),
+    Option("ov_max_drop", "--ptq-ov-max-drop", "ptq_ov_max_drop", number_in(0, 100), 0.1,
+           "max top-1 drop (points) NNCF's accuracy control may accept on its held-out training images "
+           "(ov-int8-nncf-ac, full matrix; default 0.1)", "N"),
 )
 
 
@@ -179,5 +182,6 @@ class Settings:
     matrix: str = "seed"
     sweep_draws: int = 0  # calibration-draw sweep size; 0 = off
     targets: tuple[str, ...] = ("host",)  # deployment targets (targets.TARGETS keys)
+    ov_max_drop: float = 0.1  # points, NNCF accuracy control
     run_id: str = "local"
     cache_note: str | None = None  # set when the requested cache was not writable

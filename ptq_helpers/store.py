@@ -113,15 +113,31 @@ class Store:
             return self.h5, sha256_file(self.h5)
         return self.source, self.source_sha256
 
+    def validation_draw(self, draw: int) -> np.ndarray:
+        """Held-out training images for builders that validate (disjoint from the draw-th calibration set)."""
+        return calibration.validation_indices(self.train.labels, self.calibration_draw(draw), seed=self.settings.seed)
+
     def _artifact_key(self, case: Case, draw: int) -> str:
-        return cache_key({
+        parts = {
             "case": case.spec(),
             "source": self.source_of(case)[1],
             "train": self.train.sha256,
             "calibration": calibration.indices_sha256(self.calibration_draw(draw)) if draw else self.calibration_sha256,
             "versions": self.versions,
             "code": self.builder_code(case),
-        })
+        }
+        if case.needs_validation:
+            parts.update(validation=calibration.indices_sha256(self.validation_draw(draw)),
+                         max_drop=self.settings.ov_max_drop)
+        return cache_key(parts)
+
+    def _build_inputs(self, case: Case, draw: int) -> dict[str, object]:
+        """Keyword inputs beyond the calibration images: held-out validation images, labels and max drop."""
+        if not case.needs_validation:
+            return {}
+        held_out = self.validation_draw(draw)
+        return {"validation": (self.train.images(held_out), self.train.labels[held_out]),
+                "max_drop": self.settings.ov_max_drop}
 
     def artifact(self, case: Case, draw: int = 0) -> Stored:
         """The serialized model of a case (calibrated on the given draw), built at most once per cache key."""
@@ -139,7 +155,8 @@ class Store:
             if fp32_builder is not None:
                 fp32_builder(source, tmp)
             else:
-                case.backend.builder()(case, source, self.train.images(self.calibration_draw(draw)), tmp)
+                case.backend.builder()(case, source, self.train.images(self.calibration_draw(draw)), tmp,
+                                       **self._build_inputs(case, draw))
             say(f"{case.id}: built in {time.perf_counter() - started:.0f} s")
 
         stored = get_or_build(folder, f"model.{cases.FORMATS[case.fmt].suffix}", build,
