@@ -147,3 +147,13 @@ if __name__ == "__main__":
     import json
 
     print(json.dumps(cpu_facts(), indent=1))
+
+
+def machine() -> dict[str, object]:
+    """Which host this process runs on and the CPU kind it has (recorded per xdist worker)."""
+    import socket
+
+    facts = cpu_facts()
+    flags = facts.get("flags") or {}
+    return {"host": socket.gethostname(), "cpu": facts.get("model_name", "?"),
+            "flags": sorted(f for f, on in flags.items() if on)}  # type: ignore[union-attr]

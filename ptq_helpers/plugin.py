@@ -41,7 +41,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    session_of(session.config).export(session.config)
+    session_of(session.config).finish(session)
 
 
 @pytest.hookimpl(optionalhook=True)

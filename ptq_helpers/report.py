@@ -1,6 +1,7 @@
 """The analysis report (Markdown + figures), rendered only from a results payload (the --ptq-json data).
 
     python -m ptq_helpers.report results.json -o report.md
+    python -m ptq_helpers.report run-A.json run-B.json ... -o machines.md   (runs side by side)
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from ptq_helpers.report_sections import (
     summary,
 )
 from ptq_helpers.report_deploy import mcu, targets
+from ptq_helpers.report_runs import render_runs
 
 
 def render(data: Payload, figures: Mapping[str, str] | None = None, figures_note: str = "") -> str:
@@ -57,17 +59,27 @@ def write(data: Payload, dest: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ptq_helpers.report",
-                                     description="Render the analysis report from a --ptq-json results file.")
-    parser.add_argument("results", type=Path, help="JSON written by pytest --ptq-json")
+                                     description="Render the analysis report from a --ptq-json results file, or "
+                                                 "one report comparing several runs (machines) side by side.")
+    parser.add_argument("results", type=Path, nargs="+", help="JSON written by pytest --ptq-json (one or more)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="Markdown file to write")
     args = parser.parse_args(argv)
-    try:
-        data = json.loads(args.results.read_text())
-    except (OSError, ValueError) as exc:
-        parser.error(f"{args.results}: cannot read results ({exc}); pass a file written by pytest --ptq-json")
-    if not isinstance(data, dict) or data.get("generator") != "resnet8-ptq" or "models" not in data:
-        parser.error(f"{args.results}: not a resnet8-ptq results file; write one with pytest --ptq-json PATH")
-    for path in write(data, args.output):
+    runs = []
+    for path in args.results:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            parser.error(f"{path}: cannot read results ({exc}); pass a file written by pytest --ptq-json")
+        if not isinstance(data, dict) or data.get("generator") != "resnet8-ptq" or "models" not in data:
+            parser.error(f"{path}: not a resnet8-ptq results file; write one with pytest --ptq-json PATH")
+        runs.append((path.stem if path.stem not in [r[0] for r in runs] else str(path), data))
+    if len(runs) == 1:
+        written = write(runs[0][1], args.output)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(args.output, render_runs(runs).encode())
+        written = [args.output]
+    for path in written:
         print(f"wrote {path}")
     return 0
 

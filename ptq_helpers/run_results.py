@@ -52,6 +52,17 @@ class RunResults:
     references: dict[str, Reference] = field(default_factory=dict)
     targets: dict[str, Figures] = field(default_factory=dict)  # target -> the CPU its children saw, and how
     mcu: dict[str, McuBudget] = field(default_factory=dict)  # int8 .tflite -> Ethos-U / TFLM budgets
+    machine: Figures = field(default_factory=dict)  # this process's host: name, CPU, ISA flags
+    workers: dict[str, Figures] = field(default_factory=dict)  # on the controller: xdist worker -> its machine
+
+    def mixed_machines(self) -> list[str]:
+        """One line per kind of CPU the workers ran on, when there is more than one (else empty)."""
+        kinds: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        for worker, m in sorted(self.workers.items()):
+            kinds.setdefault((str(m.get("cpu")), tuple(m.get("flags", ()))), []).append(f"{worker} on {m.get('host')}")
+        if len(kinds) < 2:
+            return []
+        return [f"{cpu} [{', '.join(flags)}]: {', '.join(w)}" for (cpu, flags), w in kinds.items()]
 
     def add(self, record: ModelRecord) -> None:
         self.records[record.key] = record
@@ -87,7 +98,7 @@ class RunResults:
             "events": [asdict(e) for e in self.events],
             "hashes": self.hashes, "bench": self.bench, "sweep": self.sweep, "diagnosis": self.diagnosis,
             "references": [asdict(r) for r in self.references.values()], "targets": self.targets,
-            "mcu": [asdict(b) for b in self.mcu.values()],
+            "mcu": [asdict(b) for b in self.mcu.values()], "machine": self.machine,
         })
 
     def merge(self, exported: str, worker: str) -> None:
@@ -107,3 +118,5 @@ class RunResults:
             self.add_mcu_budget(McuBudget.from_json(budget))
         for ref in data.get("references", []):
             self.add_reference(Reference(**ref))
+        if data.get("machine"):
+            self.workers[worker] = data["machine"]

@@ -15,7 +15,7 @@ from ptq_helpers import cases, report, results, runtime, speed, tables
 from ptq_helpers.assets import resolve_assets, resolve_cache_dir, writable_cache
 from ptq_helpers.cases import Build, Case
 from ptq_helpers.errors import PTQError
-from ptq_helpers.isa import cpu_facts, summary
+from ptq_helpers.isa import cpu_facts, machine, summary
 from ptq_helpers.progress import Progress
 from ptq_helpers.run_results import RunResults
 from ptq_helpers.targets import TARGETS
@@ -50,6 +50,7 @@ class PTQSession:
     report_path: Path | None = None
     results: RunResults = field(default_factory=RunResults)
     progress: Progress | None = None
+    mixed: list[str] = field(default_factory=list)  # on the controller: kinds of CPU the workers ran on, if >1
 
     @classmethod
     def configure(cls, config: pytest.Config) -> PTQSession:
@@ -171,6 +172,13 @@ class PTQSession:
             if ref:
                 tr.write_line(f"benchmark overhead: ort-fp32 batch {speed.THROUGHPUT_BATCH} median {ref['median_ms']:.2f} "
                               f"ms vs bare session.run loop {ref['bare_loop_median_ms']:.2f} ms ({ref['overhead_pct']:+.1f}%)")
+        if self.mixed:
+            tr.write_sep("!", "resnet8-ptq: the xdist workers ran on different kinds of CPU", red=True)
+            for line in self.mixed:
+                tr.write_line(f"  {line}", red=True)
+            tr.write_line("Results of different machines are not one gate: give --tx only hosts of one kind, run each "
+                          "kind separately with --ptq-json, and compare them with "
+                          "python -m ptq_helpers.report A.json B.json -o machines.md", red=True)
         if records or res.bench:
             built = Counter(f"{e.case} {e.what}" for e in res.events if e.built)
             done = ", ".join(f"{k} x{n}" for k, n in sorted(built.items())) or "nothing (all reused from the cache)"
@@ -182,6 +190,7 @@ class PTQSession:
         s = self.settings
         meta = {"versions": runtime.versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
                 "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"},
+                "workers": self.results.workers,
                 "targets": {"host via the test process": {"how": "in the test process", "cpu": cpu_facts()},
                             **self.results.targets}}
         return json.loads(json.dumps(results.payload(self.results, self.thresholds, meta)))
@@ -199,11 +208,22 @@ class PTQSession:
 
     # --- xdist ------------------------------------------------------------------------------------
     def export(self, config: pytest.Config) -> None:
-        """On an xdist worker: hand this process's results to the controller."""
+        """On an xdist worker: hand this process's results (and which machine made them) to the controller."""
         if self.progress:
             self.progress.stop()
         if hasattr(config, "workeroutput"):
+            self.results.machine = machine()
             config.workeroutput[EXPORT_KEY] = self.results.export()
+
+    def finish(self, session: pytest.Session) -> None:
+        """Export (on a worker); on the controller, results gathered from workers on different kinds of CPU are
+        not one gate (fp32 and its quantized builds may have run on different kernels): the run fails and says
+        how to split it."""
+        self.export(session.config)
+        mixed = self.results.mixed_machines()
+        if mixed and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        self.mixed = mixed
 
     def merge(self, node: Any) -> None:
         """On the controller: fold in what a finished worker measured."""

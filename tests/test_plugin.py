@@ -1,6 +1,8 @@
 """The plugin's behaviour seen from outside: options, usage errors, summary, xdist gathering."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -113,3 +115,32 @@ def test_progress_lines_reach_the_controller_from_xdist_workers(suite: pytest.Py
     result = suite.runpytest_subprocess("-n", "2", "-p", "xdist")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["[[]resnet8-ptq[]] building something slow ... (gw?)"])
+
+
+def test_workers_on_different_kinds_of_cpu_fail_the_run_and_say_how_to_split_it() -> None:
+    from ptq_helpers.run_results import RunResults
+
+    gathered = RunResults()
+    for worker, host, flags in (("gw0", "a", ["avx2", "avx512_vnni"]), ("gw1", "b", ["avx2"]),
+                                ("gw2", "a", ["avx2", "avx512_vnni"])):
+        gathered.merge(RunResults(machine={"host": host, "cpu": "X", "flags": flags}).export(), worker)
+    assert gathered.mixed_machines() == ["X [avx2, avx512_vnni]: gw0 on a, gw2 on a", "X [avx2]: gw1 on b"]
+    same = RunResults()
+    for worker in ("gw0", "gw1"):
+        same.merge(RunResults(machine={"host": worker, "cpu": "X", "flags": ["avx2"]}).export(), worker)
+    assert same.mixed_machines() == []
+
+
+def test_a_run_on_mixed_cpus_fails_with_one_explanation(suite: pytest.Pytester) -> None:
+    suite.makeconftest((Path(__file__).resolve().parents[1] / "conftest.py").read_text() + '''
+import os
+import ptq_helpers.session as _session
+_session.machine = lambda: {"host": os.environ["PYTEST_XDIST_WORKER"], "cpu": "Test CPU",
+                            "flags": ["avx2"] + (["avx512_vnni"] if os.environ["PYTEST_XDIST_WORKER"] == "gw0" else [])}
+''')
+    suite.makepyfile(test_two="def test_a():\n    pass\n\n\ndef test_b():\n    pass\n")
+    result = suite.runpytest_subprocess("-n", "2", "-p", "xdist", "test_two.py")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*the xdist workers ran on different kinds of CPU*",
+                                 "*Test CPU [[]avx2, avx512_vnni[]]: gw0 on gw0", "*Test CPU [[]avx2[]]: gw1 on gw1",
+                                 "*python -m ptq_helpers.report A.json B.json*", "*2 passed*"])

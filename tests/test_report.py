@@ -137,3 +137,29 @@ def test_per_layer_diagnosis_section_lists_the_noisiest_activations_first() -> N
     assert "## Per-layer diagnosis" in text and "`ort-int8-qdq` (86.12%)" in text
     assert text.index("| `b` | 12.5 | 31.0 |") < text.index("| `a` | 25.0 | 30.0 |")
     assert "Noisiest activation: `b` at 12.5 dB; cleanest: `a` at 25.0 dB (2 activations compared)." in text
+
+
+def _machine(data: dict, cpu: str, **flags: bool) -> dict:
+    data["meta"] = {**data["meta"], "cpu": cpu,
+                    "targets": {"host via the test process": {"cpu": {"flags": flags}}}}
+    return data
+
+
+def test_runs_side_by_side_name_the_machines_and_the_verdicts_that_differ(tmp_path: Path) -> None:
+    vnni = _machine(_payload(), "VNNI box", avx2=True, avx512f=True, avx512_vnni=True)
+    worse = fake.changed(fake.seed_records(), "ort-int8-qdq", correct=7000, accuracy=70.0,
+                         predictions_sha256="f" * 64)
+    avx2 = _machine(_payload(worse), "AVX2 box", avx2=True)
+    for name, data in (("vnni", vnni), ("avx2", avx2)):
+        results.write_json(tmp_path / f"{name}.json", data)
+    proc = subprocess.run([sys.executable, "-m", "ptq_helpers.report", str(tmp_path / "vnni.json"),
+                           str(tmp_path / "avx2.json"), "-o", str(tmp_path / "both.md")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "both.md").read_text()
+    assert "| `vnni` | VNNI box | avx2, avx512f, avx512_vnni | 3 |" in text
+    assert "| `avx2` | AVX2 box | avx2 | 3 |" in text
+    assert "| Model | vnni | avx2 | Same predictions |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| `ort-int8-qdq` |"))
+    assert "| 70.00% (-17.19) **FAIL: " in row and row.endswith("| differ |")
+    assert "- `ort-int8-qdq`: **verdict differs**: vnni: 86." in text
+    assert "| `ort-fp32` | 87.19% pass | 87.19% pass | yes |" in text
