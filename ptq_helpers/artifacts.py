@@ -42,6 +42,8 @@ def _valid(folder: Path, filename: str, run_id: str | None) -> dict[str, object]
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
+    if not isinstance(manifest, dict):  # e.g. `null`: damaged, so rebuilt, never trusted
+        return None
     path = folder / filename
     if run_id is not None and manifest.get("run_id") != run_id:
         return None  # --ptq-rebuild: only what this run built counts

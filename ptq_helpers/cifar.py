@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,10 @@ CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
 ROWS_PER_FILE = 10_000
+# An official batch is 30.7-31.1 MB (10,000 x 3,072 pixel bytes plus labels, names and pickle framing); one
+# re-pickled by Python 3 with protocol 2 stores bytes as latin-1 text, up to twice that. Anything outside is
+# refused before a byte is decoded, which bounds time and memory.
+BATCH_BYTES = (ROWS_PER_FILE * 3072, 64_000_000)
 
 # sha256 of the decoded arrays (NHWC uint8 images, uint8 labels): official files and mirrors agree.
 CONTENT_SHA256 = {
@@ -55,11 +60,24 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 def safe_load_batch(path: Path) -> dict[str, object]:
     """Unpickle one batch file allowing only numpy array reconstruction; keys normalised to str."""
+    fix = "replace it with one from the official tarball (https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz)"
     try:
-        raw = path.read_bytes()
+        st = path.stat()
     except FileNotFoundError:
         raise AssetError(f"{path}: CIFAR-10 batch file is missing; restore the full cifar-10-batches-py folder "
                          f"(official tarball: https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz)") from None
+    except OSError as exc:  # e.g. a symlink loop
+        raise AssetError(f"{path}: cannot be opened ({exc.strerror}); {fix}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise AssetError(f"{path}: not a regular file (a folder, pipe or device); {fix}")
+    if not BATCH_BYTES[0] <= st.st_size <= BATCH_BYTES[1]:
+        raise AssetError(f"{path}: {st.st_size:,} bytes, but a CIFAR-10 batch has {BATCH_BYTES[0]:,} to "
+                         f"{BATCH_BYTES[1]:,}; {fix}")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(BATCH_BYTES[1] + 1)
+    except OSError as exc:
+        raise AssetError(f"{path}: cannot be read ({exc.strerror}); {fix}") from None
     try:
         obj = _RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except _Refused as exc:
@@ -100,6 +118,12 @@ def _decode(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if data.dtype != np.uint8 or data.shape != (ROWS_PER_FILE, 3072):
         raise AssetError(f"{path}: 'data' is {data.dtype} {data.shape}, expected uint8 (10000, 3072); "
                          f"replace it with an official CIFAR-10 batch")
+    if not isinstance(labels, (list, np.ndarray)) or len(labels) != ROWS_PER_FILE:
+        size = len(labels) if isinstance(labels, (list, tuple, np.ndarray, dict)) else "-"
+        raise AssetError(f"{path}: 'labels' is a {type(labels).__name__} of {size} items, expected a list of "
+                         f"10000 integers; replace it with an official CIFAR-10 batch")
+    if isinstance(labels, list) and not all(type(v) is int for v in labels):
+        raise AssetError(f"{path}: 'labels' holds non-integers; replace it with an official CIFAR-10 batch")
     lab = np.asarray(labels)
     if lab.shape != (ROWS_PER_FILE,) or not np.issubdtype(lab.dtype, np.integer):
         raise AssetError(f"{path}: 'labels' has shape {lab.shape} and dtype {lab.dtype}, expected 10000 integers; "

@@ -2,10 +2,12 @@
 
     python -m ptq_helpers.timing [--cache EMPTY_DIR] [PYTEST ARGS ...]      # default: -n auto
 
-Runs `pytest PYTEST ARGS` twice with RESNET8_PTQ_CACHE pointing at a fresh folder (temporary, or
---cache, which must be empty or absent and is kept for later runs): the first
-run builds and evaluates everything (cold), the second reuses the cache (warm). Prints the CPU and its
-int8-relevant instruction sets, then one line per run with the wall time and exit code.
+Runs `pytest PYTEST ARGS --durations=N` twice with RESNET8_PTQ_CACHE pointing at a fresh folder (temporary,
+or --cache, which must be empty or absent and is kept for later runs): the first run builds and evaluates
+everything (cold), the second reuses the cache (warm). Prints the CPU and its int8-relevant instruction
+sets, then per run the wall time, exit code and pytest's slowest phases (the breakdown: a test's setup
+is where the models it needs are built and evaluated); each run's full output goes to timing-<run>.log
+in the current folder.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from pathlib import Path
 
 from ptq_helpers.isa import cpu_facts, summary
 from ptq_helpers.runtime import available_cores
+
+DURATIONS = 15
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,12 +37,31 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ptq-timing-") as temporary:
         env = {**os.environ, "RESNET8_PTQ_CACHE": str(keep or temporary)}
         for label in ("cold", "warm"):
+            log = Path(f"timing-{label}.log")
             started = time.perf_counter()
-            code = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-                                  env=env, stdout=subprocess.DEVNULL).returncode
-            print(f"{label}: {time.perf_counter() - started:.1f} s wall, pytest exit {code}", flush=True)
+            with open(log, "w") as out:
+                code = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                       f"--durations={DURATIONS}", *args], env=env, stdout=out,
+                                      stderr=subprocess.STDOUT).returncode
+            print(f"{label}: {time.perf_counter() - started:.1f} s wall, pytest exit {code} (output: {log})", flush=True)
+            for line in slowest(log.read_text()):
+                print(f"  {line}")
             worst = max(worst, code)
     return worst
+
+
+def slowest(output: str) -> list[str]:
+    """pytest's `slowest durations` lines from a run's output."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if "slowest" in line and "durations" in line), None)
+    if start is None:
+        return []
+    body = []
+    for line in lines[start + 1:]:
+        if not line.strip() or line.startswith("="):
+            break
+        body.append(line)
+    return body
 
 
 if __name__ == "__main__":
