@@ -1,0 +1,146 @@
+"""Compare two runs' results (e.g. today's results.json against the last release's): the regression gate.
+
+    python -m ptq_helpers.compare OLD.json NEW.json [--max-accuracy-loss P] [--max-size-growth PCT]
+                                                    [--max-slowdown PCT] [--allow-missing]
+
+Per model and target present in OLD: top-1, drop, size and (when both runs were benchmarked) batch-256
+throughput, old vs new, with the paired test of the two runs' answers on the same test images (McNemar's
+exact test, scipy.stats.binomtest on the discordant images) when both files carry per-image results.
+Exit 1 when NEW regresses beyond the limits, 2 on bad input, 0 otherwise. `pytest --ptq-baseline OLD.json`
+runs the same comparison at the end of a run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ptq_helpers import gates
+from ptq_helpers.errors import ConfigError
+from ptq_helpers.record import ModelRecord, load_all
+from ptq_helpers.settings import Thresholds
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much worse NEW may be than OLD before it counts as a regression."""
+
+    max_accuracy_loss: float = 0.5  # top-1 points
+    max_size_growth: float = 5.0  # percent
+    max_slowdown: float = 25.0  # percent of batch-256 throughput (as tox -e bench)
+    allow_missing: bool = False
+
+
+def load(path: Path, option: str = "") -> Mapping[str, Any]:
+    """A --ptq-json results file, or one ConfigError naming the file, the problem and the fix."""
+    where = f"{option} {path}" if option else str(path)
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{where}: cannot read results ({exc}); pass a file written by pytest --ptq-json") from None
+    if not isinstance(data, dict) or data.get("generator") != "resnet8-ptq" or not isinstance(data.get("models"), list):
+        raise ConfigError(f"{where}: not a resnet8-ptq results file; write one with pytest --ptq-json PATH")
+    return data
+
+
+def _hits(m: ModelRecord) -> np.ndarray | None:
+    return np.unpackbits(np.frombuffer(bytes.fromhex(m.hits), np.uint8))[:m.total].astype(bool) if m.hits else None
+
+
+def paired(old: ModelRecord, new: ModelRecord) -> str:
+    """Only-old-right / only-new-right images and McNemar's exact p, or why it cannot be computed."""
+    from scipy.stats import binomtest
+
+    a, b = _hits(old), _hits(new)
+    if a is None or b is None or len(a) != len(b):
+        return "no per-image results"
+    only_old, only_new = int((a & ~b).sum()), int((~a & b).sum())
+    if only_old + only_new == 0:
+        return "identical answers"
+    p = binomtest(only_old, only_old + only_new, 0.5).pvalue
+    return f"{only_old} only old right, {only_new} only new right, McNemar p {p:.3g}"
+
+
+def _throughput(data: Mapping[str, Any], key: str) -> float | None:
+    fig = (data.get("benchmarks") or {}).get(key, {}).get("256")
+    return float(fig["images_per_s"]) if fig else None
+
+
+def compare(old: Mapping[str, Any], new: Mapping[str, Any], limits: Limits) -> tuple[list[str], list[str]]:
+    """(one line per model, one line per regression) of NEW against OLD."""
+    before, after = load_all(old["models"]), load_all(new["models"])
+    th_new = Thresholds(**new["thresholds"])
+    th_old = Thresholds(**old["thresholds"])
+    lines, regressions = [], []
+    for key, o in before.items():
+        n = after.get(key)
+        if n is None:
+            lines.append(f"{key}: in OLD, not run in NEW")
+            if not limits.allow_missing:
+                regressions.append(f"{key}: measured in OLD but not in NEW (--allow-missing accepts that)")
+            continue
+        loss = o.accuracy - n.accuracy
+        growth = 100.0 * (n.size_bytes - o.size_bytes) / o.size_bytes
+        speed = [_throughput(old, key), _throughput(new, key)]
+        slowdown = 100.0 * (1 - speed[1] / speed[0]) if all(speed) else None
+        drop = "" if n.is_fp32 or o.drop is None or n.drop is None else f", drop {o.drop:.2f} → {n.drop:.2f}"
+        lines.append(f"{key}: top-1 {o.accuracy:.2f}% → {n.accuracy:.2f}% ({-loss:+.2f}){drop}, size {o.size_bytes:,} → "
+                     f"{n.size_bytes:,} B ({growth:+.1f}%)"
+                     + (f", batch 256 {speed[0]:,.0f} → {speed[1]:,.0f} img/s ({-slowdown:+.1f}%)" if slowdown is not None
+                        else "") + f"; {paired(o, n)}")
+        if loss > limits.max_accuracy_loss:
+            regressions.append(f"{key}: top-1 fell {loss:.2f} points ({o.accuracy:.2f}% → {n.accuracy:.2f}%), more "
+                               f"than {limits.max_accuracy_loss:g} (--max-accuracy-loss); {paired(o, n)}")
+        if growth > limits.max_size_growth:
+            regressions.append(f"{key}: file grew {growth:.1f}% ({o.size_bytes:,} → {n.size_bytes:,} bytes), more "
+                               f"than {limits.max_size_growth:g}% (--max-size-growth)")
+        if slowdown is not None and slowdown > limits.max_slowdown:
+            regressions.append(f"{key}: batch-256 throughput fell {slowdown:.1f}% ({speed[0]:,.0f} → {speed[1]:,.0f} "
+                               f"img/s), more than {limits.max_slowdown:g}% (--max-slowdown)")
+        failed_now, failed_then = gates.all_failures(n, th_new), gates.all_failures(o, th_old)
+        if failed_now and not failed_then:
+            regressions.append(f"{key}: passed every gate in OLD, fails {', '.join(failed_now)} in NEW")
+    return lines, regressions
+
+
+def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-accuracy-loss", type=float, default=Limits.max_accuracy_loss, metavar="POINTS",
+                        help="top-1 may fall at most this many points per model (default %(default)s)")
+    parser.add_argument("--max-size-growth", type=float, default=Limits.max_size_growth, metavar="PCT",
+                        help="a model file may grow at most this much (default %(default)s%%)")
+    parser.add_argument("--max-slowdown", type=float, default=Limits.max_slowdown, metavar="PCT",
+                        help="batch-256 throughput may fall at most this much when both runs were benchmarked "
+                             "(default %(default)s%%)")
+    parser.add_argument("--allow-missing", action="store_true", help="a model of OLD missing in NEW is not a regression")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.compare",
+                                     description="Compare two --ptq-json results files; exit 1 when NEW regresses.")
+    parser.add_argument("old", type=Path, help="the baseline results (e.g. the last release's results.json)")
+    parser.add_argument("new", type=Path, help="the results to check")
+    add_limit_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        old, new = load(args.old), load(args.new)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    limits = Limits(args.max_accuracy_loss, args.max_size_growth, args.max_slowdown, args.allow_missing)
+    lines, regressions = compare(old, new, limits)
+    print(f"{args.new} against {args.old}:")
+    for line in lines:
+        print(f"  {line}")
+    for line in regressions:
+        print(f"REGRESSION {line}")
+    print(f"{len(regressions)} regression(s)" if regressions else "no regression")
+    return 1 if regressions else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
