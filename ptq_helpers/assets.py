@@ -5,6 +5,7 @@ import getpass
 import importlib.util
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -51,11 +52,24 @@ def resolve_cache_dir(option: str | None) -> Path:
     return default_cache_dir()
 
 
+def private(folder: Path) -> str | None:
+    """Why a shared-temp folder cannot be trusted as our cache (someone else could have planted predictions in
+    it), or None when it is ours: owned by this user and writable by nobody else."""
+    st = folder.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        return "it is a symbolic link"
+    if st.st_uid != os.getuid():
+        return f"it belongs to user id {st.st_uid}, not to you ({os.getuid()}); anyone could have filled it"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"others may write to it (mode {stat.filemode(st.st_mode)}); chmod go-w {folder} or remove it"
+    return None
+
+
 def writable_cache(path: Path) -> tuple[Path, str | None]:
     """path if this process can write there, else a per-user temp folder and a note saying why."""
     def usable(folder: Path) -> str | None:
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
                 return None
         except OSError as exc:
@@ -65,7 +79,7 @@ def writable_cache(path: Path) -> tuple[Path, str | None]:
     if problem is None:
         return path, None
     fallback = Path(tempfile.gettempdir()) / f"resnet8-ptq-{getpass.getuser()}"
-    second = usable(fallback)
+    second = usable(fallback) or private(fallback)
     if second is not None:
         raise AssetError(f"cache folder {path} is not writable ({problem}) and neither is the fallback {fallback} "
                          f"({second}); point --ptq-cache-dir or ${ENV_CACHE} at a writable folder")

@@ -90,9 +90,9 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any], limits: Limits) -> t
         speed = [_throughput(old, key), _throughput(new, key)]
         slowdown = 100.0 * (1 - speed[1] / speed[0]) if all(speed) else None
         drop = "" if n.is_fp32 or o.drop is None or n.drop is None else f", drop {o.drop:.2f} → {n.drop:.2f}"
-        lines.append(f"{key}: top-1 {o.accuracy:.2f}% → {n.accuracy:.2f}% ({-loss:+.2f}){drop}, size {o.size_bytes:,} → "
+        lines.append(f"{key}: top-1 {o.accuracy:.2f}% → {n.accuracy:.2f}% ({n.accuracy - o.accuracy:+.2f}){drop}, size {o.size_bytes:,} → "
                      f"{n.size_bytes:,} B ({growth:+.1f}%)"
-                     + (f", batch 256 {speed[0]:,.0f} → {speed[1]:,.0f} img/s ({-slowdown:+.1f}%)" if slowdown is not None
+                     + (f", batch 256 {speed[0]:,.0f} → {speed[1]:,.0f} img/s ({100 * (speed[1] / speed[0] - 1):+.1f}%)" if slowdown is not None
                         else "") + f"; {paired(o, n)}")
         if loss > limits.max_accuracy_loss:
             regressions.append(f"{key}: top-1 fell {loss:.2f} points ({o.accuracy:.2f}% → {n.accuracy:.2f}%), more "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ptq_helpers import fixtures, settings
+from ptq_helpers import fixtures, outputs, settings
 from ptq_helpers.session import PTQSession, session_of
 
 
@@ -18,8 +18,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="also run the slow calibration-draw sweep: K independent calibration draws per quantized "
                     "model (K defaults to 5)")
     settings.add_options(settings.RUN_OPTIONS, group, parser.addini)
-    group.addoption("--ptq-json", metavar="PATH", help="write all results as JSON to PATH")
-    group.addoption("--ptq-report", metavar="PATH", help="write the analysis report (Markdown, PNG figures beside it)")
+    group.addoption("--ptq-json", metavar="PATH", type=outputs.output_file(),
+                    help="write all results as JSON to PATH (a new or regular file)")
+    group.addoption("--ptq-report", metavar="PATH", type=outputs.output_file(report=True),
+                    help="write the analysis report (Markdown, PNG figures beside it)")
+    group.addoption("--ptq-baseline", metavar="OLD.json", type=settings.baseline_file,
+                    help="compare this run with an earlier --ptq-json file and fail on a regression "
+                         "(limits as python -m ptq_helpers.compare's defaults)")
     settings.add_options(settings.THRESHOLD_OPTIONS, group, parser.addini)
 
 

@@ -65,6 +65,7 @@ class ModelRecord:
     target: str = "host"
     vs_host: TargetAgreement | None = None  # the same build on the host (targets other than host)
     runtime: Mapping[str, str] | None = None  # facts the runtime reports about how it ran the model
+    hits: str | None = None  # per test image 1 = correct, np.packbits as hex: paired comparisons across runs
     base: ModelRecord | None = field(default=None, compare=False, repr=False)
 
     @property

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ptq_helpers import cases, report, results, runtime, speed, tables
+from ptq_helpers import cases, compare, outputs, results, runtime, speed, tables
 from ptq_helpers.assets import resolve_assets, resolve_cache_dir, writable_cache
 from ptq_helpers.cases import Build, Case
 from ptq_helpers.errors import PTQError
@@ -51,6 +51,8 @@ class PTQSession:
     results: RunResults = field(default_factory=RunResults)
     progress: Progress | None = None
     mixed: list[str] = field(default_factory=list)  # on the controller: kinds of CPU the workers ran on, if >1
+    baseline: tuple[Path, Any] | None = None  # --ptq-baseline: (path, its results)
+    closing: list[str] = field(default_factory=list)  # lines for the end of the terminal summary
 
     @classmethod
     def configure(cls, config: pytest.Config) -> PTQSession:
@@ -73,7 +75,10 @@ class PTQSession:
             run_id=workerinput["testrunuid"] if workerinput else _controller_run_id(config),
         )
         paths = [config.getoption(o) for o in ("ptq_json", "ptq_report")]
-        session = cls(settings, th, *(Path(p) if p else None for p in paths))
+        clash = outputs.distinct(*paths)
+        if clash:
+            raise pytest.UsageError(clash)
+        session = cls(settings, th, *paths, baseline=config.getoption("ptq_baseline"))
         session.progress = Progress(config, cache / "progress", settings.run_id)
         session.progress.start(xdist_controller=not workerinput and getattr(config.option, "dist", "no") != "no")
         config.stash[_KEY] = session
@@ -183,7 +188,8 @@ class PTQSession:
             built = Counter(f"{e.case} {e.what}" for e in res.events if e.built)
             done = ", ".join(f"{k} x{n}" for k, n in sorted(built.items())) or "nothing (all reused from the cache)"
             tr.write_line(f"built this run: {done}; cache {self.settings.cache}")
-        self.write_outputs(tr)
+        for line in self.closing:
+            tr.write_line(line, red=line.startswith(("REGRESSION", "--ptq-")))
 
     def payload(self) -> dict[str, Any]:
         """The JSON data, round-tripped so the report sees exactly what `python -m ptq_helpers.report` would."""
@@ -195,16 +201,21 @@ class PTQSession:
                             **self.results.targets}}
         return json.loads(json.dumps(results.payload(self.results, self.thresholds, meta)))
 
-    def write_outputs(self, tr: Any) -> None:
-        if not (self.json_path or self.report_path):
-            return
-        data = self.payload()
-        if self.json_path:
-            results.write_json(self.json_path, data)
-            tr.write_line(f"results written to {self.json_path}")
-        if self.report_path:
-            written = report.write(data, self.report_path)
-            tr.write_line(f"report written to {', '.join(map(str, written))}")
+    def _conclude(self) -> bool:
+        """On the controller: compare with --ptq-baseline and write the outputs; False when the run must fail."""
+        ok = True
+        if self.baseline is not None or self.json_path or self.report_path:
+            data = self.payload()
+            if self.baseline is not None:
+                lines, regressions = compare.compare(self.baseline[1], data, compare.Limits())
+                self.closing += [f"against --ptq-baseline {self.baseline[0]}: " + (
+                    f"{len(regressions)} regression(s)" if regressions else "no regression")]
+                self.closing += [f"REGRESSION {line}" for line in regressions]
+                ok = not regressions
+            lines, written = outputs.write_all(data, self.json_path, self.report_path)
+            self.closing += lines
+            ok = ok and written
+        return ok
 
     # --- xdist ------------------------------------------------------------------------------------
     def export(self, config: pytest.Config) -> None:
@@ -220,10 +231,11 @@ class PTQSession:
         not one gate (fp32 and its quantized builds may have run on different kernels): the run fails and says
         how to split it."""
         self.export(session.config)
-        mixed = self.results.mixed_machines()
-        if mixed and session.exitstatus == pytest.ExitCode.OK:
+        if hasattr(session.config, "workerinput"):
+            return
+        self.mixed = self.results.mixed_machines()
+        if (not self._conclude() or self.mixed) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        self.mixed = mixed
 
     def merge(self, node: Any) -> None:
         """On the controller: fold in what a finished worker measured."""

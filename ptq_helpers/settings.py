@@ -57,6 +57,20 @@ def sweep_draws(raw: str) -> int:
     return value
 
 
+def baseline_file(raw: str) -> tuple[Path, Any]:
+    """argparse `type=` for --ptq-baseline: a readable resnet8-ptq results file, loaded once."""
+    import os
+
+    from ptq_helpers.compare import load
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # only the controller compares
+        return Path(raw), None
+    try:
+        return Path(raw), load(Path(raw))
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting: command-line flag, ini key (None: command line only), parser, default and help."""

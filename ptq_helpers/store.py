@@ -246,6 +246,7 @@ class Store:
             correct=metrics.correct, total=metrics.total, accuracy=round(metrics.accuracy, 4),
             per_class=tuple(round(v, 4) for v in metrics.per_class), size_bytes=stored.size, sha256=stored.sha256,
             predictions_sha256=sha256_bytes(probs.argmax(1).astype("<i8").tobytes()), quant=case.spec()["quant"],
+            hits=np.packbits(probs.argmax(1) == self.test.labels).tobytes().hex(),
             stats=stats.compare(self.test.labels, base.predictions, probs.argmax(1)) if base else None,
             target=target.name, runtime=self._runtime_facts(case, stored) if target.is_host and not draw else None,
             vs_host=TargetAgreement.of(host.predictions, probs.argmax(1), self.test.labels) if host else None,

@@ -1,6 +1,8 @@
 """Finding, fetching and validating the inputs, on small synthetic files (no network)."""
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -170,3 +172,24 @@ def test_unwritable_cache_falls_back_and_says_so() -> None:
     assert cache != Path("/proc/resnet8-ptq-cache") and cache.is_dir()
     assert note is not None and note.startswith("cache folder /proc/resnet8-ptq-cache is not writable")
     assert assets.writable_cache(cache) == (cache, None)
+
+
+@pytest.mark.parametrize(("plant", "message"), [
+    ("world-writable", "others may write to it (mode drwxrwxrwx); chmod go-w"),
+    ("someone-elses", "it belongs to user id 65534, not to you"),
+])
+def test_a_planted_fallback_cache_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plant: str,
+                                             message: str) -> None:
+    """The per-user fallback sits in the shared temp folder: one made beforehand by another user (with forged
+    predictions in it) must not be used."""
+    if plant == "someone-elses" and os.geteuid() != 0:
+        pytest.skip("needs root to hand a folder to another user (run as root, as CI does)")
+    monkeypatch.setattr(assets.tempfile, "tempdir", str(tmp_path))
+    planted = tmp_path / f"resnet8-ptq-{assets.getpass.getuser()}"
+    planted.mkdir(mode=0o700)
+    if plant == "world-writable":
+        planted.chmod(0o777)
+    else:
+        os.chown(planted, 65534, 65534)
+    with pytest.raises(AssetError, match=re.escape(f"neither is the fallback {planted} ({message}")):
+        assets.writable_cache(Path("/proc/resnet8-ptq-cache"))
