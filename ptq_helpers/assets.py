@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import getpass
-import importlib.util
 import os
 import shutil
 import stat
@@ -11,6 +10,7 @@ import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 from ptq_helpers.errors import AssetError
@@ -43,12 +43,24 @@ def default_cache_dir() -> Path:
     return Path(pooch.os_cache("resnet8-ptq"))
 
 
+_run = subprocess.run  # the converter's child process (tests replace this, not subprocess.run itself)
+
+
+def _resolved(value: str, source: str) -> Path:
+    """The absolute path of a setting, or one AssetError naming the setting (e.g. a symlink loop)."""
+    try:
+        return Path(value).expanduser().resolve()
+    except (OSError, RuntimeError) as exc:
+        raise AssetError(f"{source}={value}: the path cannot be resolved ({exc}); fix the path or its "
+                         f"symbolic links") from None
+
+
 def resolve_cache_dir(option: str | None) -> Path:
     """--ptq-cache-dir, then $RESNET8_PTQ_CACHE, then the user cache folder."""
     if option:
-        return Path(option).expanduser().resolve()
+        return _resolved(option, "--ptq-cache-dir")
     if os.environ.get(ENV_CACHE):
-        return Path(os.environ[ENV_CACHE]).expanduser().resolve()
+        return _resolved(os.environ[ENV_CACHE], f"${ENV_CACHE}")
     return default_cache_dir()
 
 
@@ -93,6 +105,14 @@ class Assets:
     root: Path
     source: str  # which setting chose root, for messages and the report header
     cache: Path  # writable: downloads, conversions
+    model: Path | None = None  # --ptq-model: the user's own fp32 model (.onnx or .h5) instead of MLPerf's
+
+    def h5_unavailable(self) -> str | None:
+        """Why there is no Keras .h5 for the builders that start from one (LiteRT), or None."""
+        if self.model is not None and self.model.suffix == ".onnx":
+            return (f"--ptq-model {self.model} is an ONNX file and LiteRT builds start from the Keras .h5: pass the "
+                    f".h5 instead (it is converted to ONNX for the other frameworks) to gate LiteRT too")
+        return None
 
     @property
     def fetch_dir(self) -> Path:
@@ -113,7 +133,11 @@ class Assets:
         return fetch_cifar(self.fetch_dir, self)
 
     def h5_model(self) -> Path:
-        """The MLPerf Tiny Keras model, downloaded if absent."""
+        """The MLPerf Tiny Keras model (or --ptq-model's .h5), downloaded if absent."""
+        if self.model is not None:
+            if self.model.suffix != ".h5":
+                raise AssetError(self.h5_unavailable() or f"{self.model}: not a Keras .h5")
+            return self.model
         found = self._find(H5_PATH)
         if found is not None:
             return found
@@ -127,7 +151,13 @@ class Assets:
         return fetch_file(TFLITE_INT8_URL, f"sha256:{TFLITE_INT8_SHA256}", self.fetch_dir / TFLITE_INT8_PATH, self)
 
     def onnx_model(self) -> Path:
-        """resnet8.onnx from the assets, else converted from the .h5 (cached)."""
+        """resnet8.onnx from the assets (or --ptq-model's), else converted from the .h5 (cached by content)."""
+        if self.model is not None:
+            if self.model.suffix == ".onnx":
+                return self.model
+            from ptq_helpers.fileio import sha256_file
+
+            return convert_h5(self.model, self.fetch_dir / f"user-{sha256_file(self.model)[:16]}.onnx")
         found = self._find(ONNX_PATH)
         if found is not None:
             return found
@@ -146,7 +176,7 @@ def resolve_assets(option: str | None, cache: Path) -> Assets:
     """--assets-dir, then $RESNET8_PTQ_ASSETS, then <cache>/assets."""
     for value, source in ((option, "--assets-dir"), (os.environ.get(ENV_ASSETS), f"${ENV_ASSETS}")):
         if value:
-            root = Path(value).expanduser().resolve()
+            root = _resolved(value, source)
             if not root.is_dir():
                 raise AssetError(
                     f"{source}={value}: folder {root} does not exist; fix the path, or unset it to use "
@@ -211,14 +241,14 @@ def convert_h5(h5: Path, dest: Path) -> Path:
                 raise AssetError(f"{h5}: not an HDF5 file (corrupt or wrong download); delete it so the suite "
                                  f"downloads it again (sha256 {H5_SHA256}), or replace it with the MLPerf Tiny "
                                  f"pretrainedResnet.h5")
-        missing = [m for m in ("tensorflow", "tf2onnx") if importlib.util.find_spec(m) is None]
+        missing = [m for m in ("tensorflow", "tf2onnx") if find_spec(m) is None]
         if missing:
             raise AssetError(
                 f"{dest.name}: not found, and converting {h5} needs {' and '.join(missing)}; "
                 f"install the extra: pip install -e '.[convert]' (or put resnet8.onnx in the assets folder)"
             )
         with atomic_path(dest) as tmp:
-            proc = subprocess.run(
+            proc = _run(
                 [sys.executable, "-m", "ptq_helpers.convert", str(h5), str(tmp)],
                 capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
             )

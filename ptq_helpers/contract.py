@@ -43,3 +43,50 @@ def check_onnx(path: Path) -> str:
         raise AssetError(f"{path}: output has shape {out}, expected (N, 10) class probabilities; "
                          f"use the CIFAR-10 ResNet8 model")
     return INPUT_NAME
+
+
+# sha256 over the fp32 weights (see weights_sha256) of MLPerf Tiny's pretrainedResnet.h5 as ONNX: the same
+# for the shared resnet8.onnx and for the .h5 converted here by tf2onnx, though those files' bytes differ.
+REFERENCE_WEIGHTS_SHA256 = "f0cedf31f93d793ce4849ad9b0fa60c3334e38452b15d5f6a2d5fa37bac9ee7b"
+
+
+def model_files(path: Path) -> list[Path]:
+    """The .onnx file and the external-data files its tensors point at (they change the model too)."""
+    import onnx
+    from onnx.external_data_helper import _get_all_tensors, uses_external_data
+
+    model = onnx.load(str(path), load_external_data=False)
+    extra = {next(e.value for e in t.external_data if e.key == "location")
+             for t in _get_all_tensors(model) if uses_external_data(t)}
+    return [path, *(path.parent / name for name in sorted(extra))]
+
+
+def model_sha256(path: Path) -> str:
+    """sha256 of the model with its external data: what identifies it in cache keys (for a self-contained
+    .onnx, the file's own sha256)."""
+    import hashlib
+
+    from ptq_helpers.fileio import sha256_file
+
+    files = model_files(path)
+    if len(files) == 1:
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def weights_sha256(path: Path) -> str:
+    """sha256 over the model's weight tensors (dtype, shape and values, in sorted order of their own hashes):
+    names, metadata and converter versions do not change it; any changed weight value does."""
+    import hashlib
+
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    parts = sorted(hashlib.sha256(f"{a.dtype}{a.shape}".encode() + np.ascontiguousarray(a).tobytes()).hexdigest()
+                   for a in (numpy_helper.to_array(t) for t in model.graph.initializer))
+    return hashlib.sha256("".join(parts).encode()).hexdigest()

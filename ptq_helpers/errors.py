@@ -16,3 +16,7 @@ class ConfigError(PTQError):
 
 class UnsupportedQuantization(PTQError):
     """The requested framework/data type combination cannot be built on this backend."""
+
+
+class CacheError(PTQError):
+    """The cache cannot be used: disk full, a lock held too long."""

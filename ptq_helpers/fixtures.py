@@ -78,6 +78,8 @@ def measured(ptq_session: PTQSession, ptq_store: Store) -> Callable[[Build], Mod
         __tracebackhide__ = True
         target = TARGETS[build.target]
         missing = build.case.backend.missing() or target.missing_tool(build.case)
+        if not missing and build.case.backend.source == "h5":
+            missing = ptq_store.settings.assets.h5_unavailable()
         if missing:
             pytest.skip(missing)
         result = explained(lambda: ptq_store.result(build.case, target=target))

@@ -49,7 +49,7 @@ def class_drop(rec: ModelRecord, th: Thresholds) -> str | None:
 
 
 def fp32_pinned(rec: ModelRecord, th: Thresholds) -> str | None:
-    if rec.correct == th.fp32_correct:
+    if th.fp32_correct is None or rec.correct == th.fp32_correct:  # None: not the reference model, no pin
         return None
     return (f"{rec.key}: {rec.correct}/{rec.total} correct, pinned fp32 baseline is "
             f"{th.fp32_correct}/{rec.total} (--ptq-fp32-correct)")

@@ -22,6 +22,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write all results as JSON to PATH (a new or regular file)")
     group.addoption("--ptq-report", metavar="PATH", type=outputs.output_file(report=True),
                     help="write the analysis report (Markdown, PNG figures beside it)")
+    group.addoption("--ptq-model", metavar="PATH", type=settings.model_file,
+                    help="gate your own fp32 ResNet8 (.onnx, or Keras .h5 to include LiteRT) instead of MLPerf's; "
+                         "when it is not the reference model the fp32 pin is off and each framework's measured fp32 "
+                         "is its baseline")
     group.addoption("--ptq-baseline", metavar="OLD.json", type=settings.baseline_file,
                     help="compare this run with an earlier --ptq-json file and fail on a regression "
                          "(limits as python -m ptq_helpers.compare's defaults)")
@@ -33,10 +37,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(fixtures, "resnet8_ptq.fixtures")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session_of(session.config).preflight(session.config)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     session_of(metafunc.config).parametrize(metafunc)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups it adds
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     session_of(config).deselect(config, items)
 

@@ -95,6 +95,30 @@ def _trace_and_save(module, dest: Path) -> None:
                                 category=torch.jit.TracerWarning)
         traced = torch.jit.trace(module, example, check_trace=False)
         torch.jit.save(traced, str(dest))
+    strip_debug_info(dest)
+
+
+def strip_debug_info(path: Path) -> None:
+    """Make the saved TorchScript depend only on the model: drop the `.debug_pkl` records (source ranges that
+    embed the absolute paths of the Python environment; the loader treats them as optional, error messages from
+    inside the model lose their Python line numbers), name the archive folder `model/` whatever the file is
+    called, and make `.data/serialization_id` (random per save) a hash of the rest. Then the shipped file, its
+    size and its size gate do not depend on where the venv lives or on the build's temporary name."""
+    import hashlib
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        kept = [(info, src.read(info)) for info in src.infolist() if not info.filename.endswith(".debug_pkl")]
+    digest = hashlib.sha256(b"".join(d for i, d in kept if not i.filename.endswith("serialization_id"))).hexdigest()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info, data in kept:
+            name = "model/" + info.filename.split("/", 1)[1]
+            if name == "model/.data/serialization_id":
+                data = digest[:len(data)].encode() if data else data
+            dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    path.write_bytes(out.getvalue())
 
 
 def build_fp32(source: Path, dest: Path) -> None:

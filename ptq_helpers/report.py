@@ -72,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{path}: cannot read results ({exc}); pass a file written by pytest --ptq-json")
         if not isinstance(data, dict) or data.get("generator") != "resnet8-ptq" or "models" not in data:
             parser.error(f"{path}: not a resnet8-ptq results file; write one with pytest --ptq-json PATH")
+        try:
+            View(data)
+            render(data) if len(args.results) == 1 else None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            parser.error(f"{path}: incomplete or damaged results ({type(exc).__name__}: {exc}); write it again "
+                         f"with pytest --ptq-json PATH")
         runs.append((path.stem if path.stem not in [r[0] for r in runs] else str(path), data))
     if len(runs) == 1:
         written = write(runs[0][1], args.output)

@@ -169,7 +169,9 @@ def assessment(view: View) -> list[str]:
            f"Thresholds: top-1 above {th.min_accuracy:g}%, drop below {th.max_drop:g} points vs the same "
            f"framework's fp32, no class losing more than {th.max_class_drop:g} points, file size reduction at "
            f"least {th.min_size_reduction_onnx:g}% (ONNX) / {th.min_size_reduction_torch:g}% (TorchScript); "
-           f"fp32 baselines pinned at {th.fp32_correct}/10000 correct. The drop gate uses "
+           + (f"fp32 baselines pinned at {th.fp32_correct}/10000 correct. " if th.fp32_correct is not None else
+              "no fp32 pin (not the reference ResNet8: each framework's measured fp32 is its baseline). ")
+           + "The drop gate uses "
            + ("the measured drop." if th.drop_gate == "point" else
               "the upper bound of the paired-bootstrap 95% interval of the drop."), ""]
     rows = []

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from ptq_helpers import cases, compare, outputs, results, runtime, speed, tables
-from ptq_helpers.assets import resolve_assets, resolve_cache_dir, writable_cache
+from ptq_helpers.assets import Assets, resolve_assets, resolve_cache_dir, writable_cache
+from ptq_helpers.contract import REFERENCE_WEIGHTS_SHA256, check_onnx, weights_sha256
 from ptq_helpers.cases import Build, Case
-from ptq_helpers.errors import PTQError
+from ptq_helpers.errors import ConfigError, PTQError
 from ptq_helpers.isa import cpu_facts, machine, summary
 from ptq_helpers.progress import Progress
 from ptq_helpers.run_results import RunResults
@@ -23,6 +24,25 @@ from ptq_helpers.settings import RUN_OPTIONS, Settings, Thresholds, resolve, thr
 
 _KEY = pytest.StashKey["PTQSession"]()
 EXPORT_KEY = "resnet8_ptq"  # xdist workeroutput key
+
+
+def _cases_of(item: pytest.Item) -> list[Case]:
+    """The matrix cases a test item is parametrized with."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return [p.case if isinstance(p, Build) else p for p in params.values() if isinstance(p, Case | Build)]
+
+
+def is_reference(assets: Assets) -> bool:
+    """Whether --ptq-model (if given) has the reference ResNet8's weights; checked against the contract once,
+    up front (an .h5 is converted here, once, and cached)."""
+    if assets.model is None:
+        return True
+    try:
+        onnx_path = assets.onnx_model()
+        check_onnx(onnx_path)
+    except PTQError as exc:
+        raise ConfigError(f"--ptq-model {assets.model}: {exc}") from None
+    return weights_sha256(onnx_path) == REFERENCE_WEIGHTS_SHA256
 
 
 def session_of(config: pytest.Config) -> PTQSession:
@@ -64,11 +84,15 @@ class PTQSession:
             requested = resolve_cache_dir(config.getoption("ptq_cache_dir"))
             assets = resolve_assets(config.getoption("assets_dir"), requested)  # may read a read-only cache
             cache, cache_note = writable_cache(requested)
+            assets = replace(assets, cache=cache, model=config.getoption("ptq_model"))
+            reference = is_reference(assets)
         except PTQError as exc:
             raise pytest.UsageError(str(exc)) from None
+        if not reference and config.getoption("ptq_fp32_correct") is None:
+            th = replace(th, fp32_correct=None)  # the ini's pin is the reference model's; pin yours on the command line
         workers = workerinput["workercount"] if workerinput else _xdist_workers(config)
         settings = Settings(
-            assets=replace(assets, cache=cache), cache=cache, threads=run["threads"] or runtime.default_threads(workers),
+            assets=assets, cache=cache, reference=reference, threads=run["threads"] or runtime.default_threads(workers),
             seed=run["seed"], per_class=run["per_class"], matrix=run["matrix"], targets=run["targets"],
             ov_max_drop=run["ov_max_drop"],
             sweep_draws=config.getoption("ptq_sweep"), cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
@@ -79,6 +103,9 @@ class PTQSession:
         if clash:
             raise pytest.UsageError(clash)
         session = cls(settings, th, *paths, baseline=config.getoption("ptq_baseline"))
+        if not workerinput and getattr(config.option, "dist", "no") == "load" and not any(
+                a.startswith("--dist") or a == "-d" for a in config.invocation_params.args):
+            config.option.dist = "loadgroup"  # -n without --dist: schedule by model (see deselect)
         session.progress = Progress(config, cache / "progress", settings.run_id)
         session.progress.start(xdist_controller=not workerinput and getattr(config.option, "dist", "no") != "no")
         config.stash[_KEY] = session
@@ -96,8 +123,7 @@ class PTQSession:
         if item.get_closest_marker("mcu") and "mcu" not in self.settings.targets:
             return False
         selected = {c.id for c in cases.selected(self.settings.matrix)}
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        chosen = [p.case if isinstance(p, Build) else p for p in params.values() if isinstance(p, Case | Build)]
+        chosen = _cases_of(item)
         return all(c.id in selected for c in chosen)
 
     def parametrize(self, metafunc: pytest.Metafunc) -> None:
@@ -115,6 +141,10 @@ class PTQSession:
         if len(keep) < len(items):
             config.hook.pytest_deselected(items=[item for item in items if item not in keep])
             items[:] = keep
+        for item in items:  # one worker per model (--dist loadgroup): no two workers wait on one build's lock
+            chosen = _cases_of(item)
+            if chosen:
+                item.add_marker(pytest.mark.xdist_group(chosen[0].id))
 
     # --- display ----------------------------------------------------------------------------------
     def header(self) -> list[str]:
@@ -123,6 +153,9 @@ class PTQSession:
             "resnet8-ptq: " + ", ".join(f"{k} {v[k]}" for k in ("onnxruntime", "torch", "onnx2torch", "onnx", "numpy")),
             f"resnet8-ptq: assets {s.assets.root} (from {s.assets.source}); cache {s.cache}"
             + (f" ({s.cache_note})" if s.cache_note else ""),
+            *([f"resnet8-ptq: model {s.assets.model} (--ptq-model): " + (
+                "the reference ResNet8 weights" if s.reference else "NOT the reference ResNet8 (its weights differ): "
+                "no fp32 pin; each framework's measured fp32 is its baseline")] if s.assets.model else []),
             f"resnet8-ptq: matrix {s.matrix} ({len(cases.selected(s.matrix))} configurations); calibration seed "
             f"{s.seed}, {s.per_class}/class from train; threads {s.threads}/test process; CPU {runtime.cpu_name()}",
             "resnet8-ptq: thresholds " + ", ".join(f"{k}={val}" for k, val in self.thresholds.__dict__.items()),
@@ -200,6 +233,20 @@ class PTQSession:
                 "targets": {"host via the test process": {"how": "in the test process", "cpu": cpu_facts()},
                             **self.results.targets}}
         return json.loads(json.dumps(results.payload(self.results, self.thresholds, meta)))
+
+    def preflight(self, config: pytest.Config) -> None:
+        """Before any test (on the controller): the real inputs are present, or fetched once now; when they
+        cannot be, the run stops with one message naming the option or variable to fix, instead of every
+        test failing with it."""
+        if hasattr(config, "workerinput") or config.option.collectonly or "not real" in (config.option.markexpr or ""):
+            return
+        if config.rootpath != Path(__file__).resolve().parents[1]:  # not this suite (e.g. a pytester run)
+            return
+        try:
+            self.settings.assets.cifar_dir()
+            self.settings.assets.onnx_model()
+        except PTQError as exc:
+            raise pytest.UsageError(f"resnet8-ptq: {exc}") from None
 
     def _conclude(self) -> bool:
         """On the controller: compare with --ptq-baseline and write the outputs; False when the run must fail."""

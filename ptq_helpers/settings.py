@@ -11,6 +11,7 @@ from typing import Any
 from ptq_helpers.assets import Assets
 from ptq_helpers.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED, TRAIN_IMAGES_PER_CLASS
 from ptq_helpers.errors import ConfigError
+from ptq_helpers.runtime import available_cores
 from ptq_helpers.targets import parse_targets
 
 Parse = Callable[[str], Any]
@@ -57,6 +58,17 @@ def sweep_draws(raw: str) -> int:
     return value
 
 
+def model_file(raw: str) -> Path:
+    """argparse `type=` for --ptq-model: an existing .onnx or Keras .h5 file."""
+    path = Path(raw).expanduser().absolute()
+    if path.suffix not in (".onnx", ".h5"):
+        raise argparse.ArgumentTypeError(f"{raw}: give an fp32 ResNet8 as .onnx (input 'input', float32 NHWC "
+                                         f"(N,32,32,3) pixels 0..255, 10 probabilities out) or as a Keras .h5")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{raw}: no such file")
+    return path
+
+
 def baseline_file(raw: str) -> tuple[Path, Any]:
     """argparse `type=` for --ptq-baseline: a readable resnet8-ptq results file, loaded once."""
     import os
@@ -93,7 +105,7 @@ class Thresholds:
     min_size_reduction_onnx: float = 55.0
     min_size_reduction_torch: float = 45.0
     max_class_drop: float = 10.0
-    fp32_correct: int = 8719
+    fp32_correct: int | None = 8719  # None: the gated model is not the reference ResNet8, so no pin applies
     drop_gate: str = "point"  # "ci": gate the upper bound of the bootstrap 95% interval of the drop
     min_size_reduction_tflite: float = 55.0
     max_sram_kib: float = 64.0  # Ethos-U55 (Vela estimate)
@@ -142,7 +154,9 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option("per_class", "--ptq-calibration-per-class", "ptq_calibration_per_class",
            count_in(1, TRAIN_IMAGES_PER_CLASS, "training images per CIFAR-10 class"), DEFAULT_PER_CLASS,
            f"calibration images per class from the training split (default {DEFAULT_PER_CLASS})"),
-    Option("threads", "--ptq-threads", None, count_in(1, 1024, "threads per test process"), None,
+    Option("threads", "--ptq-threads", None,
+           count_in(1, available_cores(), f"this process may use {available_cores()} cores; more threads per "
+                    "process only oversubscribe them"), None,
            "threads per process for ONNX Runtime and torch (default: physical cores divided by the number of "
            "xdist workers)"),
     Option("targets", "--ptq-targets", "ptq_targets", parse_targets, ("host",),
@@ -197,5 +211,6 @@ class Settings:
     sweep_draws: int = 0  # calibration-draw sweep size; 0 = off
     targets: tuple[str, ...] = ("host",)  # deployment targets (targets.TARGETS keys)
     ov_max_drop: float = 0.1  # points, NNCF accuracy control
+    reference: bool = True  # the fp32 model's weights are MLPerf Tiny's ResNet8 (contract.REFERENCE_WEIGHTS_SHA256)
     run_id: str = "local"
     cache_note: str | None = None  # set when the requested cache was not writable

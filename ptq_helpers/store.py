@@ -15,7 +15,7 @@ import numpy as np
 from ptq_helpers import calibration, cases, cifar, evaluate, mcu, stats, target_child, targets, tflm, vela
 from ptq_helpers.artifacts import Stored, cache_key, get_or_build, source_sha256
 from ptq_helpers.cases import Case
-from ptq_helpers.contract import check_onnx
+from ptq_helpers.contract import check_onnx, model_files, model_sha256
 from ptq_helpers.errors import UnsupportedQuantization
 from ptq_helpers.fileio import atomic_write_bytes, sha256_bytes, sha256_file
 from ptq_helpers.mcu import McuBudget
@@ -81,7 +81,8 @@ class Store:
 
     @cached_property
     def source_sha256(self) -> str:
-        return sha256_file(self.source)
+        """The fp32 model with its external data (a changed weights file is a different model)."""
+        return model_sha256(self.source)
 
     @cached_property
     def versions(self) -> dict[str, str]:
@@ -145,7 +146,8 @@ class Store:
             raise UnsupportedQuantization(f"{case.id}: {case.unsupported}")
         fp32_builder = case.backend.fp32_builder() if case.is_fp32 else None
         if case.is_fp32 and fp32_builder is None:  # the source file itself
-            return Stored(self.source, self.source_sha256, self.source.stat().st_size, built=False)
+            size = sum(f.stat().st_size for f in model_files(self.source))
+            return Stored(self.source, self.source_sha256, size, built=False)
         key = self._artifact_key(case, draw)
         folder = self.settings.cache / "artifacts" / f"{case.id}-{key[:16]}"
 

@@ -6,7 +6,7 @@ Runs `pytest PYTEST ARGS --durations=N` twice with RESNET8_PTQ_CACHE pointing at
 or --cache, which must be empty or absent and is kept for later runs): the first run builds and evaluates
 everything (cold), the second reuses the cache (warm). Prints the CPU and its int8-relevant instruction
 sets, then per run the wall time, exit code and pytest's slowest phases (the breakdown: a test's setup
-is where the models it needs are built and evaluated); each run's full output goes to resnet8-ptq-timing-<run>.log
+is where the models it needs are built and evaluated); each run's full output goes to resnet8-ptq-timing-<pid>-<run>.log
 in the temporary folder.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ptq-timing-") as temporary:
         env = {**os.environ, "RESNET8_PTQ_CACHE": str(keep or temporary)}
         for label in ("cold", "warm"):
-            log = Path(tempfile.gettempdir()) / f"resnet8-ptq-timing-{label}.log"
+            log = Path(tempfile.gettempdir()) / f"resnet8-ptq-timing-{os.getpid()}-{label}.log"
             started = time.perf_counter()
             with open(log, "w") as out:
                 code = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

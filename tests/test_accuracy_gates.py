@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from ptq_helpers import cases, gates
+from ptq_helpers.contract import REFERENCE_WEIGHTS_SHA256, weights_sha256
 from ptq_helpers.settings import Thresholds
 from ptq_helpers.store import ModelResult
 from tests.gate import passes
@@ -29,6 +30,20 @@ def test_no_class_drops_too_far(quantized_model: ModelResult, ptq_thresholds: Th
 
 def test_fp32_baseline_pinned(fp32_model: ModelResult, ptq_thresholds: Thresholds) -> None:
     passes(gates.fp32_pinned(fp32_model.record, ptq_thresholds))
+
+
+def test_the_fp32_model_is_the_reference_resnet8(ptq_store) -> None:
+    """The fp32 pin (--ptq-fp32-correct) is MLPerf Tiny's ResNet8's: another model with as many right answers
+    must not pass as it. A model given with --ptq-model is gated on its own fp32, and said to be (or not be) it."""
+    s = ptq_store.settings
+    weights = weights_sha256(ptq_store.source)
+    if s.assets.model is not None:
+        assert s.reference == (weights == REFERENCE_WEIGHTS_SHA256), (s.reference, weights)
+        return
+    assert weights == REFERENCE_WEIGHTS_SHA256, (
+        f"{ptq_store.source}: not the reference ResNet8 (weights sha256 {weights[:16]}…, expected "
+        f"{REFERENCE_WEIGHTS_SHA256[:16]}…): the fp32 pin is that model's; restore MLPerf's resnet8.onnx, or gate "
+        f"your own model deliberately with --ptq-model {ptq_store.source}")
 
 
 def test_onnx2torch_matches_onnxruntime(ptq_store) -> None:

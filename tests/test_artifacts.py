@@ -1,15 +1,19 @@
 """The build-once cache: one build across processes, atomic writes, invalid artifacts rebuilt."""
 from __future__ import annotations
 
+import errno
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
 
 import pytest
 
+from ptq_helpers import fileio
 from ptq_helpers.artifacts import MANIFEST, cache_key, get_or_build
+from ptq_helpers.errors import CacheError
 
 
 def _slow_build(log: Path):
@@ -52,7 +56,7 @@ def test_rebuild_builds_once_per_run(tmp_path: Path) -> None:
     assert [s.built for s in again] == [True, False]
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "no-manifest"])
+@pytest.mark.parametrize("damage", ["flip", "truncate", "no-manifest", "null-manifest", "list-manifest"])
 def test_damaged_artifact_is_detected_and_rebuilt(tmp_path: Path, damage: str) -> None:
     get_or_build(tmp_path, "m.bin", _slow_build(tmp_path / "log"), run_id="r1")
     path = tmp_path / "m.bin"
@@ -60,6 +64,10 @@ def test_damaged_artifact_is_detected_and_rebuilt(tmp_path: Path, damage: str) -
         path.write_bytes(b"MODEL bytes")
     elif damage == "truncate":
         path.write_bytes(b"model")
+    elif damage == "null-manifest":
+        (tmp_path / MANIFEST).write_text("null")
+    elif damage == "list-manifest":
+        (tmp_path / MANIFEST).write_text("[1, 2]")
     else:
         (tmp_path / MANIFEST).unlink()
     stored = get_or_build(tmp_path, "m.bin", _slow_build(tmp_path / "log"), run_id="r2")
@@ -107,3 +115,45 @@ def test_builder_killed_mid_write_is_detected_and_rebuilt(tmp_path: Path) -> Non
     stored = get_or_build(tmp_path / "a", "model.bin", _slow_build(tmp_path / "log"), run_id="next")
     assert stored.built and stored.path.read_bytes() == b"model bytes"
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [".model.bin.lock", "manifest.json", "model.bin"]
+
+
+@pytest.mark.parametrize("how", ["enospc", "numpy-short-write"])
+def test_a_full_disk_is_one_message_naming_the_file_and_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  how: str) -> None:
+    def build(tmp: Path) -> None:
+        tmp.write_bytes(b"half")
+        if how == "enospc":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        monkeypatch.setattr(fileio, "_disk_usage", lambda _: shutil._ntuple_diskusage(10, 10, 0))
+        raise OSError("100000 requested and 49120 written")  # numpy's np.save on a full disk: no errno
+
+    with pytest.raises(CacheError, match=r"m\.bin: the disk is full .* point --ptq-cache-dir / \$RESNET8_PTQ_CACHE"):
+        get_or_build(tmp_path, "m.bin", build, run_id="r1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.bin.lock"]  # nothing half-written kept
+
+
+def test_a_lock_held_elsewhere_says_who_holds_it_and_then_gives_up(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fileio, "LOCK_WAIT_NOTICE_S", 0.2)
+    said: list[str] = []
+    monkeypatch.setattr(fileio, "say", said.append)
+    ready, release = mp.Event(), mp.Event()
+    holder = mp.Process(target=_hold_lock, args=(tmp_path / "m.bin", ready, release))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(CacheError, match=rf"m\.bin: still locked by pid {holder.pid} on .* after 1 s"):
+            with fileio.lock(tmp_path / "m.bin", timeout=1.0):
+                pass
+    finally:
+        release.set()
+        holder.join(10)
+    assert said and all(f"locked by pid {holder.pid} on " in line and "gives up after 1 s" in line for line in said)
+    with fileio.lock(tmp_path / "m.bin", timeout=5):  # released with its holder
+        pass
+
+
+def _hold_lock(target: Path, ready, release) -> None:  # noqa: ANN001
+    with fileio.lock(target):
+        ready.set()
+        release.wait(30)

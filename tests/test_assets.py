@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -160,8 +162,8 @@ def test_conversion_writes_to_the_cache_never_to_the_assets_folder(tmp_path: Pat
         Path(cmd[-1]).write_bytes(b"onnx")
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(assets.importlib.util, "find_spec", lambda name: object())
-    monkeypatch.setattr(assets.subprocess, "run", fake_tf2onnx)
+    monkeypatch.setattr(assets, "find_spec", lambda name: object())  # this module's, not importlib's
+    monkeypatch.setattr(assets, "_run", fake_tf2onnx)
     made = assets.resolve_assets(str(root), tmp_path / "cache").onnx_model()
     assert made == tmp_path / "cache" / "assets" / "resnet8.onnx" and made.read_bytes() == b"onnx"
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
@@ -193,3 +195,18 @@ def test_a_planted_fallback_cache_is_refused(tmp_path: Path, monkeypatch: pytest
         os.chown(planted, 65534, 65534)
     with pytest.raises(AssetError, match=re.escape(f"neither is the fallback {planted} ({message}")):
         assets.writable_cache(Path("/proc/resnet8-ptq-cache"))
+
+
+def test_offline_without_assets_stops_up_front_with_one_message(tmp_path: Path) -> None:
+    """No assets and no network: one message before any test, naming the option and the variable."""
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(RESNET8_PTQ_ASSETS="", RESNET8_PTQ_CACHE=str(tmp_path / "cache"), NO_PROXY="", no_proxy="",
+               HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")  # a closed port: offline
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+    lines = (proc.stdout + proc.stderr).splitlines()
+    assert proc.returncode == 4 and len(lines) <= 30, "\n".join(lines[:60])
+    errors = [line for line in lines if "ERROR" in line]
+    assert len(errors) == 1 and "--assets-dir or $RESNET8_PTQ_ASSETS" in errors[0], errors
+    assert "cifar-10-python.tar.gz: missing and could not be downloaded" in errors[0]

@@ -32,11 +32,15 @@ def test_help_lists_every_option(suite: pytest.Pytester) -> None:
     [(["--ptq-min-accuracy", "101"], "*--ptq-min-accuracy: 101.0 is outside 0..100*"),
      (["--ptq-max-drop", "abc"], "*--ptq-max-drop: 'abc' is not a number*"),
      (["--assets-dir", "/no/such/dir"], "*--assets-dir=/no/such/dir: folder /no/such/dir does not exist*"),
-     (["--ptq-threads", "0"], "*--ptq-threads: 0 is not between 1 and 1024*"),
+     (["--ptq-threads", "0"], "*--ptq-threads: 0 is not between 1 and * (this process may use * cores*"),
+     (["--ptq-threads", "2000"], "*--ptq-threads: 2000 is not between 1 and * (this process may use * cores*"),
+     (["--ptq-threads", "1e11"], "*--ptq-threads: '1e11' is not a number*"),
+     (["--ptq-model", "weights.txt"], "*--ptq-model: weights.txt: give an fp32 ResNet8 as .onnx*or as a Keras .h5*"),
+     (["--ptq-model", "/no/such.onnx"], "*--ptq-model: /no/such.onnx: no such file*"),
      (["--ptq-calibration-per-class", "0"], "*--ptq-calibration-per-class: 0 is not between 1 and 5000*"),
      (["--ptq-calibration-per-class", "5001"], "*--ptq-calibration-per-class: 5001 is not between 1 and 5000*"),
      (["--ptq-seed", "-1"], "*--ptq-seed: -1 is not between 0 and 4294967295 (numpy's legacy seed range)*")],
-    ids=["accuracy-101", "drop-nan", "assets-missing", "threads-0", "per-class-0", "per-class-5001", "seed-negative"],
+    ids=["accuracy-101", "drop-nan", "assets-missing", "threads-0", "threads-2000", "threads-1e11", "model-suffix", "model-missing", "per-class-0", "per-class-5001", "seed-negative"],
 )
 def test_bad_options_are_usage_errors(suite: pytest.Pytester, args: list[str], message: str) -> None:
     result = suite.runpytest(*args)
@@ -144,3 +148,10 @@ _session.machine = lambda: {"host": os.environ["PYTEST_XDIST_WORKER"], "cpu": "T
     result.stdout.fnmatch_lines(["*the xdist workers ran on different kinds of CPU*",
                                  "*Test CPU [[]avx2, avx512_vnni[]]: gw0 on gw0", "*Test CPU [[]avx2[]]: gw1 on gw1",
                                  "*python -m ptq_helpers.report A.json B.json*", "*2 passed*"])
+
+
+def test_a_model_that_breaks_the_contract_is_one_usage_error(suite: pytest.Pytester) -> None:
+    (suite.path / "mine.onnx").write_bytes(b"not onnx at all")
+    result = suite.runpytest_subprocess("--ptq-model", "mine.onnx")  # own process: onnx parses the garbage
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --ptq-model */mine.onnx: */mine.onnx: not a valid ONNX model*"])

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from ptq_helpers import cases
+
 ROOT = Path(__file__).resolve().parents[1]
 # No path arguments: xdist rewrites them relative to an rsync root; the ini's testpaths and -k select instead.
 SUBSET = ["-k", "test_accuracy_gates and (ort-fp32 or ort-int8-qdq or ort-uint8-qdq)"]
@@ -52,18 +54,21 @@ def socket_server(folder: Path, env: dict[str, str]) -> Iterator[str]:
         log.close()
 
 
+KEEP = ("correct", "per_class", "predictions_sha256", "sha256", "size_bytes", "accuracy", "hits", "stats")
+
+
 def _records(path: Path) -> dict[str, dict]:
-    keep = ("correct", "per_class", "predictions_sha256", "sha256", "size_bytes", "accuracy", "stats")
-    return {m["id"]: {k: m.get(k) for k in keep} for m in json.loads(path.read_text())["models"]}
+    return {m["id"]: {k: m.get(k) for k in KEEP} for m in json.loads(path.read_text())["models"]}
 
 
-def test_two_socket_hosts_gather_what_a_local_run_measures(ptq_session, tmp_path: Path) -> None:
-    env = {**os.environ, "RESNET8_PTQ_ASSETS": str(ptq_session.settings.assets.root)}
-    env.pop("PYTEST_XDIST_WORKER", None)
+def test_two_socket_hosts_gather_what_a_local_run_measures(ptq_session, ptq_store, tmp_path: Path) -> None:
+    local = {}
+    for case_id in ("ort-fp32", "ort-int8-qdq", "ort-uint8-qdq"):  # measured here, in this process
+        data = ptq_store.result(cases.get(case_id)).record.to_json()
+        local[case_id] = {k: data.get(k) for k in KEEP}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["RESNET8_PTQ_ASSETS"] = str(ptq_session.settings.assets.root)
     pytest_cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *SUBSET]
-    local = subprocess.run([*pytest_cmd, f"--ptq-json={tmp_path / 'local.json'}"], cwd=ROOT, capture_output=True,
-                           text=True, env={**env, "RESNET8_PTQ_CACHE": str(ptq_session.settings.cache)})
-    assert local.returncode == 0, local.stdout[-3000:]
 
     with ExitStack() as stack:
         specs = [stack.enter_context(socket_server(
@@ -77,4 +82,4 @@ def test_two_socket_hosts_gather_what_a_local_run_measures(ptq_session, tmp_path
     for host in ("host-a", "host-b"):  # each host built in its own cache: nothing was shared through a folder
         assert any((tmp_path / f"{host}-cache" / "predictions").iterdir()), f"{host} evaluated nothing"
     assert not (tmp_path / "controller-cache" / "predictions").exists()
-    assert _records(tmp_path / "remote.json") == _records(tmp_path / "local.json")
+    assert _records(tmp_path / "remote.json") == json.loads(json.dumps(local))

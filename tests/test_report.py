@@ -117,8 +117,11 @@ def test_cli_renders_a_byte_identical_report(tmp_path: Path) -> None:
     assert (tmp_path / "cli" / "report.md").read_bytes() == (tmp_path / "run" / "report.md").read_bytes()
 
 
-@pytest.mark.parametrize(("content", "message"), [("{not json", "cannot read results"),
-                                                  ('{"a": 1}', "not a resnet8-ptq results file")])
+@pytest.mark.parametrize(("content", "message"), [
+    ("{not json", "cannot read results"), ('{"a": 1}', "not a resnet8-ptq results file"),
+    ('{"generator": "resnet8-ptq", "models": []}', "incomplete or damaged results (KeyError: 'thresholds')"),
+    ('{"generator": "resnet8-ptq", "models": [{"id": "ort-fp32"}], "thresholds": {}, "classes": []}',
+     "incomplete or damaged results (KeyError: ")])
 def test_cli_rejects_bad_input_with_a_clear_message(tmp_path: Path, content: str, message: str) -> None:
     (tmp_path / "x.json").write_text(content)
     proc = subprocess.run([sys.executable, "-m", "ptq_helpers.report", str(tmp_path / "x.json"), "-o",
