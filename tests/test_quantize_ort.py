@@ -45,3 +45,24 @@ def test_entropy_calibration_differs_from_minmax(source: Path, tmp_path: Path) -
         quantize_ort.quantize(cases.get(case_id), source, _calibration(), tmp_path / f"{case_id}.onnx")
         digests[case_id] = hashlib.sha256((tmp_path / f"{case_id}.onnx").read_bytes()).hexdigest()
     assert digests["ort-u8s8-qdq-pt-mm-pre"] != digests["ort-u8s8-qdq-pt-ent-pre"]
+
+
+@pytest.mark.real
+def test_vectorised_entropy_search_finds_ort_s_own_thresholds_on_the_real_model(ptq_store, train_split,
+                                                                               tmp_path: Path) -> None:
+    """Same thresholds as ORT's `get_entropy_threshold`, bit for bit, on every activation of ResNet8."""
+    from onnxruntime.quantization.calibrate import CalibrationMethod, HistogramCollector, create_calibrator
+
+    calibrator = create_calibrator(
+        str(ptq_store.source), None, augmented_model_path=str(tmp_path / "augmented.onnx"),
+        calibrate_method=CalibrationMethod.Entropy,
+        extra_options={"num_bins": quantize_ort.ENTROPY_BINS, "num_quantized_bins": quantize_ort.ENTROPY_QUANTIZED_BINS})
+    calibrator.collect_data(quantize_ort.CalibrationReader("input", train_split.images(ptq_store.calibration_indices[::5])))
+    histograms = calibrator.collector.histogram_dict
+    assert len(histograms) >= 20
+    for name in sorted(histograms)[::3]:  # a third of the tensors: ORT's own search is the slow part
+        ours = quantize_ort.entropy_threshold(histograms[name], quantize_ort.ENTROPY_QUANTIZED_BINS)
+        theirs = HistogramCollector.get_entropy_threshold(calibrator.collector, histograms[name],
+                                                          quantize_ort.ENTROPY_QUANTIZED_BINS)
+        assert [float(v) for v in ours] == [float(v) for v in theirs], name
+        assert [v.dtype for v in ours] == [v.dtype for v in theirs], name
