@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ptq_helpers.cases import FRAMEWORK_LABELS
 from ptq_helpers.fileio import atomic_path
 
 MISSING = "Figures were skipped: matplotlib is not installed (pip install -e '.[report]')."
@@ -28,16 +29,24 @@ def draw(data: Mapping[str, Any], folder: Path, stem: str) -> tuple[dict[str, Pa
     made = {"size": folder / f"{stem}-accuracy-vs-size.png", "per_class": folder / f"{stem}-per-class-delta.png"}
     meta = {"Software": None}  # keep the files free of version stamps
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for m in models:
-        marker = "o" if m.framework == "onnxruntime" else "s"
-        ax.scatter(m.size_bytes / 1024, m.accuracy, marker=marker, s=60)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    host = [m for m in models if m.target == "host"] or models
+    for marker, fw in zip("osD^vP*", dict.fromkeys(m.framework for m in host)):
+        mine = [m for m in host if m.framework == fw]
+        ax.scatter([m.size_bytes / 1024 for m in mine], [m.accuracy for m in mine], marker=marker, s=50, alpha=0.8,
+                   label=FRAMEWORK_LABELS.get(fw, fw))
+    # With many models every label would overlap: name only the Pareto front (no other build is both smaller
+    # and more accurate) and the fp32 baselines; the report's tables list every model.
+    named = host if len(host) <= 12 else [m for m in host if m.is_fp32 or not any(
+        o.size_bytes <= m.size_bytes and o.accuracy > m.accuracy for o in host)]
+    for m in named:
         ax.annotate(m.key, (m.size_bytes / 1024, m.accuracy), textcoords="offset points", xytext=(6, 4), fontsize=8)
     ax.axhline(data["thresholds"]["min_accuracy"], color="grey", linestyle="--", linewidth=1,
                label=f"accuracy gate {data['thresholds']['min_accuracy']:g}%")
     ax.set_xlabel("serialized model size (KiB)")
     ax.set_ylabel("top-1 accuracy on 10,000 test images (%)")
-    ax.set_title("Accuracy vs model size (o ONNX Runtime, s PyTorch)")
+    ax.set_title("Accuracy vs model size, this CPU" + ("" if len(named) == len(host) else
+                                                       " (labels: fp32 and the size/accuracy Pareto front)"))
     ax.legend(loc="lower right")
     fig.tight_layout()
     with atomic_path(made["size"]) as tmp:

@@ -28,6 +28,12 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 def _write_ir(model, dest: Path, compress_to_fp16: bool = False, control: dict | None = None) -> None:
     import openvino as ov
 
+    # OpenVINO names new nodes from a process-wide counter (`Constant_66703`), so the same graph saved after more
+    # work in the process has longer names and a bigger .xml. Name every inner node by its type and position
+    # instead: the IR then depends only on the graph (inputs and outputs keep their tensor names).
+    for index, op in enumerate(model.get_ordered_ops()):
+        if op.get_type_name() not in ("Parameter", "Result"):
+            op.set_friendly_name(f"{op.get_type_name()}_{index}")
     with tempfile.TemporaryDirectory(prefix="ptq-ov-") as work:
         ov.save_model(model, str(Path(work) / MEMBERS[0]), compress_to_fp16=compress_to_fp16)
         with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_STORED) as archive:

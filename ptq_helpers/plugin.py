@@ -9,9 +9,9 @@ from ptq_helpers.session import PTQSession, session_of
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("resnet8-ptq", "ResNet8 post-training quantization gate")
-    group.addoption("--assets-dir", help="folder with cifar-10-batches-py/, mlperf-tiny/, resnet8.onnx "
+    group.addoption("--assets-dir", metavar="PATH", help="folder with cifar-10-batches-py/, mlperf-tiny/, resnet8.onnx "
                     "(default: $RESNET8_PTQ_ASSETS, then <cache>/assets, downloaded when missing)")
-    group.addoption("--ptq-cache-dir", help="writable cache for downloads, built models and predictions "
+    group.addoption("--ptq-cache-dir", metavar="PATH", help="writable cache for downloads, built models and predictions "
                     "(default: $RESNET8_PTQ_CACHE, then the user cache folder, e.g. ~/.cache/resnet8-ptq)")
     group.addoption("--ptq-rebuild", action="store_true", help="rebuild every model and prediction this run")
     group.addoption("--ptq-sweep", type=settings.sweep_draws, nargs="?", const=5, default=0, metavar="K",

@@ -26,6 +26,20 @@ _KEY = pytest.StashKey["PTQSession"]()
 EXPORT_KEY = "resnet8_ptq"  # xdist workeroutput key
 
 
+def built_summary(events: list[Any]) -> str:
+    """What this run built (not reused), in one short line: each item when few, else counts by kind (every
+    item is in the JSON's meta.built)."""
+    built = Counter(f"{e.case} {e.what}" for e in events if e.built)
+    if not built:
+        return "nothing (all reused from the cache)"
+    if len(built) <= 6:
+        return ", ".join(f"{k} x{n}" for k, n in sorted(built.items()))
+    kinds = Counter(e.what.split(" (")[0] for e in events if e.built)
+    reused = sum(1 for e in events if not e.built)
+    return (", ".join(f"{kind} x{n}" for kind, n in sorted(kinds.items()))
+            + f" ({reused} reused; each one in --ptq-json's meta.built)")
+
+
 def _cases_of(item: pytest.Item) -> list[Case]:
     """The matrix cases a test item is parametrized with."""
     params = getattr(getattr(item, "callspec", None), "params", {})
@@ -218,9 +232,7 @@ class PTQSession:
                           "kind separately with --ptq-json, and compare them with "
                           "python -m ptq_helpers.report A.json B.json -o machines.md", red=True)
         if records or res.bench:
-            built = Counter(f"{e.case} {e.what}" for e in res.events if e.built)
-            done = ", ".join(f"{k} x{n}" for k, n in sorted(built.items())) or "nothing (all reused from the cache)"
-            tr.write_line(f"built this run: {done}; cache {self.settings.cache}")
+            tr.write_line(f"built this run: {built_summary(res.events)}; cache {self.settings.cache}")
         for line in self.closing:
             tr.write_line(line, red=line.startswith(("REGRESSION", "--ptq-")))
 
@@ -230,6 +242,7 @@ class PTQSession:
         meta = {"versions": runtime.versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
                 "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"},
                 "workers": self.results.workers,
+                "built": sorted({f"{e.case} {e.what}" for e in self.results.events if e.built}),
                 "targets": {"host via the test process": {"how": "in the test process", "cpu": cpu_facts()},
                             **self.results.targets}}
         return json.loads(json.dumps(results.payload(self.results, self.thresholds, meta)))

@@ -148,31 +148,35 @@ THRESHOLD_OPTIONS: tuple[Option, ...] = (
 )
 RUN_OPTIONS: tuple[Option, ...] = (
     Option("matrix", "--ptq-matrix", "ptq_matrix", one_of("seed", "full"), "seed",
-           "which configurations to build: the five seed models (default) or the full matrix", "{seed,full}"),
+           "which configurations to build: the seed matrix or the full matrix", "{seed,full}"),
     Option("seed", "--ptq-seed", "ptq_seed", count_in(0, 2**32 - 1, "numpy's legacy seed range"), DEFAULT_SEED,
-           f"calibration draw seed (default {DEFAULT_SEED})"),
+           "calibration draw seed", "N"),
     Option("per_class", "--ptq-calibration-per-class", "ptq_calibration_per_class",
            count_in(1, TRAIN_IMAGES_PER_CLASS, "training images per CIFAR-10 class"), DEFAULT_PER_CLASS,
-           f"calibration images per class from the training split (default {DEFAULT_PER_CLASS})"),
+           "calibration images per class from the training split", "N"),
     Option("threads", "--ptq-threads", None,
            count_in(1, available_cores(), f"this process may use {available_cores()} cores; more threads per "
                     "process only oversubscribe them"), None,
-           "threads per process for ONNX Runtime and torch (default: physical cores divided by the number of "
-           "xdist workers)"),
+           "threads per process for ONNX Runtime, torch and OpenVINO (default: physical cores divided by the "
+           "number of xdist workers)", "N"),
     Option("targets", "--ptq-targets", "ptq_targets", parse_targets, ("host",),
            "deployment targets every model is evaluated and gated on, comma-separated: host (this CPU), avx2 "
-           "(an AVX2-only x86-64 CPU, emulated; needs qemu-user) (default: host)", "host,avx2"),
+           "(an AVX2-only x86-64 CPU, emulated; needs qemu-user), mcu (TensorFlow Lite Micro's kernels; needs "
+           "the mcu extra)", "host,avx2,mcu"),
     Option("ov_max_drop", "--ptq-ov-max-drop", "ptq_ov_max_drop", number_in(0, 100), 0.1,
            "max top-1 drop (points) NNCF's accuracy control may accept on its held-out training images "
-           "(ov-int8-nncf-ac, full matrix; default 0.1)", "N"),
+           "(ov-int8-nncf-ac, full matrix)", "N"),
 )
 
 
 def add_options(options: tuple[Option, ...], group: Any, addini: Callable[..., None]) -> None:
     """Register options on a pytest option group, with their ini keys (types checked at parse time)."""
     for opt in options:
+        default = opt.default if not isinstance(opt.default, tuple) else ",".join(opt.default)
+        where = ("; " if opt.default is not None else " (") + (f"ini {opt.ini})" if opt.ini else "command line only)")
+        said = f" (default {default}" + where if opt.default is not None else where
         group.addoption(opt.flag, dest=f"ptq_{opt.dest}", type=opt.parse, metavar=opt.metavar,
-                        help=opt.help.replace("%", "%%"))  # argparse %-formats help; ini help is shown as is
+                        help=(opt.help + said).replace("%", "%%"))  # argparse %-formats help; ini help as is
         if opt.ini:
             addini(opt.ini, opt.help)
 

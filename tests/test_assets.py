@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 import pytest
 from onnx import TensorProto, helper
 
 from ptq_helpers import assets
 from ptq_helpers.contract import check_onnx
+from ptq_helpers.fileio import sha256_file
 from ptq_helpers.errors import AssetError
 
 
@@ -210,3 +212,31 @@ def test_offline_without_assets_stops_up_front_with_one_message(tmp_path: Path) 
     errors = [line for line in lines if "ERROR" in line]
     assert len(errors) == 1 and "--assets-dir or $RESNET8_PTQ_ASSETS" in errors[0], errors
     assert "cifar-10-python.tar.gz: missing and could not be downloaded" in errors[0]
+
+
+def test_external_weights_are_part_of_the_model_identity(tmp_path: Path) -> None:
+    """A model whose weights live in an external-data file is keyed by both files: changing only the weights
+    file gives another key, and the size counts both."""
+    from ptq_helpers.contract import model_files, model_sha256
+
+    model = onnx.load(str(_model(tmp_path / "inline.onnx", ["N", 32, 32, 3], ["N", 10])))
+    for tensor in model.graph.initializer:  # raw bytes, which onnx moves to the external file
+        tensor.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(tensor), tensor.name))
+    onnx.save(model, str(tmp_path / "m.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+              location="m.data", size_threshold=0)
+    assert [p.name for p in model_files(tmp_path / "m.onnx")] == ["m.onnx", "m.data"]
+    before = model_sha256(tmp_path / "m.onnx")
+    data = bytearray((tmp_path / "m.data").read_bytes())
+    data[0] ^= 1
+    (tmp_path / "m.data").write_bytes(bytes(data))
+    assert model_sha256(tmp_path / "m.onnx") != before
+    assert model_sha256(tmp_path / "inline.onnx") == sha256_file(tmp_path / "inline.onnx")  # one file: its sha256
+
+
+def test_a_symlink_loop_in_a_path_setting_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(AssetError, match=r"--ptq-cache-dir=.*/loop/cache: the path cannot be resolved \(Symlink loop"):
+        assets.resolve_cache_dir(str(tmp_path / "loop" / "cache"))
+    monkeypatch.setenv("RESNET8_PTQ_ASSETS", str(tmp_path / "loop"))
+    with pytest.raises(AssetError, match=r"\$RESNET8_PTQ_ASSETS=.*/loop: the path cannot be resolved"):
+        assets.resolve_assets(None, tmp_path / "cache")

@@ -87,3 +87,16 @@ def test_validation_draw_is_disjoint_from_calibration(train_split, ptq_store) ->
     assert not np.intersect1d(held_out, ptq_store.calibration_indices).size
     assert np.bincount(train_split.labels[held_out], minlength=10).tolist() == [500] * 10
     assert np.array_equal(held_out, ptq_store.validation_draw(0))  # seeded: same set every run
+
+
+def test_an_ir_depends_only_on_the_graph_not_on_what_the_process_did_before(openvino_present, ptq_store, train_split,
+                                                                             tmp_path) -> None:
+    """OpenVINO numbers new nodes from a process-wide counter; the saved IR (and its size gate) must not."""
+    import openvino as ov
+
+    case, calibration = cases.get("ov-int8-nncf"), train_split.images(ptq_store.calibration_indices[::10])
+    openvino_backend.build_int8(case, ptq_store.source, calibration, tmp_path / "first.ir.zip")
+    for _ in range(3):  # more nodes created in this process
+        ov.convert_model(str(ptq_store.source))
+    openvino_backend.build_int8(case, ptq_store.source, calibration, tmp_path / "second.ir.zip")
+    assert (tmp_path / "first.ir.zip").read_bytes() == (tmp_path / "second.ir.zip").read_bytes()

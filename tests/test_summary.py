@@ -89,3 +89,14 @@ def test_identical_configurations_are_flagged() -> None:
                                "QInt8/QUInt8): byte-identical model files (sha256 abababababab...)"]
     assert found["predictions"][0].startswith("ort-int8-qdq and torch-int8-fx (differ in activation_type QInt8/None")
     assert found["predictions"][0].endswith(": identical top-1 predictions on all 10,000 images")
+
+
+def test_built_this_run_is_one_short_line_with_the_detail_in_the_json() -> None:
+    from ptq_helpers.run_results import BuildEvent
+    from ptq_helpers.session import built_summary
+
+    many = [BuildEvent(f"model-{i}", what, True) for i in range(30) for what in ("model", "predictions")]
+    many += [BuildEvent("ort-fp32", "predictions", False), BuildEvent("x", "model (draw 2)", True)]
+    assert built_summary(many) == "model x31, predictions x30 (1 reused; each one in --ptq-json's meta.built)"
+    assert built_summary(many[:2]) == "model-0 model x1, model-0 predictions x1"
+    assert built_summary([BuildEvent("a", "model", False)]) == "nothing (all reused from the cache)"
