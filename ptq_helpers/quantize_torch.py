@@ -117,13 +117,15 @@ def strip_debug_info(path: Path) -> None:
             name = "model/" + info.filename.split("/", 1)[1]
             if name == "model/.data/serialization_id":
                 data = digest[:len(data)].encode() if data else data
-            dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+            entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = info.compress_type  # torch stores tensors, deflates code
+            dst.writestr(entry, data)
     path.write_bytes(out.getvalue())
 
 
 def build_fp32(source: Path, dest: Path) -> None:
-    """onnx2torch conversion, traced and saved as TorchScript."""
-    _trace_and_save(onnx_to_torch(source), dest)
+    """onnx2torch conversion, traced and saved as TorchScript (in a fresh child process, see _in_child)."""
+    _in_child("torch-fp32", source, None, dest)
 
 
 def qconfig_mapping(q: TorchQuant):
@@ -195,4 +197,44 @@ def build_quantized(case: Case, source: Path, calibration: np.ndarray, dest: Pat
         program = torch.export.export(converted, example, dynamic_shapes=({0: batch},))
         torch.export.save(program, str(dest))
         return
-    _trace_and_save(fx_quantize(onnx_to_torch(source), q, calibration), dest)
+    _in_child(case.id, source, calibration, dest)
+
+
+def _in_child(case_id: str, source: Path, calibration: np.ndarray | None, dest: Path) -> None:
+    """Build a TorchScript file in a fresh interpreter: TorchScript names classes from a process-wide counter
+    (`___torch_mangle_39`), so a file traced after other work in the same process differs in its code and size;
+    a fresh process makes each build depend on its inputs only."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ptq-torch-") as work:
+        images = "-"
+        if calibration is not None:
+            images = str(Path(work) / "calibration.npy")
+            np.save(images, calibration)
+        proc = subprocess.run([sys.executable, "-m", "ptq_helpers.quantize_torch", case_id, str(source), images,
+                               str(dest)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-12:])
+        raise RuntimeError(f"{case_id}: the TorchScript build failed in its child process (exit {proc.returncode}):"
+                           f"\n{tail}")
+
+
+def main(argv: list[str]) -> None:
+    """`python -m ptq_helpers.quantize_torch CASE_ID SOURCE CALIBRATION.npy|- DEST` (used by _in_child)."""
+    from ptq_helpers import cases
+
+    case_id, source, images, dest = argv
+    if images == "-":
+        _trace_and_save(onnx_to_torch(Path(source)), Path(dest))
+        return
+    q = cases.get(case_id).quant
+    assert isinstance(q, TorchQuant), case_id
+    _trace_and_save(fx_quantize(onnx_to_torch(Path(source)), q, np.load(images)), Path(dest))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -189,7 +189,10 @@ class Store:
 
         def run(tmp: Path) -> None:
             if target.is_host:
+                started = time.perf_counter()
+                say(f"{name}: evaluating {len(self.test.labels):,} images{f' (draw {draw})' if draw else ''} ...")
                 probs = evaluate.predict(case, stored.path, self.test.images(), self.settings.threads)
+                say(f"{name}: evaluated in {time.perf_counter() - started:.1f} s")
             else:
                 say(f"{name}: evaluating {len(self.test.labels):,} images on target {target.name} "
                          f"({target.how(case)}) ...")

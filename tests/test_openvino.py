@@ -94,7 +94,7 @@ def test_an_ir_depends_only_on_the_graph_not_on_what_the_process_did_before(open
     """OpenVINO numbers new nodes from a process-wide counter; the saved IR (and its size gate) must not."""
     import openvino as ov
 
-    case, calibration = cases.get("ov-int8-nncf"), train_split.images(ptq_store.calibration_indices[::10])
+    case, calibration = cases.get("ov-int8-nncf"), train_split.images(ptq_store.calibration_indices[::50])
     openvino_backend.build_int8(case, ptq_store.source, calibration, tmp_path / "first.ir.zip")
     for _ in range(3):  # more nodes created in this process
         ov.convert_model(str(ptq_store.source))

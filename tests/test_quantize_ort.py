@@ -60,7 +60,7 @@ def test_vectorised_entropy_search_finds_ort_s_own_thresholds_on_the_real_model(
     calibrator.collect_data(quantize_ort.CalibrationReader("input", train_split.images(ptq_store.calibration_indices[::5])))
     histograms = calibrator.collector.histogram_dict
     assert len(histograms) >= 20
-    for name in sorted(histograms)[::3]:  # a third of the tensors: ORT's own search is the slow part
+    for name in sorted(histograms)[::6]:  # a sixth of the tensors: ORT's own search is the slow part
         ours = quantize_ort.entropy_threshold(histograms[name], quantize_ort.ENTROPY_QUANTIZED_BINS)
         theirs = HistogramCollector.get_entropy_threshold(calibrator.collector, histograms[name],
                                                           quantize_ort.ENTROPY_QUANTIZED_BINS)

@@ -24,11 +24,12 @@ def test_size_reduction(host_quantized_model: ModelResult, ptq_thresholds: Thres
 
 
 def _build_torch_fp32_from(site: Path, source: Path, dest: Path) -> None:
-    """build_fp32 in a fresh interpreter that imports torch & co. from `site` (no site module: only that path)."""
-    code = ("import sys; from pathlib import Path; "
+    """The torch-fp32 build in a fresh interpreter that imports torch & co. from `site` (no site module: only
+    that path); it is what the builder's own child process runs."""
+    code = ("import sys; "
             f"sys.path[:0] = [{str(site)!r}, {str(ROOT)!r}]; "
-            "from ptq_helpers.quantize_torch import build_fp32; "
-            f"build_fp32(Path({str(source)!r}), Path({str(dest)!r}))")
+            "from ptq_helpers.quantize_torch import main; "
+            f"main(['torch-fp32', {str(source)!r}, '-', {str(dest)!r}])")
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
