@@ -39,8 +39,15 @@ def draw(data: Mapping[str, Any], folder: Path, stem: str) -> tuple[dict[str, Pa
     # and more accurate) and the fp32 baselines; the report's tables list every model.
     named = host if len(host) <= 12 else [m for m in host if m.is_fp32 or not any(
         o.size_bytes <= m.size_bytes and o.accuracy > m.accuracy for o in host)]
-    for m in named:
-        ax.annotate(m.key, (m.size_bytes / 1024, m.accuracy), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    placed: list[tuple[float, float, float]] = []  # (x, y, vertical offset) of labels so far
+    for m in sorted(named, key=lambda m: (-m.accuracy, m.size_bytes)):
+        x, y = m.size_bytes / 1024, m.accuracy
+        dy = 4.0
+        for px, py, pdy in placed:  # a label near an earlier one goes below it instead of on top of it
+            if abs(px - x) < 25 and abs(py - y) < 0.08:
+                dy = min(dy, pdy - 10)
+        placed.append((x, y, dy))
+        ax.annotate(m.key, (x, y), textcoords="offset points", xytext=(6, dy), fontsize=8)
     ax.axhline(data["thresholds"]["min_accuracy"], color="grey", linestyle="--", linewidth=1,
                label=f"accuracy gate {data['thresholds']['min_accuracy']:g}%")
     ax.set_xlabel("serialized model size (KiB)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import stat
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,7 @@ def problem(path: Path) -> str | None:
                 return f"its folder {parent} cannot be reached ({exc.strerror})"
             if not stat.S_ISDIR(pst.st_mode):
                 return f"it would be under {parent}, which is a file, not a folder"
-            if not os.access(parent, os.W_OK | os.X_OK):
-                return f"folder {parent} is not writable"
-            return None
+            return _unwritable(parent)
     except OSError as exc:  # e.g. a symlink loop in the path
         return f"cannot be checked ({exc.strerror})"
     if stat.S_ISLNK(st.st_mode):
@@ -40,9 +39,19 @@ def problem(path: Path) -> str | None:
         return "is a folder; give a file path inside it"
     if not stat.S_ISREG(st.st_mode):
         return "is a device, pipe or socket, not a regular file"
-    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
+    if not os.access(path, os.W_OK):
         return "is not writable"
-    return None
+    return _unwritable(path.parent)
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why a new file cannot be created in `folder` (tried, then removed: permission bits do not tell for root,
+    read-only mounts or pseudo file systems), or None."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".ptq-probe-"):
+            return None
+    except OSError as exc:
+        return f"folder {folder} is not writable ({exc.strerror or exc})"
 
 
 def _paths(path: Path, report: bool) -> list[Path]:

@@ -11,6 +11,7 @@ from ptq_helpers.cases import FRAMEWORKS
 from ptq_helpers.record import ModelRecord, load_all
 from ptq_helpers.record import kib as _kib
 from ptq_helpers.settings import Thresholds
+from ptq_helpers.speed import NOISE_NOTE
 from ptq_helpers.tables import ci_text
 
 Payload = Mapping[str, Any]
@@ -313,10 +314,13 @@ def methodology(view: View) -> list[str]:
             fig = view.bench.get(m.key, {})
             if fig:
                 b1, b256 = fig.get("1"), fig.get("256")
-                rows.append((f"`{m.key}`", f"{b1['median_ms'] * 1e3:.0f} µs" if b1 else "-",
-                             f"{b256['images_per_s']:,.0f}" if b256 else "-"))
+                noisy = [" *" if f and f.get("noisy") else "" for f in (b1, b256)]
+                rows.append((f"`{m.key}`", f"{b1['median_ms'] * 1e3:.0f} µs{noisy[0]}" if b1 else "-",
+                             f"{b256['images_per_s']:,.0f}{noisy[1]}" if b256 else "-"))
         out += ["Benchmarks (pytest-benchmark medians, this run):", "",
                 *_table(("Model", "Batch 1 latency", "Batch 256 images/s"), rows)]
+        if any("*" in cell for row in rows for cell in row[1:]):
+            out += [NOISE_NOTE, ""]
     else:
         out += ["Benchmarks were not run (`pytest --benchmark-only --ptq-report ...` adds them).", ""]
     return out

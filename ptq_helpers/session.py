@@ -220,6 +220,8 @@ class PTQSession:
             tr.write_sep("-", f"resnet8-ptq speed ({runtime.cpu_name()}, {self.settings.threads} threads, medians)")
             for line in tables.aligned(speed.HEADERS, speed.rows(res.bench)):
                 tr.write_line(line)
+            if any(f.get("noisy") for per_batch in res.bench.values() for f in per_batch.values()):
+                tr.write_line(speed.NOISE_NOTE)
             ref = res.bench.get("ort-fp32", {}).get(str(speed.THROUGHPUT_BATCH))
             if ref:
                 tr.write_line(f"benchmark overhead: ort-fp32 batch {speed.THROUGHPUT_BATCH} median {ref['median_ms']:.2f} "

@@ -33,10 +33,21 @@ def bare_loop_median(run: Callable[[np.ndarray], Any], x: np.ndarray, rounds: in
     return statistics.median(times)
 
 
-def figures(median_s: float, batch: int, bare_median_s: float, rounds: int) -> dict[str, float | int]:
+# A timing is flagged as noisy when its rounds spread this much: the IQR above this share of the median, or
+# one round this many times the median (a machine busy with something else, e.g. a 400x outlier round).
+NOISY_IQR_SHARE = 0.25
+NOISY_MAX_RATIO = 10.0
+NOISE_NOTE = (f"* noisy: IQR above {NOISY_IQR_SHARE:.0%} of the median or a round over {NOISY_MAX_RATIO:g}x the "
+              "median; rerun on a quiet machine before trusting that figure")
+
+
+def figures(median_s: float, batch: int, bare_median_s: float, rounds: int, iqr_s: float = 0.0,
+            max_s: float = 0.0) -> dict[str, float | int | bool]:
     """What the summary and JSON keep of one benchmark."""
     return {
         "batch": batch, "rounds": rounds, "median_ms": round(median_s * 1e3, 4),
+        "iqr_ms": round(iqr_s * 1e3, 4), "max_ms": round(max_s * 1e3, 4),
+        "noisy": bool(iqr_s > NOISY_IQR_SHARE * median_s or max_s > NOISY_MAX_RATIO * median_s),
         "latency_us_per_image": round(median_s / batch * 1e6, 2),
         "images_per_s": round(batch / median_s, 1),
         "bare_loop_median_ms": round(bare_median_s * 1e3, 4),
@@ -59,7 +70,7 @@ def rows(bench: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[tuple[str
                 cells += ["-", "-"]
                 continue
             value = (f"{fig['median_ms'] * 1e3:.0f} µs" if batch == LATENCY_BATCH
-                     else f"{fig['images_per_s']:,.0f} img/s")
+                     else f"{fig['images_per_s']:,.0f} img/s") + (" *" if fig.get("noisy") else "")
             ratio = f"{fig['images_per_s'] / ref['images_per_s']:.2f}x" if ref else "-"
             cells += [value, ratio]
         ort = bench.get("ort-fp32", {}).get(str(THROUGHPUT_BATCH))

@@ -36,6 +36,6 @@ def test_inference_speed(benchmark, host_model: ModelResult, runner: Runner, bat
         return
     stats = benchmark.stats.stats
     bare = speed.bare_loop_median(runner, x, rounds=stats.rounds)
-    fig = speed.figures(stats.median, batch, bare, stats.rounds)
+    fig = speed.figures(stats.median, batch, bare, stats.rounds, stats.iqr, stats.max)
     benchmark.extra_info.update(images_per_s=fig["images_per_s"], bare_loop_median_ms=fig["bare_loop_median_ms"])
     ptq_session.results.add_benchmark(model.case.id, batch, fig)

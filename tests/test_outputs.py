@@ -23,12 +23,14 @@ def _unsafe(base: Path, kind: str) -> Path:
     if kind == "under-a-file":
         (base / "plain").write_text("x")
         return base / "plain" / "out.json"
+    if kind == "unwritable-folder":  # sysfs: no new files, not even for root
+        return Path("/sys/resnet8-ptq-out.json")
     raise AssertionError(kind)
 
 
 @pytest.mark.parametrize(("kind", "message"), [
     ("symlink", "is a symbolic link"), ("folder", "is a folder"), ("device", "is a device, pipe or socket"),
-    ("under-a-file", "which is a file, not a folder")])
+    ("under-a-file", "which is a file, not a folder"), ("unwritable-folder", "folder /sys is not writable (")])
 @pytest.mark.parametrize("option", ["--ptq-json", "--ptq-report"])
 def test_unsafe_output_paths_are_usage_errors_before_any_test(suite: pytest.Pytester, option: str, kind: str,
                                                               message: str) -> None:

@@ -1,6 +1,7 @@
 """The gates' messages and the end-of-run table, from hand-made records (no models needed)."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -100,3 +101,17 @@ def test_built_this_run_is_one_short_line_with_the_detail_in_the_json() -> None:
     assert built_summary(many) == "model x31, predictions x30 (1 reused; each one in --ptq-json's meta.built)"
     assert built_summary(many[:2]) == "model-0 model x1, model-0 predictions x1"
     assert built_summary([BuildEvent("a", "model", False)]) == "nothing (all reused from the cache)"
+
+
+def test_a_noisy_timing_is_flagged_in_the_speed_table_and_the_report() -> None:
+    from ptq_helpers import report, results, speed
+    from tests import fake
+
+    quiet = speed.figures(0.018, 256, 0.018, 100, iqr_s=0.0005, max_s=0.02)
+    outlier = speed.figures(0.0001, 1, 0.0001, 100, iqr_s=0.00001, max_s=0.04)  # one round 400x the median
+    assert not quiet["noisy"] and outlier["noisy"] and outlier["max_ms"] == 40.0
+    bench = {"ort-fp32": {"1": outlier, "256": quiet}}
+    assert speed.rows(bench)[0][1:4] == ("100 µs *", "1.00x", "14,222 img/s")
+    data = json.loads(json.dumps(results.payload(fake.run_results(fake.seed_records(), bench), Thresholds(), {})))
+    text = report.render(data)
+    assert "| `ort-fp32` | 100 µs * | 14,222 |" in text and speed.NOISE_NOTE in text
