@@ -13,21 +13,44 @@ from ptq_helpers.record import ModelRecord
 from ptq_helpers.settings import Thresholds
 
 
+MARGIN = "--ptq-gate-margin"
+
+
+def top1_lower_bound(correct: int, total: int) -> float:
+    """One-sided 95% Clopper-Pearson lower bound of top-1, in percent."""
+    from scipy.stats import binomtest
+
+    return 100 * binomtest(correct, total).proportion_ci(confidence_level=0.90, method="exact").low
+
+
+def _needs_stats(rec: ModelRecord, th: Thresholds) -> str | None:
+    if th.gate_margin == "ci" and rec.stats is None:
+        return (f"{rec.key}: {MARGIN}=ci needs the paired statistics of {rec.key} against {rec.baseline_id}, and this "
+                f"record has none (it was not compared on the same images); gate it with {MARGIN}=point")
+    return None
+
+
 def accuracy(rec: ModelRecord, th: Thresholds) -> str | None:
-    if rec.accuracy > th.min_accuracy:
+    value, what = rec.accuracy, "top-1"
+    if th.gate_margin == "ci":
+        value, what = top1_lower_bound(rec.correct, rec.total), "one-sided 95% lower bound of top-1"
+    if value > th.min_accuracy:
         return None
-    return (f"{rec.key}: top-1 {rec.accuracy:.2f}% ({rec.correct}/{rec.total}) is not above "
-            f"{th.min_accuracy:.2f}% (--ptq-min-accuracy)")
+    return (f"{rec.key}: {what} {value:.2f}% ({rec.correct}/{rec.total} correct) is not above "
+            f"{th.min_accuracy:.2f}% (--ptq-min-accuracy, {MARGIN}={th.gate_margin})")
 
 
 def drop(rec: ModelRecord, th: Thresholds) -> str | None:
+    missing = _needs_stats(rec, th)
+    if missing:
+        return missing
     value, what = rec.drop, "top-1 drop"
-    if th.drop_gate == "ci" and rec.stats is not None:
-        value, what = -rec.stats.diff_ci_low, "upper 95% bound of the top-1 drop"
+    if th.gate_margin == "ci":
+        value, what = -rec.stats.diff_one_sided_low, "one-sided 95% upper bound of the top-1 drop"
     if value < th.max_drop:
         return None
     return (f"{rec.key}: {what} {value:.2f} points vs {rec.base.key} ({rec.accuracy:.2f}% vs "
-            f"{rec.base.accuracy:.2f}%) is not below {th.max_drop:.2f} (--ptq-max-drop, --ptq-drop-gate {th.drop_gate})")
+            f"{rec.base.accuracy:.2f}%) is not below {th.max_drop:.2f} (--ptq-max-drop, {MARGIN}={th.gate_margin})")
 
 
 def size_reduction(rec: ModelRecord, th: Thresholds) -> str | None:
@@ -40,12 +63,18 @@ def size_reduction(rec: ModelRecord, th: Thresholds) -> str | None:
 
 
 def class_drop(rec: ModelRecord, th: Thresholds) -> str | None:
-    worst = rec.worst_class
-    if rec.class_drops[worst] <= th.max_class_drop:
+    missing = _needs_stats(rec, th)
+    if missing:
+        return missing
+    drops, what = list(rec.class_drops), "drops"
+    if th.gate_margin == "ci":
+        drops, what = [-low for low in rec.stats.class_diff_one_sided_low], "drops (one-sided 95% upper bound)"
+    worst = max(range(len(drops)), key=drops.__getitem__)
+    if drops[worst] <= th.max_class_drop:
         return None
-    return (f"{rec.key}: class {CLASSES[worst]!r} drops {rec.class_drops[worst]:.1f} points vs {rec.base.key} "
+    return (f"{rec.key}: class {CLASSES[worst]!r} {what} {drops[worst]:.1f} points vs {rec.base.key} "
             f"({rec.per_class[worst]:.1f}% vs {rec.base.per_class[worst]:.1f}%), more than "
-            f"{th.max_class_drop:.1f} (--ptq-max-class-drop)")
+            f"{th.max_class_drop:.1f} (--ptq-max-class-drop, {MARGIN}={th.gate_margin})")
 
 
 def fp32_pinned(rec: ModelRecord, th: Thresholds) -> str | None:

@@ -21,6 +21,9 @@ class PairedStats:
     diff_ci_high: float
     bootstrap_resamples: int
     bootstrap_seed: int
+    diff_one_sided_low: float | None = None  # 5th percentile of the bootstrap Δ: the one-sided 95% bound
+    class_mcnemar_p: tuple[float, ...] = ()  # per class (its 1,000 images), McNemar exact two-sided
+    class_diff_one_sided_low: tuple[float, ...] = ()  # per class, 5th percentile of the paired bootstrap Δ
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,8 @@ class ModelRecord:
         values = {f.name: data[f.name] for f in fields(cls) if f.name not in _NESTED and f.name in data}
         values["per_class"] = tuple(data["per_class"])
         stats, vs_host = data.get("stats"), data.get("vs_host")
+        if stats:
+            stats = {**stats, **{k: tuple(stats[k]) for k in ("class_mcnemar_p", "class_diff_one_sided_low") if k in stats}}
         return cls(**values, stats=PairedStats(**stats) if stats else None,
                    vs_host=TargetAgreement(**{**vs_host, "differing_by_class": tuple(vs_host["differing_by_class"])})
                    if vs_host else None)

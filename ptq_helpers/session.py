@@ -203,7 +203,8 @@ class PTQSession:
                     tr.write_line(line)
             paired = tables.stats_rows(records)
             if paired:
-                tr.write_sep("-", "paired statistics vs fp32 on the same 10,000 images (bootstrap: 2,000 resamples)")
+                tr.write_sep("-", "paired statistics vs fp32 on the same 10,000 images (McNemar exact, Holm-adjusted over "
+                                 "the run; bootstrap: 2,000 resamples)")
                 for line in tables.aligned(tables.STATS_HEADERS, paired):
                     tr.write_line(line)
         if res.mcu:

@@ -106,7 +106,7 @@ class Thresholds:
     min_size_reduction_torch: float = 45.0
     max_class_drop: float = 10.0
     fp32_correct: int | None = 8719  # None: the gated model is not the reference ResNet8, so no pin applies
-    drop_gate: str = "point"  # "ci": gate the upper bound of the bootstrap 95% interval of the drop
+    gate_margin: str = "point"  # "ci": gate the one-sided 95% bounds (Clopper–Pearson top-1, paired bootstrap drops)
     min_size_reduction_tflite: float = 55.0
     max_sram_kib: float = 64.0  # Ethos-U55 (Vela estimate)
     max_flash_kib: float = 128.0
@@ -134,9 +134,9 @@ THRESHOLD_OPTIONS: tuple[Option, ...] = (
            "no class may lose more than this many points vs fp32", "N"),
     Option("fp32_correct", "--ptq-fp32-correct", "ptq_fp32_correct", number_in(0, 10_000, int), 8719,
            "pinned number of correct fp32 predictions out of 10,000", "N"),
-    Option("drop_gate", "--ptq-drop-gate", "ptq_drop_gate", one_of("point", "ci"), "point",
-           "'point' gates the measured drop, 'ci' the upper bound of its paired-bootstrap 95% interval",
-           "{point,ci}"),
+    Option("gate_margin", "--ptq-gate-margin", "ptq_gate_margin", one_of("point", "ci"), "point",
+           "'point' gates the measured values; 'ci' gates their one-sided 95% bounds: the Clopper-Pearson lower "
+           "bound of top-1, and the paired-bootstrap upper bounds of the drop and of each class's drop", "{point,ci}"),
     Option("max_sram_kib", "--ptq-max-sram-kib", "ptq_max_sram_kib", number_in(0, 1 << 20), 64.0,
            "Ethos-U55-128 SRAM (Vela estimate) of every int8 .tflite must not exceed this (KiB)", "N"),
     Option("max_flash_kib", "--ptq-max-flash-kib", "ptq_max_flash_kib", number_in(0, 1 << 20), 128.0,

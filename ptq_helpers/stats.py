@@ -23,6 +23,19 @@ def mcnemar_exact(base_correct: np.ndarray, q_correct: np.ndarray) -> tuple[int,
     return b, c, min(1.0, 2 * tail / 2**n)
 
 
+def bootstrap_diff_means(base_correct: np.ndarray, q_correct: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
+                         seed: int = BOOTSTRAP_SEED) -> np.ndarray:
+    """Bootstrap distribution of (quantized - fp32) accuracy in points, resampling images in pairs."""
+    diff = q_correct.astype(np.int8) - base_correct.astype(np.int8)
+    rng = np.random.default_rng(seed)
+    n = len(diff)
+    means = np.empty(resamples)
+    for start in range(0, resamples, 250):  # chunks keep memory small
+        idx = rng.integers(0, n, size=(min(250, resamples - start), n))
+        means[start:start + len(idx)] = diff[idx].mean(axis=1)
+    return 100 * means
+
+
 def bootstrap_diff_ci(base_correct: np.ndarray, q_correct: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
                       seed: int = BOOTSTRAP_SEED, level: float = LEVEL) -> tuple[float, float]:
     """Percentile bootstrap interval of (quantized - fp32) accuracy in points, resampling images in pairs."""
@@ -42,10 +55,16 @@ def compare(labels: np.ndarray, base_pred: np.ndarray, q_pred: np.ndarray) -> Pa
     base_ok, q_ok = base_pred == labels, q_pred == labels
     b, c, p = mcnemar_exact(base_ok, q_ok)
     lo, hi = bootstrap_diff_ci(base_ok, q_ok)
+    one_sided = float(np.quantile(bootstrap_diff_means(base_ok, q_ok), 1 - LEVEL))
+    classes = np.unique(labels)
+    class_p = tuple(float(f"{mcnemar_exact(base_ok[labels == k], q_ok[labels == k])[2]:.4g}") for k in classes)
+    class_low = tuple(round(float(np.quantile(bootstrap_diff_means(base_ok[labels == k], q_ok[labels == k]),
+                                              1 - LEVEL)), 4) for k in classes)
     return PairedStats(agreement=round(float(np.mean(base_pred == q_pred)) * 100, 4), only_fp32_correct=b,
                        only_quantized_correct=c, mcnemar_p=float(f"{p:.4g}"), diff_ci_low=round(lo, 4),
                        diff_ci_high=round(hi, 4), bootstrap_resamples=BOOTSTRAP_RESAMPLES,
-                       bootstrap_seed=BOOTSTRAP_SEED)
+                       bootstrap_seed=BOOTSTRAP_SEED, diff_one_sided_low=round(one_sided, 4),
+                       class_mcnemar_p=class_p, class_diff_one_sided_low=class_low)
 
 
 def sweep_summary(accuracies: list[float]) -> dict[str, float | int]:

@@ -11,7 +11,7 @@ from ptq_helpers.results import in_matrix_order, target_keys
 from ptq_helpers.settings import Thresholds
 
 HEADERS = ("Model", "Framework", "Data type", "Accuracy", "Δ vs fp32", "Size", "Size reduction", "Gates")
-STATS_HEADERS = ("Model", "Top-1 agreement", "Only fp32 right", "Only quantized right", "McNemar p",
+STATS_HEADERS = ("Model", "Top-1 agreement", "Only fp32 right", "Only quantized right", "McNemar p", "Holm p",
                  "Δ vs fp32, 95% CI")
 SWEEP_HEADERS = ("Model", "Draws", "Mean", "Std", "Min", "Max")
 
@@ -52,12 +52,14 @@ def table(records: Mapping[str, ModelRecord], th: Thresholds) -> list[str]:
 
 def stats_rows(records: Mapping[str, ModelRecord]) -> list[tuple[str, ...]]:
     """Paired statistics of each quantized model against its fp32 baseline, in matrix order."""
-    out = []
+    from ptq_helpers.multiplicity import adjust
+
+    holm, out = adjust(records)["holm"], []
     for rec in in_matrix_order(records):
         if rec.stats is not None:
             st = rec.stats
             out.append((rec.key, f"{st.agreement:.2f}%", str(st.only_fp32_correct), str(st.only_quantized_correct),
-                        f"{st.mcnemar_p:.3g}", ci_text(rec)))
+                        f"{st.mcnemar_p:.3g}", f"{holm[rec.key]:.3g}", ci_text(rec)))
     return out
 
 

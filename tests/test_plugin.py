@@ -24,7 +24,7 @@ def test_help_lists_every_option(suite: pytest.Pytester) -> None:
                                  "*--ptq-calibration-per-class*", "*--ptq-threads*", "*--ptq-json=PATH*", "*--ptq-report=PATH*",
                                  "*--ptq-min-accuracy=N*", "*--ptq-max-drop=N*", "*--ptq-min-size-reduction-onnx=N*",
                                  "*--ptq-min-size-reduction-torch=N*", "*--ptq-max-class-drop=N*",
-                                 "*--ptq-fp32-correct=N*", "*--ptq-drop-gate={point,ci}*"])
+                                 "*--ptq-fp32-correct=N*", "*--ptq-gate-margin={point,ci}*"])
 
 
 @pytest.mark.parametrize(

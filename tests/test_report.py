@@ -56,7 +56,8 @@ def test_a_failing_model_is_reported_as_failing_and_not_recommended() -> None:
     recs = fake.changed(fake.seed_records(), "ort-uint8-qdq", correct=8400, accuracy=84.0)
     text = report.render(_payload(recs))
     assert "| `ort-uint8-qdq` | 84.00% | 3.19 | 3.0 | **Fail** |" in text
-    assert "- ort-uint8-qdq: top-1 84.00% (8400/10000) is not above 85.00% (--ptq-min-accuracy)" in text
+    assert ("- ort-uint8-qdq: top-1 84.00% (8400/10000 correct) is not above 85.00% (--ptq-min-accuracy, "
+            "--ptq-gate-margin=point)") in text
     assert "2 of 3 quantized models pass every gate; failing: `ort-uint8-qdq`." in text
     assert "ship ONNX Runtime int8 (`ort-int8-qdq`)" in text
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from ptq_helpers import gates, results, tables
-from ptq_helpers.record import PairedStats
+from ptq_helpers.record import ModelRecord, PairedStats
 from ptq_helpers.settings import Thresholds
 from tests import fake
 
@@ -27,10 +27,10 @@ def test_passing_records_give_no_messages(records: dict) -> None:
 def test_messages_state_model_measured_value_and_limit(records: dict) -> None:
     q = records["ort-int8-qdq"]
     strict = Thresholds(min_accuracy=99, max_drop=1, min_size_reduction_onnx=70, max_class_drop=0.5)
-    assert gates.accuracy(q, strict) == ("ort-int8-qdq: top-1 86.00% (8600/10000) is not above 99.00% "
-                                         "(--ptq-min-accuracy)")
+    assert gates.accuracy(q, strict) == ("ort-int8-qdq: top-1 86.00% (8600/10000 correct) is not above 99.00% "
+                                         "(--ptq-min-accuracy, --ptq-gate-margin=point)")
     assert gates.drop(q, strict) == ("ort-int8-qdq: top-1 drop 1.19 points vs ort-fp32 (86.00% vs 87.19%) "
-                                     "is not below 1.00 (--ptq-max-drop, --ptq-drop-gate point)")
+                                     "is not below 1.00 (--ptq-max-drop, --ptq-gate-margin=point)")
     assert gates.size_reduction(q, strict).startswith("ort-int8-qdq: size reduction 61.1% (125,000 vs "
                                                       "321,574 bytes of ort-fp32) is below 70.0%")
     assert "class 'airplane' drops 1.0 points" in gates.class_drop(q, strict)
@@ -71,11 +71,54 @@ def test_json_payload_has_everything(records: dict) -> None:
     assert data["classes"][5] == "dog" and data["meta"]["calibration"]["seed"] == 42
 
 
-def test_ci_drop_gate_uses_the_bootstrap_bound(records: dict) -> None:
-    q = replace(records["ort-int8-qdq"], stats=PairedStats(95.0, 100, 50, 0.01, -1.6, -0.8, 2000, 0))
-    assert gates.drop(q, Thresholds(max_drop=1.5)) is None  # point estimate 1.19 passes
-    msg = gates.drop(q, Thresholds(max_drop=1.5, drop_gate="ci"))
-    assert msg is not None and msg.startswith("ort-int8-qdq: upper 95% bound of the top-1 drop 1.60 points")
+def _borderline(records: dict) -> ModelRecord:
+    """85.20% (8520/10000): above an 85% bar as a point, not by its one-sided 95% Clopper-Pearson bound
+    (84.60%); drop 1.99 points, bound 2.6; worst class 'dog' drops 5 points, bound 6.5."""
+    stats = PairedStats(95.0, 250, 51, 1e-20, -2.4, -1.6, 2000, 0, diff_one_sided_low=-2.6,
+                        class_mcnemar_p=(0.5,) * 10, class_diff_one_sided_low=(-1.0,) * 5 + (-6.5,) + (-1.0,) * 4)
+    per_class = list(records["ort-fp32"].per_class)
+    per_class[5] -= 5.0
+    return fake.changed({**records, "ort-int8-qdq": replace(records["ort-int8-qdq"], correct=8520, accuracy=85.2,
+                                                              per_class=tuple(per_class), stats=stats)},
+                        "ort-int8-qdq")["ort-int8-qdq"]
+
+
+def test_gate_margin_ci_turns_a_borderline_pass_into_a_failure_on_every_gate(records: dict) -> None:
+    q = _borderline(records)
+    point = Thresholds(min_accuracy=85, max_drop=2.5, max_class_drop=6)
+    ci = replace(point, gate_margin="ci")
+    assert gates.accuracy(q, point) is None and gates.drop(q, point) is None and gates.class_drop(q, point) is None
+    assert gates.accuracy(q, ci) == ("ort-int8-qdq: one-sided 95% lower bound of top-1 84.60% (8520/10000 correct) "
+                                     "is not above 85.00% (--ptq-min-accuracy, --ptq-gate-margin=ci)")
+    assert gates.drop(q, ci).startswith("ort-int8-qdq: one-sided 95% upper bound of the top-1 drop 2.60 points")
+    assert gates.class_drop(q, ci).startswith("ort-int8-qdq: class 'dog' drops (one-sided 95% upper bound) 6.5 points")
+    assert set(gates.all_failures(q, ci)) == {"accuracy", "drop", "class-drop"}
+
+
+def test_gate_margin_ci_without_statistics_is_an_error_not_a_silent_point_gate(records: dict) -> None:
+    q = replace(records["ort-int8-qdq"], stats=None)
+    msg = gates.drop(q, Thresholds(gate_margin="ci"))
+    assert msg == ("ort-int8-qdq: --ptq-gate-margin=ci needs the paired statistics of ort-int8-qdq against ort-fp32, "
+                   "and this record has none (it was not compared on the same images); gate it with "
+                   "--ptq-gate-margin=point")
+    assert gates.class_drop(q, Thresholds(gate_margin="ci")) == msg
+
+
+def test_holm_and_bh_adjust_over_the_whole_run(records: dict) -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    from ptq_helpers import multiplicity
+
+    ps = {"ort-int8-qdq": 0.01, "ort-uint8-qdq": 0.04, "torch-int8-fx": 0.03}
+    recs = {k: replace(r, stats=PairedStats(95.0, 10, 5, ps[r.id], -1.0, 0.1, 2000, 0,
+                                            class_mcnemar_p=tuple(0.01 * (i + 1) for i in range(10))))
+            if r.id in ps else r for k, r in fake.seed_records().items()}
+    out = multiplicity.adjust(recs)
+    assert out["holm"] == {"ort-int8-qdq": 0.03, "ort-uint8-qdq": 0.06, "torch-int8-fx": 0.06}
+    assert out["holm"] == dict(zip(ps, multipletests(list(ps.values()), method="holm")[1].round(4)))
+    assert len(out["bh_per_class"]["ort-int8-qdq"]) == 10 and out["raw_significant"] == 3
+    assert out["holm_significant"] == 1 and out["family"].startswith("3 quantized-vs-fp32 comparisons")
+    assert out["disagree"] == ["ort-int8-qdq", "ort-uint8-qdq", "torch-int8-fx"]  # p < 0.05, interval holds 0
 
 
 def test_identical_configurations_are_flagged() -> None:
