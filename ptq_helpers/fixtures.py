@@ -85,6 +85,8 @@ def measured(ptq_session: PTQSession, ptq_store: Store) -> Callable[[Build], Mod
         result = explained(lambda: ptq_store.result(build.case, target=target))
         ptq_session.results.add(result.record)
         ptq_session.results.hashes.update(ptq_store.hashes)
+        if not ptq_session.results.labels:
+            ptq_session.results.labels = "".join(map(str, ptq_store.test.labels.tolist()))
         return result
     return measure
 

@@ -130,6 +130,19 @@ class ModelRecord:
     def with_base(self, base: ModelRecord | None) -> ModelRecord:
         return replace(self, base=base)
 
+    @property
+    def settings(self) -> str:
+        """The quantization settings as the report lists them. For PyTorch FX the `reduce_range` field is unused
+        (it is PT2E's): the engine's default QConfig decides, and for fbgemm and x86 that is 7-bit activations."""
+        q = dict(self.quant or {})
+        if not q:
+            return "fp32 (no quantization)"
+        if q.get("flow") == "fx":
+            q.pop("reduce_range", None)
+            q["qconfig"] = ("engine default: activations quint8 per-tensor (HistogramObserver, reduce_range=True: "
+                            "7-bit), weights qint8 per-channel symmetric")
+        return ", ".join(f"{k}={v}" for k, v in q.items())
+
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NESTED}
         out["per_class"] = list(self.per_class)

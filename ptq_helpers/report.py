@@ -17,17 +17,16 @@ from ptq_helpers.report_sections import (
     View,
     assessment,
     comparison,
-    diagnosis,
     frameworks,
     methodology,
     per_class,
     recommendation,
     sizes,
-    statistics,
     summary,
 )
-from ptq_helpers.report_deploy import mcu, targets
+from ptq_helpers.report_deploy import mcu, selection, targets
 from ptq_helpers.report_runs import render_runs
+from ptq_helpers.report_stats import diagnosis, statistics
 
 
 def render(data: Payload, figures: Mapping[str, str] | None = None, figures_note: str = "") -> str:
@@ -42,7 +41,8 @@ def render(data: Payload, figures: Mapping[str, str] | None = None, figures_note
         lines += [f"> {figures_note}", ""]
     lines += summary(view) + comparison(view) + assessment(view) + targets(view) + statistics(view)
     lines += per_class(view, figures.get("per_class")) + diagnosis(view)
-    lines += sizes(view, figures.get("size")) + mcu(view) + frameworks(view) + recommendation(view) + methodology(view)
+    lines += sizes(view, figures.get("size")) + mcu(view) + frameworks(view) + selection(view) + recommendation(view)
+    lines += methodology(view)
     return "\n".join(lines).rstrip() + "\n"
 
 

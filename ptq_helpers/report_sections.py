@@ -91,12 +91,16 @@ def summary(view: View) -> list[str]:
 def recommendation(view: View) -> list[str]:
     out = ["## Recommendation", "", "Per use case, chosen by rules over this run's numbers:", ""]
     rows = []
+    held_out = (view.data.get("selection") or {}).get("backends", {})
     for use, m, rule in _pick(view):
         if m is None:
             rows.append((use, "none passes every gate", "-", "-", "-", rule))
-        else:
-            rows.append((use, m.label, f"{m.accuracy:.2f}%", f"{-m.drop:+.2f}", _kib(m.size_bytes),
-                         rule))
+            continue
+        sel = held_out.get(m.framework, {})
+        if use == "Best accuracy" and sel.get("verdict") == "tie" and m.key in sel.get("tied", ()):
+            rule += (f"; on held-out images a **tie** with {len(sel['tied']) - 1} other build(s), so by the secondary "
+                     f"rule (smallest file) ship `{sel['recommended']}` (see the held-out section)")
+        rows.append((use, m.label, f"{m.accuracy:.2f}%", f"{-m.drop:+.2f}", _kib(m.size_bytes), rule))
     out += _table(("Use case", "Recommended model", "Accuracy", "Δ vs fp32", "Size", "Rule"), rows)
     out += ["Best configuration per backend (highest top-1 among builds that pass every gate), with the paired "
             "bootstrap interval of its difference to fp32 and, when the sweep ran, its spread over calibration draws:",
@@ -136,7 +140,7 @@ def frameworks(view: View) -> list[str]:
         if ran:
             out += ["- **As the runtime reports it** (asked of the compiled model):", *ran]
         formats = sorted({m.format_label for m in mine})
-        settings = sorted({", ".join(f"{k}={v}" for k, v in (m.quant or {}).items()) for m in mine})
+        settings = sorted({m.settings for m in mine})
         out += [f"- **Format:** {', '.join(formats) or '-'}", f"- **Settings:** {'; '.join(settings) or '-'}"]
         if mine:
             best = max(mine, key=lambda m: m.accuracy)
@@ -195,63 +199,6 @@ def assessment(view: View) -> list[str]:
     else:
         out += ["No configuration exceeds a threshold.", ""]
     return out
-
-
-def statistics(view: View) -> list[str]:
-    adj = view.data.get("multiplicity") or {}
-    holm, bh = adj.get("holm", {}), adj.get("bh_per_class", {})
-    rows = []
-    for m in view.quantized():
-        st = m.stats
-        if st:
-            cells = bh.get(m.key, [])
-            rows.append((f"`{m.key}`", f"{st.agreement:.2f}%", str(st.only_fp32_correct),
-                         str(st.only_quantized_correct), f"{st.mcnemar_p:.3g}",
-                         f"{holm[m.key]:.3g}" if m.key in holm else "-",
-                         f"{-m.drop:+.2f} {ci_text(m)}",
-                         ", ".join(view.classes[k] for k, p in enumerate(cells) if p < adj.get("alpha", 0.05)) or "none"))
-    if not rows:
-        return []
-    out = ["## Statistics", "", "Each quantized model against its fp32 baseline on the same 10,000 images: top-1 "
-           "agreement, the discordant pairs, McNemar's exact test and a paired bootstrap 95% interval of the accuracy "
-           "difference (2,000 resamples, seed 0).", "",
-           f"**Primary test** of \"differs from fp32\": {adj.get('primary_test', 'McNemar')}; the interval gives the "
-           "size of the difference. **Multiplicity:** the p values are Holm-adjusted over the family of "
-           f"{adj.get('family', 'comparisons of this run')} (family-wise error 5%); per-class differences are "
-           f"Benjamini–Hochberg-adjusted over {adj.get('per_class_family', 'the model x class cells')} (false "
-           "discovery rate 5%), and the last column lists the classes that remain significant. "
-           f"{adj.get('raw_significant', 0)} comparisons have raw p < 0.05, {adj.get('holm_significant', 0)} after Holm.",
-           "", *_table(("Model", "Top-1 agreement", "Only fp32 right", "Only quantized right", "McNemar p", "Holm p",
-                        "Δ points [95% CI]", "Classes differing (BH 5%)"), rows)]
-    if adj.get("disagree"):
-        out += [f"McNemar (p < 0.05) and the bootstrap interval (excludes 0) disagree for "
-                f"{', '.join(f'`{k}`' for k in adj['disagree'])}: with few discordant images the percentile interval "
-                "is slightly too narrow; conclusions use McNemar.", ""]
-    sweeps = [(m, view.data.get("sweep", {}).get(m.key)) for m in view.quantized()]
-    sweeps = [(m, sw) for m, sw in sweeps if sw]
-    if sweeps:
-        out += [f"Calibration-draw sweep ({sweeps[0][1]['draws']} independent draws of the calibration images):", "",
-                *_table(("Model", "Mean", "Std", "Min", "Max"),
-                        [(f"`{m.key}`", f"{sw['mean']:.2f}%", f"{sw['std']:.2f}", f"{sw['min']:.2f}%",
-                          f"{sw['max']:.2f}%") for m, sw in sweeps])]
-    return out
-
-
-def diagnosis(view: View) -> list[str]:
-    diag = view.data.get("diagnosis") or {}
-    rows = [r for r in diag.get("rows", []) if r.get("vs_fp32_sqnr_db") is not None]
-    if not rows:
-        return []
-    rows.sort(key=lambda r: r["vs_fp32_sqnr_db"])
-    shown = rows[:12]
-    return ["## Per-layer diagnosis", "",
-            f"The worst ONNX Runtime QDQ model of this run, `{diag['model']}` ({diag['accuracy']:.2f}%), compared "
-            f"tensor by tensor with the fp32 model on {diag['images']} test images (onnxruntime "
-            "`qdq_loss_debug`). SQNR in dB, lower is noisier; the noisiest activations first:", "",
-            *_table(("Activation", "SQNR vs fp32 model (dB)", "SQNR of its own Q/DQ step (dB)"),
-                    [(f"`{r['tensor']}`", f"{r['vs_fp32_sqnr_db']:.1f}", f"{r['qdq_sqnr_db']:.1f}") for r in shown]),
-            f"Noisiest activation: `{shown[0]['tensor']}` at {shown[0]['vs_fp32_sqnr_db']:.1f} dB; cleanest: "
-            f"`{rows[-1]['tensor']}` at {rows[-1]['vs_fp32_sqnr_db']:.1f} dB ({len(rows)} activations compared).", ""]
 
 
 def per_class(view: View, figure: str | None) -> list[str]:
@@ -315,7 +262,7 @@ def methodology(view: View) -> list[str]:
            f"from the CIFAR-10 {cal.get('split', 'train')}ing split; evaluation uses the test split only.",
            "- **Preprocessing:** float32, 0..255, NHWC (the model's training input contract).",
            "- **Purpose:** activation ranges for the scales and zero points; weights need no data.", ""]
-    rows = [(f"`{m.key}`", ", ".join(f"{k}={v}" for k, v in (m.quant or {}).items()) or "fp32 (no quantization)")
+    rows = [(f"`{m.key}`", m.settings)
             for m in view.models.values()]
     out += ["Quantization settings:", "", *_table(("Model", "Settings"), rows)]
     present = dict.fromkeys(m.framework for m in view.models.values())

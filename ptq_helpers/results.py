@@ -11,6 +11,7 @@ from ptq_helpers import cases, gates
 from ptq_helpers.cifar import CLASSES
 from ptq_helpers.fileio import atomic_write_bytes
 from ptq_helpers.multiplicity import adjust
+from ptq_helpers.selection import held_out
 from ptq_helpers.record import ModelRecord
 from ptq_helpers.run_results import RunResults
 from ptq_helpers.settings import Thresholds
@@ -66,6 +67,7 @@ def payload(results: RunResults, th: Thresholds, meta: Mapping[str, Any]) -> dic
         "mcu": {b.id: {**asdict(b), "gates": gates.mcu_budgets(b, th)} for b in results.mcu.values()},
         "suspicious": suspicious(records),
         "multiplicity": adjust(records),
+        "selection": held_out(records, th, results.labels),
         "gates": {rec.key: gates.all_failures(rec, th) for rec in in_matrix_order(records)},
     }
 

@@ -53,6 +53,7 @@ class RunResults:
     targets: dict[str, Figures] = field(default_factory=dict)  # target -> the CPU its children saw, and how
     mcu: dict[str, McuBudget] = field(default_factory=dict)  # int8 .tflite -> Ethos-U / TFLM budgets
     machine: Figures = field(default_factory=dict)  # this process's host: name, CPU, ISA flags
+    labels: str = ""  # the test labels as digits (held-out selection needs the classes)
     workers: dict[str, Figures] = field(default_factory=dict)  # on the controller: xdist worker -> its machine
 
     def mixed_machines(self) -> list[str]:
@@ -98,7 +99,7 @@ class RunResults:
             "events": [asdict(e) for e in self.events],
             "hashes": self.hashes, "bench": self.bench, "sweep": self.sweep, "diagnosis": self.diagnosis,
             "references": [asdict(r) for r in self.references.values()], "targets": self.targets,
-            "mcu": [asdict(b) for b in self.mcu.values()], "machine": self.machine,
+            "mcu": [asdict(b) for b in self.mcu.values()], "machine": self.machine, "labels": self.labels,
         })
 
     def merge(self, exported: str, worker: str) -> None:
@@ -120,3 +121,4 @@ class RunResults:
             self.add_reference(Reference(**ref))
         if data.get("machine"):
             self.workers[worker] = data["machine"]
+        self.labels = self.labels or data.get("labels", "")

@@ -140,7 +140,7 @@ def test_per_layer_diagnosis_section_lists_the_noisiest_activations_first() -> N
     text = report.render(data)
     assert "## Per-layer diagnosis" in text and "`ort-int8-qdq` (86.12%)" in text
     assert text.index("| `b` | 12.5 | 31.0 |") < text.index("| `a` | 25.0 | 30.0 |")
-    assert "Noisiest activation: `b` at 12.5 dB; cleanest: `a` at 25.0 dB (2 activations compared)." in text
+    assert "Lowest cumulative SQNR: `b` at 12.5 dB; highest: `a` at 25.0 dB (2 activations compared)." in text
 
 
 def _machine(data: dict, cpu: str, **flags: bool) -> dict:
