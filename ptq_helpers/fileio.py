@@ -19,7 +19,8 @@ from ptq_helpers.errors import CacheError
 from ptq_helpers.progress import say
 
 _disk_usage = shutil.disk_usage  # tests replace this, not shutil's
-LOCK_WAIT_NOTICE_S = 10.0  # say who holds a lock after this long, then again at this interval
+LOCK_WAIT_NOTICE_S = 10.0  # say who holds a lock after this long, then every LOCK_WAIT_REPEAT_S
+LOCK_WAIT_REPEAT_S = 60.0
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -86,16 +87,17 @@ def lock(target: Path, timeout: float = 1800) -> Iterator[None]:
     target.parent.mkdir(parents=True, exist_ok=True)
     path = target.with_name(f".{target.name}.lock")
     holder = path.with_name(path.name + ".holder")
-    filelock, started = FileLock(str(path)), time.monotonic()
+    filelock, started, step = FileLock(str(path)), time.monotonic(), LOCK_WAIT_NOTICE_S
     while True:
         try:
-            filelock.acquire(timeout=min(LOCK_WAIT_NOTICE_S, max(0.0, timeout - (time.monotonic() - started))))
+            filelock.acquire(timeout=min(step, max(0.0, timeout - (time.monotonic() - started))))
             break
         except Timeout:
             waited = time.monotonic() - started
             if waited >= timeout:
                 raise CacheError(f"{target}: still locked by {_holder(holder)} after {waited:.0f} s; if that process "
                                  f"is stuck, stop it (the lock is released when it exits)") from None
+            step = max(LOCK_WAIT_NOTICE_S, LOCK_WAIT_REPEAT_S)
             say(f"waiting for {target.parent.name}/{target.name}: locked by {_holder(holder)}, "
                 f"{waited:.0f} s so far (gives up after "
                 f"{f'{timeout / 60:.0f} min' if timeout >= 60 else f'{timeout:.0f} s'})")

@@ -135,6 +135,7 @@ def test_a_full_disk_is_one_message_naming_the_file_and_the_fix(tmp_path: Path, 
 def test_a_lock_held_elsewhere_says_who_holds_it_and_then_gives_up(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fileio, "LOCK_WAIT_NOTICE_S", 0.2)
+    monkeypatch.setattr(fileio, "LOCK_WAIT_REPEAT_S", 0.3)
     said: list[str] = []
     monkeypatch.setattr(fileio, "say", said.append)
     ready, release = mp.Event(), mp.Event()
