@@ -39,23 +39,18 @@ def bootstrap_diff_means(base_correct: np.ndarray, q_correct: np.ndarray, resamp
 def bootstrap_diff_ci(base_correct: np.ndarray, q_correct: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
                       seed: int = BOOTSTRAP_SEED, level: float = LEVEL) -> tuple[float, float]:
     """Percentile bootstrap interval of (quantized - fp32) accuracy in points, resampling images in pairs."""
-    diff = q_correct.astype(np.int8) - base_correct.astype(np.int8)
-    rng = np.random.default_rng(seed)
-    n = len(diff)
-    means = np.empty(resamples)
-    for start in range(0, resamples, 250):  # chunks keep memory small
-        idx = rng.integers(0, n, size=(min(250, resamples - start), n))
-        means[start:start + len(idx)] = diff[idx].mean(axis=1)
+    means = bootstrap_diff_means(base_correct, q_correct, resamples, seed)
     lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(100 * lo), float(100 * hi)
+    return float(lo), float(hi)
 
 
 def compare(labels: np.ndarray, base_pred: np.ndarray, q_pred: np.ndarray) -> PairedStats:
     """Agreement, McNemar and the bootstrap interval, rounded as the JSON keeps them."""
     base_ok, q_ok = base_pred == labels, q_pred == labels
     b, c, p = mcnemar_exact(base_ok, q_ok)
-    lo, hi = bootstrap_diff_ci(base_ok, q_ok)
-    one_sided = float(np.quantile(bootstrap_diff_means(base_ok, q_ok), 1 - LEVEL))
+    means = bootstrap_diff_means(base_ok, q_ok)
+    lo, hi = (float(v) for v in np.quantile(means, [(1 - LEVEL) / 2, 1 - (1 - LEVEL) / 2]))
+    one_sided = float(np.quantile(means, 1 - LEVEL))
     classes = np.unique(labels)
     class_p = tuple(float(f"{mcnemar_exact(base_ok[labels == k], q_ok[labels == k])[2]:.4g}") for k in classes)
     class_low = tuple(round(float(np.quantile(bootstrap_diff_means(base_ok[labels == k], q_ok[labels == k]),
