@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ptq_helpers import gates
 from ptq_helpers.errors import ConfigError
 from ptq_helpers.record import ModelRecord, load_all
@@ -49,15 +47,11 @@ def load(path: Path, option: str = "") -> Mapping[str, Any]:
     return data
 
 
-def _hits(m: ModelRecord) -> np.ndarray | None:
-    return np.unpackbits(np.frombuffer(bytes.fromhex(m.hits), np.uint8))[:m.total].astype(bool) if m.hits else None
-
-
 def paired(old: ModelRecord, new: ModelRecord) -> str:
     """Only-old-right / only-new-right images and McNemar's exact p, or why it cannot be computed."""
     from scipy.stats import binomtest
 
-    a, b = _hits(old), _hits(new)
+    a, b = old.correct_mask(), new.correct_mask()
     if a is None or b is None or len(a) != len(b):
         return "no per-image results"
     only_old, only_new = int((a & ~b).sum()), int((~a & b).sum())

@@ -130,6 +130,14 @@ class ModelRecord:
     def with_base(self, base: ModelRecord | None) -> ModelRecord:
         return replace(self, base=base)
 
+    def correct_mask(self) -> Any:
+        """Per test image, whether this model got it right (from `hits`), or None when the record has none."""
+        import numpy as np
+
+        if not self.hits:
+            return None
+        return np.unpackbits(np.frombuffer(bytes.fromhex(self.hits), np.uint8))[:self.total].astype(bool)
+
     @property
     def settings(self) -> str:
         """The quantization settings as the report lists them. For PyTorch FX the `reduce_range` field is unused

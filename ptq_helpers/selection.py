@@ -32,10 +32,6 @@ def half_a(labels: np.ndarray, seed: int = SPLIT_SEED) -> np.ndarray:
     return mask
 
 
-def hits(rec: ModelRecord) -> np.ndarray:
-    return np.unpackbits(np.frombuffer(bytes.fromhex(rec.hits or ""), np.uint8))[:rec.total].astype(bool)
-
-
 def _weights(n: int, seed: int) -> np.ndarray:
     """RESAMPLES bootstrap resamples of n images as counts per image (resamples x n), so every statistic of a
     resample is a matrix product."""
@@ -52,7 +48,7 @@ def _paired_ci(base: np.ndarray, q: np.ndarray, w: np.ndarray) -> tuple[float, f
 
 
 def _report(chosen: ModelRecord, on: np.ndarray, base: np.ndarray, w: np.ndarray) -> dict[str, Any]:
-    q = hits(chosen)
+    q = chosen.correct_mask()
     acc, base_acc = 100 * q[on].mean(), 100 * base[on].mean()
     return {"model": chosen.key, "top1": round(float(acc), 2), "drop": round(float(base_acc - acc), 2),
             "diff_ci": _paired_ci(base[on], q[on], w)}
@@ -60,8 +56,8 @@ def _report(chosen: ModelRecord, on: np.ndarray, base: np.ndarray, w: np.ndarray
 
 def backend(candidates: list[ModelRecord], a: np.ndarray, w_all: np.ndarray, w_half: np.ndarray) -> dict[str, Any]:
     """Selection on each half, reported on the other; win probabilities; tie verdict and recommendation."""
-    table = np.stack([hits(r) for r in candidates])  # candidates x images
-    base = hits(candidates[0].base)
+    table = np.stack([r.correct_mask() for r in candidates])  # candidates x images
+    base = candidates[0].base.correct_mask()
     pick = lambda mask: candidates[int(np.lexsort(  # noqa: E731 - highest accuracy, then smaller file
         ([r.size_bytes for r in candidates], -table[:, mask].mean(axis=1)))[0])]
     cross = [{"selected_on": "A", "reported_on": "B", **_report(pick(a), ~a, base, w_half)},
