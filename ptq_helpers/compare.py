@@ -12,17 +12,17 @@ runs the same comparison at the end of a run.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ptq_helpers import gates
-from ptq_helpers.errors import ConfigError
-from ptq_helpers.record import ModelRecord, load_all
-from ptq_helpers.settings import Thresholds
+from ptq_helpers.analysis import gates
+from ptq_helpers.core.errors import ConfigError
+from ptq_helpers.results.json_io import load
+from ptq_helpers.results.record import ModelRecord, load_all
+from ptq_helpers.matrix.thresholds import Thresholds
 
 
 @dataclass(frozen=True)
@@ -33,18 +33,6 @@ class Limits:
     max_size_growth: float = 5.0  # percent
     max_slowdown: float = 25.0  # percent of batch-256 throughput (as tox -e bench)
     allow_missing: bool = False
-
-
-def load(path: Path, option: str = "") -> Mapping[str, Any]:
-    """A --ptq-json results file, or one ConfigError naming the file, the problem and the fix."""
-    where = f"{option} {path}" if option else str(path)
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{where}: cannot read results ({exc}); pass a file written by pytest --ptq-json") from None
-    if not isinstance(data, dict) or data.get("generator") != "resnet8-ptq" or not isinstance(data.get("models"), list):
-        raise ConfigError(f"{where}: not a resnet8-ptq results file; write one with pytest --ptq-json PATH")
-    return data
 
 
 def paired(old: ModelRecord, new: ModelRecord) -> str:

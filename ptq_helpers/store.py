@@ -12,19 +12,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers import calibration, cases, cifar, evaluate, mcu, stats, target_child, targets, tflm, vela
-from ptq_helpers.artifacts import Stored, cache_key, get_or_build, source_sha256
-from ptq_helpers.cases import Case
-from ptq_helpers.contract import check_onnx, model_files, model_sha256
-from ptq_helpers.errors import UnsupportedQuantization
-from ptq_helpers.fileio import atomic_write_bytes, sha256_bytes, sha256_file
-from ptq_helpers.mcu import McuBudget
-from ptq_helpers.record import ModelRecord, TargetAgreement
-from ptq_helpers.run_results import BuildEvent
-from ptq_helpers.progress import say
-from ptq_helpers.runtime import versions
-from ptq_helpers.settings import Settings
-from ptq_helpers.targets import HOST, Target
+from ptq_helpers.analysis import stats
+from ptq_helpers.backends import evaluate
+from ptq_helpers.data import calibration, cifar
+from ptq_helpers.matrix import cases
+from ptq_helpers.targets import mcu, child as target_child, base as targets, tflm, vela
+from ptq_helpers.core.artifacts import Stored, cache_key, get_or_build, source_sha256
+from ptq_helpers.matrix.cases import Case
+from ptq_helpers.data.contract import check_onnx, model_files, model_sha256
+from ptq_helpers.core.errors import UnsupportedQuantization
+from ptq_helpers.core.fileio import atomic_write_bytes, sha256_bytes, sha256_file
+from ptq_helpers.results.mcu_budget import McuBudget
+from ptq_helpers.results.record import ModelRecord, TargetAgreement
+from ptq_helpers.results.run_results import BuildEvent
+from ptq_helpers.core.progress import say
+from ptq_helpers.core.runtime import versions
+from ptq_helpers.matrix.settings import Settings
+from ptq_helpers.targets.base import HOST, Target
 
 
 @dataclass(frozen=True)

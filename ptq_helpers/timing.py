@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ptq_helpers.isa import cpu_facts, summary
-from ptq_helpers.runtime import available_cores
+from ptq_helpers.core.isa import cpu_facts, summary
+from ptq_helpers.core.runtime import available_cores
 
 DURATIONS = 15
 

@@ -5,9 +5,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from ptq_helpers import cases
-from ptq_helpers.record import ModelRecord, linked
-from ptq_helpers.run_results import RunResults
+from ptq_helpers.matrix import cases
+from ptq_helpers.results.record import ModelRecord, linked
+from ptq_helpers.results.run_results import RunResults
 
 
 def record(case_id: str, correct: int, size: int, per_class: list[float] | None = None) -> ModelRecord:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ptq_helpers import cases, gates
-from ptq_helpers.contract import REFERENCE_WEIGHTS_SHA256, weights_sha256
-from ptq_helpers.settings import Thresholds
+from ptq_helpers.analysis import gates
+from ptq_helpers.matrix import cases
+from ptq_helpers.data.contract import REFERENCE_WEIGHTS_SHA256, weights_sha256
+from ptq_helpers.matrix.thresholds import Thresholds
 from ptq_helpers.store import ModelResult
 from tests.gate import passes
 
@@ -71,7 +72,7 @@ def test_torch_model_runs_on_its_own_engine(case: cases.Case, ptq_store, test_sp
     """The quantized engine is process-global and changes results; a stale setting must not leak in."""
     import torch
 
-    from ptq_helpers.evaluate import make_runner
+    from ptq_helpers.backends.evaluate import make_runner
 
     result = ptq_store.result(case)
     other = "x86" if case.quant.engine != "x86" else "fbgemm"
@@ -84,7 +85,7 @@ def test_torch_model_runs_on_its_own_engine(case: cases.Case, ptq_store, test_sp
 
 def test_distinct_configurations_give_distinct_models(ptq_store) -> None:
     """A setting that silently has no effect (like Entropy calibration in quantize_static) shows up here."""
-    from ptq_helpers import results
+    from ptq_helpers.report import payload as results
 
     chosen = [c for c in cases.selected(ptq_store.settings.matrix) if c in cases.QUANTIZED]
     records = {c.id: ptq_store.result(c).record for c in chosen}

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ptq_helpers import fileio
-from ptq_helpers.artifacts import MANIFEST, cache_key, get_or_build
-from ptq_helpers.errors import CacheError
+from ptq_helpers.core import fileio
+from ptq_helpers.core.artifacts import MANIFEST, cache_key, get_or_build
+from ptq_helpers.core.errors import CacheError
 
 
 def _slow_build(log: Path):

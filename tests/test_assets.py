@@ -13,10 +13,10 @@ import onnx.numpy_helper
 import pytest
 from onnx import TensorProto, helper
 
-from ptq_helpers import assets
-from ptq_helpers.contract import check_onnx
-from ptq_helpers.fileio import sha256_file
-from ptq_helpers.errors import AssetError
+from ptq_helpers.data import assets
+from ptq_helpers.data.contract import check_onnx
+from ptq_helpers.core.fileio import sha256_file
+from ptq_helpers.core.errors import AssetError
 
 
 def test_option_beats_environment_beats_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,7 +217,7 @@ def test_offline_without_assets_stops_up_front_with_one_message(tmp_path: Path) 
 def test_external_weights_are_part_of_the_model_identity(tmp_path: Path) -> None:
     """A model whose weights live in an external-data file is keyed by both files: changing only the weights
     file gives another key, and the size counts both."""
-    from ptq_helpers.contract import model_files, model_sha256
+    from ptq_helpers.data.contract import model_files, model_sha256
 
     model = onnx.load(str(_model(tmp_path / "inline.onnx", ["N", 32, 32, 3], ["N", 10])))
     for tensor in model.graph.initializer:  # raw bytes, which onnx moves to the external file

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ptq_helpers import runtime, speed
-from ptq_helpers.evaluate import Runner
+from ptq_helpers.analysis import speed
+from ptq_helpers.core import runtime
+from ptq_helpers.backends.evaluate import Runner
 from ptq_helpers.store import ModelResult
 
 pytestmark = pytest.mark.real

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from ptq_helpers import cases, gates, stats
-from ptq_helpers.fixtures import explained
+from ptq_helpers.analysis import gates, stats
+from ptq_helpers.matrix import cases
+from ptq_helpers.pytest_plugin.failures import explained
 
 pytestmark = [pytest.mark.real, pytest.mark.full_matrix]
 

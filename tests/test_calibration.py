@@ -6,8 +6,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from ptq_helpers.calibration import draw_indices, indices_sha256
-from ptq_helpers.errors import ConfigError
+from ptq_helpers.data.calibration import draw_indices, indices_sha256
+from ptq_helpers.core.errors import ConfigError
 
 
 def _labels(per_class: int = 30, classes: int = 10) -> np.ndarray:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptq_helpers import cifar
-from ptq_helpers.errors import AssetError
+from ptq_helpers.data import cifar
+from ptq_helpers.core.errors import AssetError
 
 
 def _batch(seed: int, rows: int = cifar.ROWS_PER_FILE) -> tuple[np.ndarray, list[int]]:

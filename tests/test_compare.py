@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptq_helpers import compare, results
-from ptq_helpers.settings import Thresholds
+from ptq_helpers import compare
+from ptq_helpers.report import payload as results
+from ptq_helpers.matrix.thresholds import Thresholds
 from tests import fake
 from tests.test_plugin import FAKE_RESULTS
 

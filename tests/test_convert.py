@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptq_helpers import cases, evaluate
-from ptq_helpers.assets import Assets, convert_h5
-from ptq_helpers.contract import check_onnx
+from ptq_helpers.backends import evaluate
+from ptq_helpers.matrix import cases
+from ptq_helpers.data.assets import Assets, convert_h5
+from ptq_helpers.data.contract import check_onnx
 
 pytestmark = [
     pytest.mark.real,
@@ -33,7 +34,7 @@ def test_converted_h5_predicts_like_the_fp32_onnx(ptq_store, test_split, tmp_pat
 
 
 def test_truncated_h5_fails_conversion_with_a_clear_message(ptq_store, tmp_path: Path) -> None:
-    from ptq_helpers.errors import AssetError
+    from ptq_helpers.core.errors import AssetError
 
     broken = tmp_path / "pretrainedResnet.h5"
     broken.write_bytes(ptq_store.settings.assets.h5_model().read_bytes()[:50_000])  # valid signature, cut short

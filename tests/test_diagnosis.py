@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from ptq_helpers import cases, diagnose
-from ptq_helpers.fixtures import explained
+from ptq_helpers.backends import diagnose
+from ptq_helpers.matrix import cases
+from ptq_helpers.pytest_plugin.failures import explained
 
 pytestmark = pytest.mark.real
 IMAGES = 200

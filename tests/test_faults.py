@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ptq_helpers.artifacts import get_or_build
+from ptq_helpers.core.artifacts import get_or_build
 
 CACHE = Path({cache!r})
 

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from ptq_helpers import cases
-from ptq_helpers.errors import ConfigError
-from ptq_helpers.settings import THRESHOLD_OPTIONS, Thresholds, thresholds
+from ptq_helpers.matrix import cases
+from ptq_helpers.core.errors import ConfigError
+from ptq_helpers.pytest_plugin.options import THRESHOLD_OPTIONS, Thresholds, thresholds
 
 OPTIONS = {opt.dest: opt for opt in THRESHOLD_OPTIONS}
 

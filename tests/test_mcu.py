@@ -7,9 +7,10 @@ import importlib.util
 
 import pytest
 
-from ptq_helpers import cases, gates
-from ptq_helpers.fixtures import explained
-from ptq_helpers.mcu import McuBudget
+from ptq_helpers.analysis import gates
+from ptq_helpers.matrix import cases
+from ptq_helpers.pytest_plugin.failures import explained
+from ptq_helpers.results.mcu_budget import McuBudget
 from tests.gate import passes
 
 pytestmark = [

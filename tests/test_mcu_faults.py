@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ptq_helpers import cases, gates
-from ptq_helpers.fixtures import explained
-from ptq_helpers.mcu import McuBudget
-from ptq_helpers.targets import MCU
+from ptq_helpers.analysis import gates
+from ptq_helpers.matrix import cases
+from ptq_helpers.pytest_plugin.failures import explained
+from ptq_helpers.results.mcu_budget import McuBudget
+from ptq_helpers.targets.base import MCU
 
 needs_mcu = pytest.mark.skipif(
     importlib.util.find_spec("tflite_micro") is None or importlib.util.find_spec("ethosu") is None,
@@ -22,7 +23,7 @@ BUDGET = McuBudget("litert-int8", "ethos-u55-128", 0.404, 185_790, 202_043, 51_8
 @needs_mcu
 @pytest.mark.real
 def test_a_float_tflite_fails_the_integer_gate_with_its_operator_names(ptq_store) -> None:
-    from ptq_helpers import tflm
+    from ptq_helpers.targets import tflm
 
     fp32 = explained(lambda: ptq_store.artifact(cases.get("litert-fp32")))
     ops = tuple(tflm.non_integer_ops(fp32.path))
@@ -33,7 +34,7 @@ def test_a_float_tflite_fails_the_integer_gate_with_its_operator_names(ptq_store
 
 @needs_mcu
 def test_vela_failure_is_vela_message_not_a_traceback(tmp_path: Path) -> None:
-    from ptq_helpers.vela import VelaError, compile_for_npu
+    from ptq_helpers.targets.vela import VelaError, compile_for_npu
 
     bogus = tmp_path / "broken.tflite"
     bogus.write_bytes(b"TFL3" + b"\0" * 64)
@@ -45,7 +46,7 @@ def test_vela_failure_is_vela_message_not_a_traceback(tmp_path: Path) -> None:
 
 
 def test_budget_messages_name_value_limit_and_option() -> None:
-    from ptq_helpers.settings import Thresholds
+    from ptq_helpers.matrix.thresholds import Thresholds
 
     failed = gates.mcu_budgets(replace(BUDGET, cpu_fallback_ops=("SOFTMAX",)),
                                Thresholds(max_sram_kib=40, max_flash_kib=70, max_arena_kib=50))
@@ -57,7 +58,7 @@ def test_budget_messages_name_value_limit_and_option() -> None:
 
 
 def test_missing_tflite_micro_is_a_skip_naming_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ptq_helpers import targets
+    from ptq_helpers.targets import base as targets
 
     monkeypatch.setattr(targets, "find_spec", lambda name: None)
     assert MCU.missing_tool(cases.get("litert-int8")) == (

@@ -41,7 +41,7 @@ def runner(case, path, threads):
 '''
 
 CONFTEST = '''
-from ptq_helpers import cases
+from ptq_helpers.matrix import cases
 
 cases.register(cases.Framework("toy", "Toy", "toy", build="toy_backend:build", build_fp32="toy_backend:build_fp32",
                                run="toy_backend:runner", tools="Toy `round(w / scale)`"),
@@ -50,7 +50,7 @@ cases.add(cases.Case("toy-fp32", "toy", "fp32", "npy"), cases.Case("toy-int8", "
 '''
 
 TOY_TESTS = '''
-from ptq_helpers import gates
+from ptq_helpers.analysis import gates
 
 
 def test_top1(model, ptq_thresholds):

@@ -7,7 +7,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from ptq_helpers import cases, evaluate, openvino_backend
+from ptq_helpers.backends import evaluate, openvino as openvino_backend
+from ptq_helpers.matrix import cases
 
 pytestmark = pytest.mark.real
 

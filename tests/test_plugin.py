@@ -73,7 +73,7 @@ def test_summary_and_report_gather_results_from_xdist_workers(suite: pytest.Pyte
                                  "report written to */out/r.md*"])
     text = (suite.path / "out" / "r.md").read_text()
     assert "| `ort-int8-qdq` | 86.12% | 1.07 |" in text and "**Fail**" in text
-    from ptq_helpers.report import main
+    from ptq_helpers.report.document import main
 
     assert main([str(suite.path / "out" / "r.json"), "-o", str(suite.path / "cli" / "r.md")]) == 0
     assert (suite.path / "cli" / "r.md").read_bytes() == (suite.path / "out" / "r.md").read_bytes()
@@ -100,7 +100,7 @@ def test_suite_runs_with_an_unwritable_cache(suite: pytest.Pytester, monkeypatch
 
 
 PROGRESS = """
-from ptq_helpers.progress import say
+from ptq_helpers.core.progress import say
 
 def test_long_step():
     say("building something slow ...")
@@ -122,7 +122,7 @@ def test_progress_lines_reach_the_controller_from_xdist_workers(suite: pytest.Py
 
 
 def test_workers_on_different_kinds_of_cpu_fail_the_run_and_say_how_to_split_it() -> None:
-    from ptq_helpers.run_results import RunResults
+    from ptq_helpers.results.run_results import RunResults
 
     gathered = RunResults()
     for worker, host, flags in (("gw0", "a", ["avx2", "avx512_vnni"]), ("gw1", "b", ["avx2"]),
@@ -138,7 +138,7 @@ def test_workers_on_different_kinds_of_cpu_fail_the_run_and_say_how_to_split_it(
 def test_a_run_on_mixed_cpus_fails_with_one_explanation(suite: pytest.Pytester) -> None:
     suite.makeconftest((Path(__file__).resolve().parents[1] / "conftest.py").read_text() + '''
 import os
-import ptq_helpers.session as _session
+import ptq_helpers.pytest_plugin.session as _session
 _session.machine = lambda: {"host": os.environ["PYTEST_XDIST_WORKER"], "cpu": "Test CPU",
                             "flags": ["avx2"] + (["avx512_vnni"] if os.environ["PYTEST_XDIST_WORKER"] == "gw0" else [])}
 ''')

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptq_helpers import cases, quantize_ort
+from ptq_helpers.backends import ort as quantize_ort
+from ptq_helpers.matrix import cases
 from tests.test_assets import _model
 
 

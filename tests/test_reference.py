@@ -7,11 +7,11 @@ import importlib.util
 
 import pytest
 
-from ptq_helpers import cases
-from ptq_helpers.evaluate import score
-from ptq_helpers.fixtures import explained
-from ptq_helpers.run_results import Reference
-from ptq_helpers.targets import REFERENCE_KERNELS, TARGETS
+from ptq_helpers.matrix import cases
+from ptq_helpers.backends.evaluate import score
+from ptq_helpers.pytest_plugin.failures import explained
+from ptq_helpers.results.run_results import Reference
+from ptq_helpers.targets.base import REFERENCE_KERNELS, TARGETS
 
 pytestmark = [
     pytest.mark.real,

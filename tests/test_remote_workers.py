@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ptq_helpers import cases
+from ptq_helpers.matrix import cases
 
 ROOT = Path(__file__).resolve().parents[1]
 # No path arguments: xdist rewrites them relative to an rsync root; the ini's testpaths and -k select instead.

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ptq_helpers import report, results
-from ptq_helpers.settings import Thresholds
+from ptq_helpers.report import document as report, payload as results
+from ptq_helpers.matrix.thresholds import Thresholds
 from tests import fake
 
 SECTIONS = ["# ResNet8 CIFAR-10 post-training quantization analysis", "## Executive summary", "## Comparison table",

@@ -7,9 +7,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from ptq_helpers import report, results, selection
-from ptq_helpers.record import linked
-from ptq_helpers.settings import Thresholds
+from ptq_helpers.analysis import selection
+from ptq_helpers.report import document as report, payload as results
+from ptq_helpers.results.record import linked
+from ptq_helpers.matrix.thresholds import Thresholds
 from tests import fake
 
 LABELS = "".join(str(c) for c in np.repeat(np.arange(10), 1000))

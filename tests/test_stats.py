@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ptq_helpers import stats
+from ptq_helpers.analysis import stats
 
 
 def test_mcnemar_exact_matches_the_binomial_tail() -> None:

@@ -6,9 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from ptq_helpers import gates, results, tables
-from ptq_helpers.record import ModelRecord, PairedStats
-from ptq_helpers.settings import Thresholds
+from ptq_helpers.analysis import gates
+from ptq_helpers.report import payload as results, tables
+from ptq_helpers.results.record import ModelRecord, PairedStats
+from ptq_helpers.matrix.thresholds import Thresholds
 from tests import fake
 
 
@@ -107,7 +108,7 @@ def test_gate_margin_ci_without_statistics_is_an_error_not_a_silent_point_gate(r
 def test_holm_and_bh_adjust_over_the_whole_run(records: dict) -> None:
     from statsmodels.stats.multitest import multipletests
 
-    from ptq_helpers import multiplicity
+    from ptq_helpers.analysis import multiplicity
 
     ps = {"ort-int8-qdq": 0.01, "ort-uint8-qdq": 0.04, "torch-int8-fx": 0.03}
     recs = {k: replace(r, stats=PairedStats(95.0, 10, 5, ps[r.id], -1.0, 0.1, 2000, 0,
@@ -136,8 +137,8 @@ def test_identical_configurations_are_flagged() -> None:
 
 
 def test_built_this_run_is_one_short_line_with_the_detail_in_the_json() -> None:
-    from ptq_helpers.run_results import BuildEvent
-    from ptq_helpers.session import built_summary
+    from ptq_helpers.results.run_results import BuildEvent
+    from ptq_helpers.pytest_plugin.session import built_summary
 
     many = [BuildEvent(f"model-{i}", what, True) for i in range(30) for what in ("model", "predictions")]
     many += [BuildEvent("ort-fp32", "predictions", False), BuildEvent("x", "model (draw 2)", True)]
@@ -147,7 +148,8 @@ def test_built_this_run_is_one_short_line_with_the_detail_in_the_json() -> None:
 
 
 def test_a_noisy_timing_is_flagged_in_the_speed_table_and_the_report() -> None:
-    from ptq_helpers import report, results, speed
+    from ptq_helpers.analysis import speed
+    from ptq_helpers.report import document as report, payload as results
     from tests import fake
 
     quiet = speed.figures(0.018, 256, 0.018, 100, iqr_s=0.0005, max_s=0.02)

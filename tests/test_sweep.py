@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from ptq_helpers import cases, stats
-from ptq_helpers.fixtures import explained
+from ptq_helpers.analysis import stats
+from ptq_helpers.matrix import cases
+from ptq_helpers.pytest_plugin.failures import explained
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptq_helpers import cases, targets
-from ptq_helpers.isa import qemu_binary
-from ptq_helpers.targets import AVX2, TargetError
+from ptq_helpers.matrix import cases
+from ptq_helpers.targets import base as targets
+from ptq_helpers.core.isa import qemu_binary
+from ptq_helpers.targets.base import AVX2, TargetError
 
 needs_qemu = pytest.mark.skipif(qemu_binary() is None, reason="target avx2 needs qemu-user: apt-get install qemu-user")
 
@@ -20,7 +21,7 @@ needs_qemu = pytest.mark.skipif(qemu_binary() is None, reason="target avx2 needs
 @needs_qemu
 def test_emulated_cpu_lacks_avx512_and_vnni() -> None:
     """Read CPUID inside a child started exactly as the avx2 evaluation children are."""
-    proc = subprocess.run([qemu_binary(), "-cpu", AVX2.qemu_cpu, sys.executable, "-m", "ptq_helpers.isa"],
+    proc = subprocess.run([qemu_binary(), "-cpu", AVX2.qemu_cpu, sys.executable, "-m", "ptq_helpers.core.isa"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     facts = json.loads(proc.stdout)
@@ -65,7 +66,7 @@ def test_a_failing_child_names_its_shard_command_and_stderr(tmp_path: Path) -> N
         targets.predict(cases.get("ort-fp32"), native_child, bogus, images, 4, 1, tmp_path / "work", workers=2)
     text = str(info.value)
     assert "evaluation child for images[0:2]" in text and "exited with 1" in text
-    assert "reproduce with: " in text and "-m ptq_helpers.target_child --case ort-fp32" in text
+    assert "reproduce with: " in text and "-m ptq_helpers.targets.child --case ort-fp32" in text
     assert "last stderr lines:" in text and "INVALID_PROTOBUF" in text
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ptq_helpers.cases import Case, TorchQuant
-from ptq_helpers.errors import UnsupportedQuantization
-from ptq_helpers.quantize_torch import check_supported, fx_quantize, quiet_torch
+from ptq_helpers.matrix.cases import Case, TorchQuant
+from ptq_helpers.core.errors import UnsupportedQuantization
+from ptq_helpers.backends.pytorch import check_supported, fx_quantize, quiet_torch
 
 
 def test_suite_refuses_up_front(unsupported_case: Case, ptq_store) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptq_helpers.contract import REFERENCE_WEIGHTS_SHA256, weights_sha256
-from ptq_helpers.fileio import sha256_file
+from ptq_helpers.data.contract import REFERENCE_WEIGHTS_SHA256, weights_sha256
+from ptq_helpers.core.fileio import sha256_file
 
 pytestmark = pytest.mark.real
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKLOAD = '''
 import numpy as np, torch
 from pathlib import Path
-from ptq_helpers.cases import get
-from ptq_helpers.evaluate import make_runner
-from ptq_helpers.quantize_torch import _trace_and_save, fx_quantize
+from ptq_helpers.matrix.cases import get
+from ptq_helpers.backends.evaluate import make_runner
+from ptq_helpers.backends.pytorch import _trace_and_save, fx_quantize
 
 class Tiny(torch.nn.Module):
     def __init__(self):

@@ -1,0 +1,140 @@
+"""The pass/fail rules, shared by the tests (which assert) and the summary and report (which show status).
+
+Each gate takes a ModelRecord (quantized ones linked to their fp32 baseline) and returns None when
+it passes, else a message naming the model, the measured value, the limit and the option.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ptq_helpers.core.classes import CLASSES
+from ptq_helpers.results.mcu_budget import McuBudget
+from ptq_helpers.results.record import ModelRecord
+from ptq_helpers.matrix.thresholds import Thresholds
+
+
+MARGIN = "--ptq-gate-margin"
+
+
+def top1_lower_bound(correct: int, total: int) -> float:
+    """One-sided 95% Clopper-Pearson lower bound of top-1, in percent."""
+    from scipy.stats import binomtest
+
+    return 100 * binomtest(correct, total).proportion_ci(confidence_level=0.90, method="exact").low
+
+
+def _needs_stats(rec: ModelRecord, th: Thresholds) -> str | None:
+    if th.gate_margin == "ci" and rec.stats is None:
+        return (f"{rec.key}: {MARGIN}=ci needs the paired statistics of {rec.key} against {rec.baseline_id}, and this "
+                f"record has none (it was not compared on the same images); gate it with {MARGIN}=point")
+    return None
+
+
+def accuracy(rec: ModelRecord, th: Thresholds) -> str | None:
+    value, what = rec.accuracy, "top-1"
+    if th.gate_margin == "ci":
+        value, what = top1_lower_bound(rec.correct, rec.total), "one-sided 95% lower bound of top-1"
+    if value > th.min_accuracy:
+        return None
+    return (f"{rec.key}: {what} {value:.2f}% ({rec.correct}/{rec.total} correct) is not above "
+            f"{th.min_accuracy:.2f}% (--ptq-min-accuracy, {MARGIN}={th.gate_margin})")
+
+
+def drop(rec: ModelRecord, th: Thresholds) -> str | None:
+    missing = _needs_stats(rec, th)
+    if missing:
+        return missing
+    value, what = rec.drop, "top-1 drop"
+    if th.gate_margin == "ci":
+        value, what = -rec.stats.diff_one_sided_low, "one-sided 95% upper bound of the top-1 drop"
+    if value < th.max_drop:
+        return None
+    return (f"{rec.key}: {what} {value:.2f} points vs {rec.base.key} ({rec.accuracy:.2f}% vs "
+            f"{rec.base.accuracy:.2f}%) is not below {th.max_drop:.2f} (--ptq-max-drop, {MARGIN}={th.gate_margin})")
+
+
+def size_reduction(rec: ModelRecord, th: Thresholds) -> str | None:
+    kind = rec.size_threshold
+    limit = th.min_size_reduction(kind)
+    if rec.size_reduction >= limit:
+        return None
+    return (f"{rec.key}: size reduction {rec.size_reduction:.1f}% ({rec.size_bytes:,} vs {rec.base.size_bytes:,} bytes "
+            f"of {rec.base.key}) is below {limit:.1f}% (--ptq-min-size-reduction-{kind})")
+
+
+def class_drop(rec: ModelRecord, th: Thresholds) -> str | None:
+    missing = _needs_stats(rec, th)
+    if missing:
+        return missing
+    drops, what = list(rec.class_drops), "drops"
+    if th.gate_margin == "ci":
+        drops, what = [-low for low in rec.stats.class_diff_one_sided_low], "drops (one-sided 95% upper bound)"
+    worst = max(range(len(drops)), key=drops.__getitem__)
+    if drops[worst] <= th.max_class_drop:
+        return None
+    return (f"{rec.key}: class {CLASSES[worst]!r} {what} {drops[worst]:.1f} points vs {rec.base.key} "
+            f"({rec.per_class[worst]:.1f}% vs {rec.base.per_class[worst]:.1f}%), more than "
+            f"{th.max_class_drop:.1f} (--ptq-max-class-drop, {MARGIN}={th.gate_margin})")
+
+
+def fp32_pinned(rec: ModelRecord, th: Thresholds) -> str | None:
+    if th.fp32_correct is None or rec.correct == th.fp32_correct:  # None: not the reference model, no pin
+        return None
+    return (f"{rec.key}: {rec.correct}/{rec.total} correct, pinned fp32 baseline is "
+            f"{th.fp32_correct}/{rec.total} (--ptq-fp32-correct)")
+
+
+def all_failures(rec: ModelRecord, th: Thresholds) -> dict[str, str]:
+    """Every gate that applies to a record and failed: gate name -> message (for summary and JSON)."""
+    found = {"accuracy": accuracy(rec, th)}
+    if rec.is_fp32:
+        found["fp32-pin"] = fp32_pinned(rec, th)
+    elif rec.compared:
+        found.update({"drop": drop(rec, th), "size": size_reduction(rec, th), "class-drop": class_drop(rec, th)})
+    return {name: msg for name, msg in found.items() if msg}
+
+
+def passing(records: Mapping[str, ModelRecord], th: Thresholds) -> list[ModelRecord]:
+    """Host records of quantized builds (with their fp32 baseline at hand) that pass every gate on the host
+    and on every other target measured in the run."""
+    failed = {r.id for r in records.values() if r.compared and all_failures(r, th)}
+    return [r for r in records.values() if r.compared and r.target == "host" and r.id not in failed]
+
+
+def best_by_framework(records: Mapping[str, ModelRecord], th: Thresholds) -> dict[str, ModelRecord]:
+    """Per framework, the passing build with the highest top-1 (the smaller file on a tie)."""
+    best: dict[str, ModelRecord] = {}
+    for r in passing(records, th):
+        if r.framework not in best or (r.accuracy, -r.size_bytes) > (
+                best[r.framework].accuracy, -best[r.framework].size_bytes):
+            best[r.framework] = r
+    return best
+
+
+def full_integer(b: McuBudget) -> str | None:
+    if not b.non_integer_ops:
+        return None
+    return (f"{b.id}: not a full-integer model: float tensors in {', '.join(b.non_integer_ops)}; a micro-controller "
+            f"build must be int8 end to end (TFLiteConverter with TFLITE_BUILTINS_INT8 and int8 input/output)")
+
+
+def _budget(b: McuBudget, what: str, value: float, limit: float, unit: str, flag: str) -> str | None:
+    if value <= limit:
+        return None
+    return f"{b.id}: {what} {value:,.1f} {unit} exceeds {limit:,.1f} {unit} ({flag})"
+
+
+def mcu_budgets(b: McuBudget, th: Thresholds) -> dict[str, str]:
+    """Ethos-U SRAM/flash/CPU-fallback and TFLM arena budgets that failed: name -> message."""
+    found = {
+        "sram": _budget(b, f"{b.accelerator} SRAM (Vela estimate)", b.sram_bytes / 1024, th.max_sram_kib, "KiB",
+                        "--ptq-max-sram-kib"),
+        "flash": _budget(b, f"{b.accelerator} off-chip flash (Vela estimate)", b.flash_bytes / 1024,
+                         th.max_flash_kib, "KiB", "--ptq-max-flash-kib"),
+        "npu-fallback": None if len(b.cpu_fallback_ops) <= th.max_npu_fallback_ops else (
+            f"{b.id}: {len(b.cpu_fallback_ops)} operators fall back to the CPU on {b.accelerator} "
+            f"({', '.join(b.cpu_fallback_ops)}), more than {th.max_npu_fallback_ops} (--ptq-max-npu-fallback-ops)"),
+        "arena": _budget(b, "TFLM tensor arena", b.arena_bytes / 1024, th.max_arena_kib, "KiB", "--ptq-max-arena-kib"),
+        "full-integer": full_integer(b),
+    }
+    return {name: msg for name, msg in found.items() if msg}

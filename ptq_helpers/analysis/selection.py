@@ -1,0 +1,96 @@
+"""Choosing a "best" build without grading it on the images it was chosen on.
+
+The test set is split into two fixed halves, stratified by class (500 images of each class per half,
+seeded and recorded). Per backend, the best passing quantized build is chosen on one half and its top-1,
+drop and paired interval are reported on the other, and the other way round (cross-fitted). A paired
+bootstrap over all images gives each candidate's probability of being the most accurate; when the
+runner-up cannot be separated from the top (the 95% interval of their paired difference contains 0) the
+verdict is "tie" and the build recommended is the smallest file among those tied (the stated secondary rule).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ptq_helpers.analysis import gates
+from ptq_helpers.results.record import ModelRecord
+from ptq_helpers.matrix.thresholds import Thresholds
+
+SPLIT_SEED = 20261129
+RESAMPLES = 1000
+
+
+def half_a(labels: np.ndarray, seed: int = SPLIT_SEED) -> np.ndarray:
+    """Boolean mask of half A: per class, a seeded half of that class's images."""
+    rng = np.random.RandomState(seed)
+    mask = np.zeros(len(labels), dtype=bool)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        mask[rng.choice(idx, len(idx) // 2, replace=False)] = True
+    return mask
+
+
+def _weights(n: int, seed: int) -> np.ndarray:
+    """RESAMPLES bootstrap resamples of n images as counts per image (resamples x n), so every statistic of a
+    resample is a matrix product."""
+    idx = np.random.default_rng(seed).integers(0, n, size=(RESAMPLES, n))
+    flat = (idx + n * np.arange(RESAMPLES)[:, None]).ravel()
+    return np.bincount(flat, minlength=RESAMPLES * n).reshape(RESAMPLES, n).astype(np.float32)
+
+
+def _paired_ci(base: np.ndarray, q: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Percentile 95% interval of the paired accuracy difference (points) over the resamples `w`."""
+    diff = q.astype(np.float32) - base.astype(np.float32)
+    lo, hi = np.quantile(w @ diff / w.shape[1], [0.025, 0.975])
+    return round(100 * float(lo), 2), round(100 * float(hi), 2)
+
+
+def _report(chosen: ModelRecord, on: np.ndarray, base: np.ndarray, w: np.ndarray) -> dict[str, Any]:
+    q = chosen.correct_mask()
+    acc, base_acc = 100 * q[on].mean(), 100 * base[on].mean()
+    return {"model": chosen.key, "top1": round(float(acc), 2), "drop": round(float(base_acc - acc), 2),
+            "diff_ci": _paired_ci(base[on], q[on], w)}
+
+
+def backend(candidates: list[ModelRecord], a: np.ndarray, w_all: np.ndarray, w_half: np.ndarray) -> dict[str, Any]:
+    """Selection on each half, reported on the other; win probabilities; tie verdict and recommendation."""
+    table = np.stack([r.correct_mask() for r in candidates])  # candidates x images
+    base = candidates[0].base.correct_mask()
+    pick = lambda mask: candidates[int(np.lexsort(  # noqa: E731 - highest accuracy, then smaller file
+        ([r.size_bytes for r in candidates], -table[:, mask].mean(axis=1)))[0])]
+    cross = [{"selected_on": "A", "reported_on": "B", **_report(pick(a), ~a, base, w_half)},
+             {"selected_on": "B", "reported_on": "A", **_report(pick(~a), a, base, w_half)}]
+    winners = np.argmax(table.astype(np.float32) @ w_all.T, axis=0)  # per resample, the most accurate
+    order = np.argsort(-table.mean(axis=1), kind="stable")
+    top = order[0]
+    # k is tied with the top when the 95% interval of (k - top) reaches 0
+    tied = [int(top)] + [int(k) for k in order[1:] if _paired_ci(table[top], table[k], w_all)[1] >= 0]
+    recommended = min(tied, key=lambda k: (candidates[k].size_bytes, -table[k].mean()))
+    return {"cross_fitted": cross,
+            "cross_fitted_drop": round(float(np.mean([c["drop"] for c in cross])), 2),
+            "win_probability": {candidates[k].key: round(float(np.mean(winners == k)), 3) for k in order[:5]},
+            "verdict": "tie" if len(tied) > 1 else "clear",
+            "tied": [candidates[k].key for k in tied],
+            "recommended": candidates[recommended].key,
+            "rule": "highest top-1; when tied (paired 95% interval of the difference contains 0): the smallest file"}
+
+
+def held_out(records: Mapping[str, ModelRecord], th: Thresholds, labels: str) -> dict[str, Any]:
+    """Per backend, held-out selection among the host builds that pass every gate (JSON `selection`)."""
+    if not labels:
+        return {}
+    lab = np.frombuffer(labels.encode(), np.uint8) - ord("0")
+    a = half_a(lab)
+    out: dict[str, Any] = {"seed": SPLIT_SEED, "split": "500 images of each class per half (half_a: the mask of half A, np.packbits as hex)",
+                           "half_a": np.packbits(a).tobytes().hex(), "backends": {}}
+    by_fw: dict[str, list[ModelRecord]] = {}
+    for r in gates.passing(records, th):
+        if r.target == "host" and r.hits and r.base is not None and r.base.hits:
+            by_fw.setdefault(r.framework, []).append(r)
+    if by_fw:
+        w_all, w_half = _weights(len(lab), 1), _weights(int(a.sum()), 2)
+    for fw, cands in by_fw.items():
+        out["backends"][fw] = backend(sorted(cands, key=lambda r: r.key), a, w_all, w_half)
+    return out

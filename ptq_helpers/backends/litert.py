@@ -1,0 +1,113 @@
+"""LiteRT (TFLite) builds from the MLPerf Tiny Keras .h5 and their host runner (ai-edge-litert, XNNPACK).
+
+`litert-fp32` is TFLiteConverter's float model; `litert-int8` is full-integer PTQ (Optimize.DEFAULT,
+representative dataset = the suite's calibration images one at a time, int8 kernels only, int8 input
+and output). TensorFlow runs only in a child process (`python -m ptq_helpers.backends.litert`), so the test
+process never imports it next to torch.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ptq_helpers.matrix.cases import Case
+from ptq_helpers.core.errors import AssetError
+
+MAX_BATCH = 500  # images per invoke: bounds activation memory
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int, dtype: type[np.integer]) -> np.ndarray:
+    """q = round(x / scale) + zero_point, ties away from zero (as TFLite), saturated to dtype."""
+    info = np.iinfo(dtype)
+    v = x.astype(np.float32) / np.float32(scale)
+    return np.clip(np.trunc(v + np.copysign(np.float32(0.5), v)) + zero_point, info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return ((q.astype(np.int32) - zero_point) * np.float32(scale)).astype(np.float32)
+
+
+def _convert(h5: Path, calibration: Path | None, dest: Path) -> None:
+    """Runs in the child: the only place TensorFlow is imported."""
+    import keras
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(2)
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras.models.load_model(h5, compile=False))
+    if calibration is not None:
+        images = np.load(calibration).astype(np.float32, copy=False)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([image[np.newaxis]] for image in images)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    dest.write_bytes(converter.convert())
+
+
+def _run_converter(h5: Path, dest: Path, calibration: np.ndarray | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="ptq-litert-") as work:
+        cmd = [sys.executable, "-m", "ptq_helpers.backends.litert", "--h5", str(h5), "--out", str(dest)]
+        if calibration is not None:
+            np.save(Path(work) / "calibration.npy", np.ascontiguousarray(calibration, dtype=np.float32))
+            cmd += ["--calibration", str(Path(work) / "calibration.npy")]
+        proc = subprocess.run(cmd, capture_output=True, text=True,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "2"})
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-8:]) or "no error output"
+        raise AssetError(f"{h5}: TFLiteConverter failed (exit {proc.returncode}); check the file is the MLPerf Tiny "
+                         f"pretrainedResnet.h5 and that the 'convert' extra is installed (pip install -e "
+                         f"'.[convert,litert]'). Last lines:\n{tail}")
+
+
+def build_fp32(h5: Path, dest: Path) -> None:
+    """The float .tflite of the Keras model."""
+    _run_converter(h5, dest, None)
+
+
+def build_int8(case: Case, h5: Path, calibration: np.ndarray, dest: Path) -> None:
+    """Full-integer int8 .tflite calibrated on `calibration` (NHWC float32 pixels 0..255)."""
+    _run_converter(h5, dest, calibration)
+
+
+def runner(case: Case, path: Path, threads: int):
+    """ai-edge-litert's default kernels (XNNPACK) as `run(images NHWC float32 0..255) -> probabilities`;
+    integer input is quantized and integer output dequantized with the tensors' own parameters."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    (in_scale, in_zp), (out_scale, out_zp) = inp["quantization"], out["quantization"]
+    batch = [int(inp["shape"][0])]
+
+    def invoke(chunk: np.ndarray) -> np.ndarray:
+        if batch[0] != len(chunk):
+            interpreter.resize_tensor_input(inp["index"], [len(chunk), *inp["shape"][1:]])
+            interpreter.allocate_tensors()
+            batch[0] = len(chunk)
+        feed = chunk.astype(np.float32) if inp["dtype"] == np.float32 else quantize(chunk, in_scale, in_zp, inp["dtype"])
+        interpreter.set_tensor(inp["index"], np.ascontiguousarray(feed))
+        interpreter.invoke()
+        result = interpreter.get_tensor(out["index"])
+        return result.astype(np.float32) if out["dtype"] == np.float32 else dequantize(result, out_scale, out_zp)
+
+    return lambda x: np.concatenate([invoke(x[i:i + MAX_BATCH]) for i in range(0, len(x), MAX_BATCH)])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends.litert", description="convert the .h5 to .tflite")
+    parser.add_argument("--h5", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--calibration", type=Path, help="NHWC float32 .npy: full-integer int8 when given")
+    args = parser.parse_args(argv)
+    _convert(args.h5, args.calibration, args.out)
+
+
+if __name__ == "__main__":
+    main()

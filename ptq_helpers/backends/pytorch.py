@@ -1,0 +1,240 @@
+"""PyTorch models from the same ONNX file: onnx2torch fp32 and FX graph-mode int8, as TorchScript."""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ptq_helpers.data.calibration import CALIBRATION_BATCH
+from ptq_helpers.matrix.cases import Case, TorchQuant
+from ptq_helpers.core.errors import UnsupportedQuantization
+
+TRACE_BATCH = 8
+
+# FX and TorchScript warn on every call in torch >= 2.10 (deprecations); known and harmless here.
+_KNOWN_NOISE = (
+    (DeprecationWarning, r"torch\.ao\.quantization is deprecated"),
+    (UserWarning, r"Please use quant_min and quant_max to specify the range for observers"),
+    (UserWarning, r"torch\.quantize_per_tensor, torch\.quantize_per_channel and other quantized tensor creation"),
+    (FutureWarning, r"`torch\.jit\.\w+` is deprecated"),
+)
+
+
+@contextmanager
+def quiet_torch() -> Iterator[None]:
+    """Silence exactly the known torch deprecation noise; every other warning still surfaces."""
+    with warnings.catch_warnings():
+        for category, message in _KNOWN_NOISE:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        yield
+
+
+def check_supported(q: TorchQuant) -> None:
+    """Refuse what fbgemm/x86 cannot run. FX itself does not raise on quint8 weights: it silently
+    leaves the convolutions in fp32, so the refusal must be ours."""
+    if q.weight_dtype != "qint8":
+        raise UnsupportedQuantization(
+            f"pytorch/uint8: the {q.engine} quantized engine requires qint8 (signed) weights, got "
+            f"{q.weight_dtype}; FX would silently leave every convolution in fp32. Use int8 for PyTorch, "
+            f"or ONNX Runtime for uint8"
+        )
+
+
+def onnx_to_torch(source: Path):
+    """The fp32 ONNX model as a torch.fx.GraphModule (onnx2torch), in eval mode, reshapes made static."""
+    import onnx
+    from onnx2torch import convert
+
+    return static_reshapes(convert(onnx.load(str(source))).eval())
+
+
+def static_reshapes(gm):
+    """Replace onnx2torch Reshape modules whose target shape is a constant without zeros by an
+    exact `torch.reshape(x, shape)`. Their `if torch.any(shape == 0)` branch is data-dependent,
+    which tracing can only freeze (with warnings) and torch.export cannot handle at all."""
+    import torch
+    from onnx2torch.node_converters.reshape import OnnxReshape
+
+    for node in list(gm.graph.nodes):
+        if node.op != "call_module" or not isinstance(gm.get_submodule(node.target), OnnxReshape):
+            continue
+        data, shape_node = node.args
+        if getattr(shape_node, "op", None) != "get_attr":
+            continue
+        shape = tuple(int(v) for v in _attr(gm, shape_node.target).tolist())
+        if 0 in shape:
+            continue
+        with gm.graph.inserting_before(node):
+            new = gm.graph.call_function(torch.reshape, (data, shape))
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
+    gm.graph.eliminate_dead_code()
+    gm.delete_all_unused_submodules()
+    gm.recompile()
+    return gm
+
+
+def _attr(gm, target: str):
+    obj = gm
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _trace_and_save(module, dest: Path) -> None:
+    import torch
+
+    example = torch.zeros(TRACE_BATCH, 32, 32, 3)
+    with quiet_torch(), torch.inference_mode(), warnings.catch_warnings():
+        # Quantized ops take scale/zero-point as Python numbers: they are constants of the converted
+        # model, so freezing them is exactly right (the saved file is what the tests evaluate).
+        warnings.filterwarnings("ignore", message=r"Converting a tensor to a Python (float|boolean|integer)",
+                                category=torch.jit.TracerWarning)
+        traced = torch.jit.trace(module, example, check_trace=False)
+        torch.jit.save(traced, str(dest))
+    strip_debug_info(dest)
+
+
+def strip_debug_info(path: Path) -> None:
+    """Make the saved TorchScript depend only on the model: drop the `.debug_pkl` records (source ranges that
+    embed the absolute paths of the Python environment; the loader treats them as optional, error messages from
+    inside the model lose their Python line numbers), name the archive folder `model/` whatever the file is
+    called, and make `.data/serialization_id` (random per save) a hash of the rest. Then the shipped file, its
+    size and its size gate do not depend on where the venv lives or on the build's temporary name."""
+    import hashlib
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        kept = [(info, src.read(info)) for info in src.infolist() if not info.filename.endswith(".debug_pkl")]
+    digest = hashlib.sha256(b"".join(d for i, d in kept if not i.filename.endswith("serialization_id"))).hexdigest()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info, data in kept:
+            name = "model/" + info.filename.split("/", 1)[1]
+            if name == "model/.data/serialization_id":
+                data = digest[:len(data)].encode() if data else data
+            entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = info.compress_type  # torch stores tensors, deflates code
+            dst.writestr(entry, data)
+    path.write_bytes(out.getvalue())
+
+
+def build_fp32(source: Path, dest: Path) -> None:
+    """onnx2torch conversion, traced and saved as TorchScript (in a fresh child process, see _in_child)."""
+    _in_child("torch-fp32", source, None, dest)
+
+
+def qconfig_mapping(q: TorchQuant):
+    """The engine's default mapping, with the requested weight dtype."""
+    import torch
+    from torch.ao.quantization import QConfig, get_default_qconfig_mapping
+    from torch.ao.quantization.observer import MinMaxObserver
+
+    with quiet_torch():
+        mapping = get_default_qconfig_mapping(q.engine)
+        if q.weight_dtype == "quint8":  # reachable only with check=False: shows FX's silent fallback
+            weight = MinMaxObserver.with_args(dtype=torch.quint8, qscheme=torch.per_tensor_affine)
+            mapping.set_global(QConfig(activation=mapping.global_qconfig.activation, weight=weight))
+    return mapping
+
+
+def fx_quantize(module, q: TorchQuant, calibration: np.ndarray, *, check: bool = True):
+    """prepare_fx -> calibrate -> convert_fx with the case's engine; returns the quantized GraphModule."""
+    import torch
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    if check:
+        check_supported(q)
+    torch.backends.quantized.engine = q.engine
+    example = (torch.from_numpy(calibration[:1]),)
+    with quiet_torch(), torch.no_grad():
+        prepared = prepare_fx(module, qconfig_mapping(q), example)
+        for i in range(0, len(calibration), CALIBRATION_BATCH):
+            prepared(torch.from_numpy(calibration[i:i + CALIBRATION_BATCH]))
+        return convert_fx(prepared)
+
+
+def pt2e_quantize(module, q: TorchQuant, calibration: np.ndarray):
+    """torch.export -> prepare_pt2e(X86InductorQuantizer) -> calibrate -> convert_pt2e."""
+    import torch
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import (
+        X86InductorQuantizer,
+        get_default_x86_inductor_quantization_config,
+    )
+
+    batch = (torch.export.Dim("batch"),)
+    example = (torch.from_numpy(calibration[:2]),)
+    graph = torch.export.export(module, example, dynamic_shapes=({0: batch[0]},)).module()
+    config = get_default_x86_inductor_quantization_config(reduce_range=q.reduce_range)
+    prepared = prepare_pt2e(graph, X86InductorQuantizer().set_global(config))
+    with torch.no_grad():
+        for i in range(0, len(calibration), CALIBRATION_BATCH):
+            prepared(torch.from_numpy(calibration[i:i + CALIBRATION_BATCH]))
+    converted = convert_pt2e(prepared)
+    # convert_pt2e folds int8 weights in but leaves the fp32 originals registered: drop what no node reads.
+    used = {n.target for n in converted.graph.nodes if n.op == "get_attr"}
+    for name, _ in list(converted.named_parameters()) + list(converted.named_buffers()):
+        if name not in used:
+            owner, _, attr = name.rpartition(".")
+            delattr(converted.get_submodule(owner) if owner else converted, attr)
+    return converted, example, batch[0]
+
+
+def build_quantized(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> None:
+    """int8 of the onnx2torch model: FX saved as TorchScript, or PT2E saved with torch.export."""
+    q = case.quant
+    assert isinstance(q, TorchQuant), case
+    check_supported(q)
+    if q.flow == "pt2e":
+        import torch
+
+        converted, example, batch = pt2e_quantize(onnx_to_torch(source), q, calibration)
+        program = torch.export.export(converted, example, dynamic_shapes=({0: batch},))
+        torch.export.save(program, str(dest))
+        return
+    _in_child(case.id, source, calibration, dest)
+
+
+def _in_child(case_id: str, source: Path, calibration: np.ndarray | None, dest: Path) -> None:
+    """Build a TorchScript file in a fresh interpreter: TorchScript names classes from a process-wide counter
+    (`___torch_mangle_39`), so a file traced after other work in the same process differs in its code and size;
+    a fresh process makes each build depend on its inputs only."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ptq-torch-") as work:
+        images = "-"
+        if calibration is not None:
+            images = str(Path(work) / "calibration.npy")
+            np.save(images, calibration)
+        proc = subprocess.run([sys.executable, "-m", "ptq_helpers.backends.pytorch", case_id, str(source), images,
+                               str(dest)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-12:])
+        raise RuntimeError(f"{case_id}: the TorchScript build failed in its child process (exit {proc.returncode}):"
+                           f"\n{tail}")
+
+
+def main(argv: list[str]) -> None:
+    """`python -m ptq_helpers.backends.pytorch CASE_ID SOURCE CALIBRATION.npy|- DEST` (used by _in_child)."""
+    from ptq_helpers.matrix import cases
+
+    case_id, source, images, dest = argv
+    if images == "-":
+        _trace_and_save(onnx_to_torch(Path(source)), Path(dest))
+        return
+    q = cases.get(case_id).quant
+    assert isinstance(q, TorchQuant), case_id
+    _trace_and_save(fx_quantize(onnx_to_torch(Path(source)), q, np.load(images)), Path(dest))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

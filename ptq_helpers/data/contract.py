@@ -1,0 +1,92 @@
+"""The model input/output contract: float32 NHWC (N,32,32,3) in, (N,10) probabilities out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ptq_helpers.core.errors import AssetError
+
+INPUT_NAME = "input"
+INPUT_SHAPE = (32, 32, 3)
+NUM_CLASSES = 10
+
+
+def check_onnx(path: Path) -> str:
+    """Validate the fp32 ONNX model file against the contract; return its input name."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
+    except Exception as exc:
+        raise AssetError(f"{path}: not a valid ONNX model ({type(exc).__name__}: {str(exc)[:200]}); "
+                         f"replace it with resnet8.onnx or delete it so it is converted from the .h5") from None
+    graph = model.graph
+    weights = {init.name for init in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in weights]  # old IR versions list weights as inputs
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise AssetError(f"{path}: expected one input and one output, found {len(inputs)} and "
+                         f"{len(graph.output)}; export the model with a single image input and a softmax output")
+    image = inputs[0]
+    if image.name != INPUT_NAME:
+        raise AssetError(f"{path}: input is named {image.name!r}, the suite expects {INPUT_NAME!r}; re-export with "
+                         f"input_signature name {INPUT_NAME!r} (python -m ptq_helpers.data.convert does)")
+    if image.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+        kind = onnx.TensorProto.DataType.Name(image.type.tensor_type.elem_type)
+        raise AssetError(f"{path}: input {INPUT_NAME!r} is {kind}, expected FLOAT (float32 pixels 0..255); "
+                         f"export the fp32 model, not a quantized one")
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in image.type.tensor_type.shape.dim]
+    if tuple(dims[1:]) != INPUT_SHAPE:
+        raise AssetError(f"{path}: input {INPUT_NAME!r} has shape {dims}, expected (N, 32, 32, 3) NHWC; "
+                         f"export with input_signature (None, 32, 32, 3) (e.g. python -m ptq_helpers.data.convert)")
+    out = [d.dim_value if d.HasField("dim_value") else None for d in graph.output[0].type.tensor_type.shape.dim]
+    if tuple(out[1:]) != (NUM_CLASSES,):
+        raise AssetError(f"{path}: output has shape {out}, expected (N, 10) class probabilities; "
+                         f"use the CIFAR-10 ResNet8 model")
+    return INPUT_NAME
+
+
+# sha256 over the fp32 weights (see weights_sha256) of MLPerf Tiny's pretrainedResnet.h5 as ONNX: the same
+# for the shared resnet8.onnx and for the .h5 converted here by tf2onnx, though those files' bytes differ.
+REFERENCE_WEIGHTS_SHA256 = "f0cedf31f93d793ce4849ad9b0fa60c3334e38452b15d5f6a2d5fa37bac9ee7b"
+
+
+def model_files(path: Path) -> list[Path]:
+    """The .onnx file and the external-data files its tensors point at (they change the model too)."""
+    import onnx
+    from onnx.external_data_helper import _get_all_tensors, uses_external_data
+
+    model = onnx.load(str(path), load_external_data=False)
+    extra = {next(e.value for e in t.external_data if e.key == "location")
+             for t in _get_all_tensors(model) if uses_external_data(t)}
+    return [path, *(path.parent / name for name in sorted(extra))]
+
+
+def model_sha256(path: Path) -> str:
+    """sha256 of the model with its external data: what identifies it in cache keys (for a self-contained
+    .onnx, the file's own sha256)."""
+    import hashlib
+
+    from ptq_helpers.core.fileio import sha256_file
+
+    files = model_files(path)
+    if len(files) == 1:
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def weights_sha256(path: Path) -> str:
+    """sha256 over the model's weight tensors (dtype, shape and values, in sorted order of their own hashes):
+    names, metadata and converter versions do not change it; any changed weight value does."""
+    import hashlib
+
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    parts = sorted(hashlib.sha256(f"{a.dtype}{a.shape}".encode() + np.ascontiguousarray(a).tobytes()).hexdigest()
+                   for a in (numpy_helper.to_array(t) for t in model.graph.initializer))
+    return hashlib.sha256("".join(parts).encode()).hexdigest()

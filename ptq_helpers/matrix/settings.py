@@ -1,0 +1,27 @@
+"""Everything a run is configured with (from options, ini and environment)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ptq_helpers.data.assets import Assets
+from ptq_helpers.data.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run is configured with (from options, ini and environment)."""
+
+    assets: Assets
+    cache: Path
+    threads: int
+    seed: int = DEFAULT_SEED
+    per_class: int = DEFAULT_PER_CLASS
+    rebuild: bool = False
+    matrix: str = "seed"
+    sweep_draws: int = 0  # calibration-draw sweep size; 0 = off
+    targets: tuple[str, ...] = ("host",)  # deployment targets (targets.TARGETS keys)
+    ov_max_drop: float = 0.1  # points, NNCF accuracy control
+    reference: bool = True  # the fp32 model's weights are MLPerf Tiny's ResNet8 (contract.REFERENCE_WEIGHTS_SHA256)
+    run_id: str = "local"
+    cache_note: str | None = None  # set when the requested cache was not writable

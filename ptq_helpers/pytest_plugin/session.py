@@ -1,0 +1,312 @@
+"""PTQSession: one object per pytest run holding settings, thresholds and results; the plugin's hooks
+delegate to it (the shape of pytest-benchmark's BenchmarkSession)."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ptq_helpers import compare
+from ptq_helpers.analysis import speed
+from ptq_helpers.core import runtime
+from ptq_helpers.matrix import cases
+from ptq_helpers.pytest_plugin import outputs
+from ptq_helpers.report import payload as results, tables
+from ptq_helpers.data.assets import Assets, resolve_assets, resolve_cache_dir, writable_cache
+from ptq_helpers.data.contract import REFERENCE_WEIGHTS_SHA256, check_onnx, weights_sha256
+from ptq_helpers.matrix.cases import Build, Case
+from ptq_helpers.core.errors import ConfigError, PTQError
+from ptq_helpers.core.isa import cpu_facts, machine, summary
+from ptq_helpers.core.progress import Progress
+from ptq_helpers.results.run_results import RunResults
+from ptq_helpers.targets.base import TARGETS
+from ptq_helpers.pytest_plugin.options import RUN_OPTIONS, Settings, Thresholds, resolve, thresholds
+
+_KEY = pytest.StashKey["PTQSession"]()
+EXPORT_KEY = "resnet8_ptq"  # xdist workeroutput key
+
+
+def built_summary(events: list[Any]) -> str:
+    """What this run built (not reused), in one short line: each item when few, else counts by kind (every
+    item is in the JSON's meta.built)."""
+    built = Counter(f"{e.case} {e.what}" for e in events if e.built)
+    if not built:
+        return "nothing (all reused from the cache)"
+    if len(built) <= 6:
+        return ", ".join(f"{k} x{n}" for k, n in sorted(built.items()))
+    kinds = Counter(e.what.split(" (")[0] for e in events if e.built)
+    reused = sum(1 for e in events if not e.built)
+    return (", ".join(f"{kind} x{n}" for kind, n in sorted(kinds.items()))
+            + f" ({reused} reused; each one in --ptq-json's meta.built)")
+
+
+def _cases_of(item: pytest.Item) -> list[Case]:
+    """The matrix cases a test item is parametrized with."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return [p.case if isinstance(p, Build) else p for p in params.values() if isinstance(p, Case | Build)]
+
+
+def is_reference(assets: Assets) -> bool:
+    """Whether --ptq-model (if given) has the reference ResNet8's weights; checked against the contract once,
+    up front (an .h5 is converted here, once, and cached)."""
+    if assets.model is None:
+        return True
+    try:
+        onnx_path = assets.onnx_model()
+        check_onnx(onnx_path)
+    except PTQError as exc:
+        raise ConfigError(f"--ptq-model {assets.model}: {exc}") from None
+    return weights_sha256(onnx_path) == REFERENCE_WEIGHTS_SHA256
+
+
+def session_of(config: pytest.Config) -> PTQSession:
+    return config.stash[_KEY]
+
+
+def _xdist_workers(config: pytest.Config) -> int:
+    """Workers this (controller) process will start; xdist has resolved "auto" to a number by now."""
+    n = getattr(config.option, "numprocesses", None)
+    return n if isinstance(n, int) and n > 0 else 1
+
+
+def _controller_run_id(config: pytest.Config) -> str:
+    """The run's id, handed to xdist (--testrunuid) so that its workers share it with this process."""
+    if getattr(config.option, "testrunuid", None) is None and hasattr(config.option, "testrunuid"):
+        config.option.testrunuid = uuid.uuid4().hex
+    return getattr(config.option, "testrunuid", None) or uuid.uuid4().hex
+
+
+@dataclass
+class PTQSession:
+    settings: Settings
+    thresholds: Thresholds
+    json_path: Path | None = None
+    report_path: Path | None = None
+    results: RunResults = field(default_factory=RunResults)
+    progress: Progress | None = None
+    mixed: list[str] = field(default_factory=list)  # on the controller: kinds of CPU the workers ran on, if >1
+    baseline: tuple[Path, Any] | None = None  # --ptq-baseline: (path, its results)
+    closing: list[str] = field(default_factory=list)  # lines for the end of the terminal summary
+
+    @classmethod
+    def configure(cls, config: pytest.Config) -> PTQSession:
+        """Resolve every setting (usage error on a bad one) and stash the session on the config."""
+        workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+        try:
+            th = thresholds(config.getoption, config.getini)
+            run = resolve(RUN_OPTIONS, config.getoption, config.getini)
+            requested = resolve_cache_dir(config.getoption("ptq_cache_dir"))
+            assets = resolve_assets(config.getoption("assets_dir"), requested)  # may read a read-only cache
+            cache, cache_note = writable_cache(requested)
+            assets = replace(assets, cache=cache, model=config.getoption("ptq_model"))
+            reference = is_reference(assets)
+        except PTQError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if not reference and config.getoption("ptq_fp32_correct") is None:
+            th = replace(th, fp32_correct=None)  # the ini's pin is the reference model's; pin yours on the command line
+        workers = workerinput["workercount"] if workerinput else _xdist_workers(config)
+        settings = Settings(
+            assets=assets, cache=cache, reference=reference, threads=run["threads"] or runtime.default_threads(workers),
+            seed=run["seed"], per_class=run["per_class"], matrix=run["matrix"], targets=run["targets"],
+            ov_max_drop=run["ov_max_drop"],
+            sweep_draws=config.getoption("ptq_sweep"), cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
+            run_id=workerinput["testrunuid"] if workerinput else _controller_run_id(config),
+        )
+        paths = [config.getoption(o) for o in ("ptq_json", "ptq_report")]
+        clash = outputs.distinct(*paths)
+        if clash:
+            raise pytest.UsageError(clash)
+        session = cls(settings, th, *paths, baseline=config.getoption("ptq_baseline"))
+        if not workerinput and getattr(config.option, "dist", "no") == "load" and not any(
+                a.startswith("--dist") or a == "-d" for a in config.invocation_params.args):
+            config.option.dist = "loadgroup"  # -n without --dist: schedule by model (see deselect)
+        session.progress = Progress(config, cache / "progress", settings.run_id)
+        session.progress.start(xdist_controller=not workerinput and getattr(config.option, "dist", "no") != "no")
+        config.stash[_KEY] = session
+        return session
+
+    # --- collection -------------------------------------------------------------------------------
+    def in_run(self, item: pytest.Item, bench_only: bool) -> bool:
+        """Whether an item belongs to this run's matrix, markers and --benchmark-only selection."""
+        if bench_only and "benchmark" not in getattr(item, "fixturenames", ()):
+            return False
+        if item.get_closest_marker("slow") and not self.settings.sweep_draws:
+            return False
+        if item.get_closest_marker("full_matrix") and self.settings.matrix != "full":
+            return False
+        if item.get_closest_marker("mcu") and "mcu" not in self.settings.targets:
+            return False
+        selected = {c.id for c in cases.selected(self.settings.matrix)}
+        chosen = _cases_of(item)
+        return all(c.id in selected for c in chosen)
+
+    def parametrize(self, metafunc: pytest.Metafunc) -> None:
+        """One test per case (and target) of the matrix, for each model fixture the test asks for."""
+        from ptq_helpers.pytest_plugin.parametrize import PARAMETRIZED
+
+        for name, (params, scope) in PARAMETRIZED.items():
+            if name in metafunc.fixturenames:
+                metafunc.parametrize(name, params(self.settings.targets), indirect=True, ids=str, scope=scope)
+
+    def deselect(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """Deselect (not skip) what is outside the run."""
+        bench_only = config.getoption("benchmark_only", False)
+        keep = [item for item in items if self.in_run(item, bench_only)]
+        if len(keep) < len(items):
+            config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+            items[:] = keep
+        for item in items:  # one worker per model (--dist loadgroup): no two workers wait on one build's lock
+            chosen = _cases_of(item)
+            if chosen:
+                item.add_marker(pytest.mark.xdist_group(chosen[0].id))
+
+    # --- display ----------------------------------------------------------------------------------
+    def header(self) -> list[str]:
+        s, v = self.settings, runtime.versions()
+        return [
+            "resnet8-ptq: " + ", ".join(f"{k} {v[k]}" for k in ("onnxruntime", "torch", "onnx2torch", "onnx", "numpy")),
+            f"resnet8-ptq: assets {s.assets.root} (from {s.assets.source}); cache {s.cache}"
+            + (f" ({s.cache_note})" if s.cache_note else ""),
+            *([f"resnet8-ptq: model {s.assets.model} (--ptq-model): " + (
+                "the reference ResNet8 weights" if s.reference else "NOT the reference ResNet8 (its weights differ): "
+                "no fp32 pin; each framework's measured fp32 is its baseline")] if s.assets.model else []),
+            f"resnet8-ptq: matrix {s.matrix} ({len(cases.selected(s.matrix))} configurations); calibration seed "
+            f"{s.seed}, {s.per_class}/class from train; threads {s.threads}/test process; CPU {runtime.cpu_name()}",
+            "resnet8-ptq: thresholds " + ", ".join(f"{k}={val}" for k, val in self.thresholds.__dict__.items()),
+            "resnet8-ptq: targets " + "; ".join(
+                f"host = {summary(cpu_facts())}" if name == "host" else f"{name} = {TARGETS[name].description}"
+                for name in s.targets),
+        ]
+
+    def terminal_summary(self, tr: Any) -> None:
+        """The results, statistics, sweep and speed tables; then the JSON and report files."""
+        if self.progress:
+            self.progress.stop()
+        self.results.order = (tuple(c.id for c in cases.CASES), tuple(TARGETS))
+        records, res = self.results.linked_records(), self.results
+        if records:
+            tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
+            for line in tables.table(records, self.thresholds):
+                tr.write_line(line)
+            for ref in res.references.values():
+                tr.write_line(f"reference {ref.id} on {ref.kernels or ref.target}: {ref.accuracy:.2f}% "
+                              f"({ref.correct}/{ref.total}), {ref.size_bytes / 1024:.1f} KiB - {ref.note}")
+            odd = results.suspicious(records)
+            for line in odd["models"]:
+                tr.write_line(f"SUSPICIOUS: {line}: a setting that should change the model had no effect")
+            for line in odd["predictions"]:
+                tr.write_line(f"NOTE: {line}")
+            if len(self.settings.targets) > 1:
+                tr.write_sep("-", "deployment targets: " + "; ".join(
+                    f"{name}: {TARGETS[name].description}" for name in self.settings.targets if name != "host"))
+                body = tables.target_rows(records, self.thresholds, self.settings.targets)
+                for line in tables.aligned(tables.target_headers(self.settings.targets), body):
+                    tr.write_line(line)
+            paired = tables.stats_rows(records)
+            if paired:
+                tr.write_sep("-", "paired statistics vs fp32 on the same 10,000 images (McNemar exact, Holm-adjusted over "
+                                 "the run; bootstrap: 2,000 resamples)")
+                for line in tables.aligned(tables.STATS_HEADERS, paired):
+                    tr.write_line(line)
+        if res.mcu:
+            tr.write_sep("-", "micro-controller budgets (Vela estimate for the Ethos-U55-128; TFLM tensor arena)")
+            for line in tables.aligned(tables.MCU_HEADERS, tables.mcu_rows(res.mcu, self.thresholds)):
+                tr.write_line(line)
+        if res.sweep:
+            draws = max(sw["draws"] for sw in res.sweep.values())
+            s = self.settings
+            tr.write_sep("-", f"calibration-draw sweep ({draws} draws of {s.per_class}/class, seed {s.seed} stream)")
+            for line in tables.aligned(tables.SWEEP_HEADERS, tables.sweep_rows(res.sweep)):
+                tr.write_line(line)
+        if res.bench:
+            tr.write_sep("-", f"resnet8-ptq speed ({runtime.cpu_name()}, {self.settings.threads} threads, medians)")
+            for line in tables.aligned(speed.HEADERS, speed.rows(res.bench)):
+                tr.write_line(line)
+            if any(f.get("noisy") for per_batch in res.bench.values() for f in per_batch.values()):
+                tr.write_line(speed.NOISE_NOTE)
+            ref = res.bench.get("ort-fp32", {}).get(str(speed.THROUGHPUT_BATCH))
+            if ref:
+                tr.write_line(f"benchmark overhead: ort-fp32 batch {speed.THROUGHPUT_BATCH} median {ref['median_ms']:.2f} "
+                              f"ms vs bare session.run loop {ref['bare_loop_median_ms']:.2f} ms ({ref['overhead_pct']:+.1f}%)")
+        if self.mixed:
+            tr.write_sep("!", "resnet8-ptq: the xdist workers ran on different kinds of CPU", red=True)
+            for line in self.mixed:
+                tr.write_line(f"  {line}", red=True)
+            tr.write_line("Results of different machines are not one gate: give --tx only hosts of one kind, run each "
+                          "kind separately with --ptq-json, and compare them with "
+                          "python -m ptq_helpers.report A.json B.json -o machines.md", red=True)
+        if records or res.bench:
+            tr.write_line(f"built this run: {built_summary(res.events)}; cache {self.settings.cache}")
+        for line in self.closing:
+            tr.write_line(line, red=line.startswith(("REGRESSION", "--ptq-")))
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON data, round-tripped so the report sees exactly what `python -m ptq_helpers.report` would."""
+        s = self.settings
+        self.results.order = (tuple(c.id for c in cases.CASES), tuple(TARGETS))
+        meta = {"versions": runtime.versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
+                "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"},
+                "workers": self.results.workers,
+                "built": sorted({f"{e.case} {e.what}" for e in self.results.events if e.built}),
+                "targets": {"host via the test process": {"how": "in the test process", "cpu": cpu_facts()},
+                            **self.results.targets}}
+        return json.loads(json.dumps(results.payload(self.results, self.thresholds, meta)))
+
+    def preflight(self, config: pytest.Config) -> None:
+        """Before any test (on the controller): the real inputs are present, or fetched once now; when they
+        cannot be, the run stops with one message naming the option or variable to fix, instead of every
+        test failing with it."""
+        if hasattr(config, "workerinput") or config.option.collectonly or "not real" in (config.option.markexpr or ""):
+            return
+        if config.rootpath != Path(__file__).resolve().parents[2]:  # not this suite (e.g. a pytester run)
+            return
+        try:
+            self.settings.assets.cifar_dir()
+            self.settings.assets.onnx_model()
+        except PTQError as exc:
+            raise pytest.UsageError(f"resnet8-ptq: {exc}") from None
+
+    def _conclude(self) -> bool:
+        """On the controller: compare with --ptq-baseline and write the outputs; False when the run must fail."""
+        ok = True
+        if self.baseline is not None or self.json_path or self.report_path:
+            data = self.payload()
+            if self.baseline is not None:
+                lines, regressions = compare.compare(self.baseline[1], data, compare.Limits())
+                self.closing += [f"against --ptq-baseline {self.baseline[0]}: " + (
+                    f"{len(regressions)} regression(s)" if regressions else "no regression")]
+                self.closing += [f"REGRESSION {line}" for line in regressions]
+                ok = not regressions
+            lines, written = outputs.write_all(data, self.json_path, self.report_path)
+            self.closing += lines
+            ok = ok and written
+        return ok
+
+    # --- xdist ------------------------------------------------------------------------------------
+    def export(self, config: pytest.Config) -> None:
+        """On an xdist worker: hand this process's results (and which machine made them) to the controller."""
+        if self.progress:
+            self.progress.stop()
+        if hasattr(config, "workeroutput"):
+            self.results.machine = machine()
+            config.workeroutput[EXPORT_KEY] = self.results.export()
+
+    def finish(self, session: pytest.Session) -> None:
+        """Export (on a worker); on the controller, results gathered from workers on different kinds of CPU are
+        not one gate (fp32 and its quantized builds may have run on different kernels): the run fails and says
+        how to split it."""
+        self.export(session.config)
+        if hasattr(session.config, "workerinput"):
+            return
+        self.mixed = self.results.mixed_machines()
+        if (not self._conclude() or self.mixed) and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def merge(self, node: Any) -> None:
+        """On the controller: fold in what a finished worker measured."""
+        self.results.merge(getattr(node, "workeroutput", {}).get(EXPORT_KEY, ""), node.gateway.id)

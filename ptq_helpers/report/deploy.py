@@ -1,0 +1,87 @@
+"""Report sections on where builds run: deployment targets (the same file on other kernels) and the
+micro-controller budgets (Ethos-U estimates from Vela, TFLM's arena)."""
+from __future__ import annotations
+
+from ptq_helpers.matrix.cases import FRAMEWORK_LABELS
+from ptq_helpers.core.isa import summary
+from ptq_helpers.results.mcu_budget import McuBudget
+from ptq_helpers.report.sections import View, _table
+from ptq_helpers.report.tables import target_headers, target_rows
+from ptq_helpers.results.record import targets_in
+
+
+def targets(view: View) -> list[str]:
+    """What each deployment target is, and every model's accuracy and gates on each."""
+    present = targets_in(view.models)
+    seen = view.data["meta"].get("targets") or {}
+    if len(present) < 2 and len(seen) < 2:
+        return []
+    rows = [(name.split(" via ")[0], f.get("how", "?"), summary(f.get("cpu") or {})) for name, f in seen.items()]
+    out = ["## Deployment targets", "",
+           "Every build is evaluated on each target on all 10,000 test images and gated there against the fp32 "
+           "model of its framework measured on the same target. What each target was, as its evaluation process "
+           "saw it (CPUID, read inside the process, emulated or not):", "",
+           *_table(("Target", "How it was reached", "CPU and int8-relevant instruction sets"), rows)]
+    body = target_rows(view.models, view.th, present)
+    if body:
+        out += _table(target_headers(present), body)
+        robust = [r[0] for r in body if r[-1] == "yes"]
+        out += [f"Identical top-1 on every target (robust to the kernels): "
+                f"{', '.join(f'`{m}`' for m in robust) or 'none'}.", ""]
+    differ = [m for m in view.models.values() if m.vs_host is not None and m.vs_host.differing]
+    if differ:
+        out += ["Where a target's top-1 differs from the host's, by true class:", "",
+                *_table(("Build", "Images that differ", *view.classes),
+                        [(f"`{m.key}`", str(m.vs_host.differing), *map(str, m.vs_host.differing_by_class))
+                         for m in differ])]
+    return out
+
+
+def mcu(view: View) -> list[str]:
+    """Ethos-U55 estimates and TFLM arena per int8 .tflite, against the budgets."""
+    found = view.data.get("mcu") or {}
+    if not found:
+        return []
+    th = view.th
+    rows = []
+    for data in found.values():
+        b = McuBudget.from_json({k: v for k, v in data.items() if k != "gates"})
+        rows.append((f"`{b.id}`", f"{b.inference_time_ms:.3f} ms", f"{b.cycles_npu:,}", f"{b.sram_bytes / 1024:.1f} KiB",
+                     f"{b.flash_bytes / 1024:.1f} KiB", str(len(b.cpu_fallback_ops)), f"{b.arena_bytes:,} B",
+                     "integer" if not b.non_integer_ops else "float: " + ", ".join(b.non_integer_ops),
+                     "Pass" if not data["gates"] else "**Fail**: " + "; ".join(data["gates"].values())))
+    return ["## Micro-controller budgets", "",
+            f"Vela's estimate for the {next(iter(found.values()))['accelerator']} (default system config) and the "
+            f"tensor arena TFLite Micro's allocator needs, per int8 .tflite. Budgets: SRAM ≤ {th.max_sram_kib:g} KiB, "
+            f"flash ≤ {th.max_flash_kib:g} KiB, ≤ {th.max_npu_fallback_ops} operators on the CPU, arena ≤ "
+            f"{th.max_arena_kib:g} KiB.", "",
+            *_table(("Model", "Inference (est.)", "NPU cycles", "SRAM", "Flash", "CPU ops", "TFLM arena", "Tensors",
+                     "Budgets"), rows)]
+
+
+
+def selection(view: View) -> list[str]:
+    """Best per backend chosen on one half of the test set and reported on the other (JSON `selection`)."""
+    sel = view.data.get("selection") or {}
+    if not sel.get("backends"):
+        return []
+    out = ["## Best per backend, chosen on held-out images", "",
+           f"The test set is split into two fixed halves A and B, {sel['split'].split(' (')[0]} (seed {sel['seed']}). Per "
+           "backend, the most accurate build that passes every gate is chosen on one half and its top-1, drop and "
+           "paired 95% interval are reported on the other, both ways; the win probability is the share of 1,000 "
+           "paired bootstrap resamples of all 10,000 images in which the build is the most accurate. When the "
+           "runner-up cannot be separated from the top (the paired 95% interval of their difference contains 0) "
+           "the verdict is **tie** and the recommendation is the smallest file among the tied builds.", ""]
+    rows = []
+    for fw, b in sel["backends"].items():
+        a_to_b, b_to_a = b["cross_fitted"]
+        half = lambda c: (f"`{c['model']}`: {c['top1']:.2f}% on {c['reported_on']}, drop "  # noqa: E731
+                          f"{c['drop']:+.2f} [{-c['diff_ci'][1]:+.2f}, {-c['diff_ci'][0]:+.2f}]")
+        wins = ", ".join(f"`{k}` {p:.0%}" for k, p in list(b["win_probability"].items())[:3])
+        verdict = (f"tie among {len(b['tied'])}: ship `{b['recommended']}` (smallest)" if b["verdict"] == "tie"
+                   else f"clear: `{b['recommended']}`")
+        rows.append((FRAMEWORK_LABELS.get(fw, fw), half(a_to_b), half(b_to_a), f"{b['cross_fitted_drop']:+.2f}",
+                     wins, verdict))
+    out += _table(("Backend", "Chosen on A, reported on B", "Chosen on B, reported on A", "Cross-fitted drop",
+                   "Win probability (top 3)", "Verdict"), rows)
+    return out

@@ -1,0 +1,68 @@
+"""The results JSON (--ptq-json): the records' serialisation plus what the run measured around them."""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ptq_helpers.analysis import gates
+from ptq_helpers.matrix import cases
+from ptq_helpers.core.classes import CLASSES
+from ptq_helpers.core.fileio import atomic_write_bytes
+from ptq_helpers.analysis.multiplicity import adjust
+from ptq_helpers.analysis.selection import held_out
+from ptq_helpers.results.record import ModelRecord, in_matrix_order
+from ptq_helpers.results.run_results import RunResults
+from ptq_helpers.matrix.thresholds import Thresholds
+
+
+def _differences(a: ModelRecord, b: ModelRecord) -> str:
+    qa, qb = a.quant or {}, b.quant or {}
+    keys = [k for k in dict.fromkeys([*qa, *qb]) if qa.get(k) != qb.get(k)]
+    return ", ".join(f"{k} {qa.get(k)}/{qb.get(k)}" for k in keys) or "no setting"
+
+
+def suspicious(records: Mapping[str, ModelRecord]) -> dict[str, list[str]]:
+    """Different quantized configurations that came out identical: 'models' (byte-identical files, a
+    setting was ignored) and 'predictions' (same top-1 on every image, the settings made no difference)."""
+    quantized = [r for r in in_matrix_order(records) if not r.is_fp32 and r.target == "host"]
+    found: dict[str, list[str]] = {"models": [], "predictions": []}
+    for i, a in enumerate(quantized):
+        for b in quantized[i + 1:]:
+            pair = f"{a.id} and {b.id} (differ in {_differences(a, b)})"
+            if a.sha256 == b.sha256:
+                found["models"].append(f"{pair}: byte-identical model files (sha256 {a.sha256[:12]}...)")
+            elif a.predictions_sha256 and a.predictions_sha256 == b.predictions_sha256:
+                found["predictions"].append(f"{pair}: identical top-1 predictions on all {a.total:,} images")
+    return found
+
+
+
+def payload(results: RunResults, th: Thresholds, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything the JSON file holds."""
+    records = results.linked_records()
+    return {
+        "schema": 1,
+        "generator": "resnet8-ptq",
+        "meta": {**meta, **results.hashes},
+        "thresholds": asdict(th),
+        "classes": list(CLASSES),
+        "models": [r.to_json() for r in in_matrix_order(records)],
+        "unsupported": [{"id": c.id, "framework": c.framework, "dtype": c.dtype, "reason": c.unsupported}
+                        for c in cases.UNSUPPORTED],
+        "benchmarks": dict(results.bench),
+        "sweep": dict(results.sweep),
+        "diagnosis": dict(results.diagnosis),
+        "references": [asdict(r) for r in results.references.values()],
+        "mcu": {b.id: {**asdict(b), "gates": gates.mcu_budgets(b, th)} for b in results.mcu.values()},
+        "suspicious": suspicious(records),
+        "multiplicity": adjust(records),
+        "selection": held_out(records, th, results.labels),
+        "gates": {rec.key: gates.all_failures(rec, th) for rec in in_matrix_order(records)},
+    }
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    atomic_write_bytes(path, json.dumps(data, indent=2, sort_keys=False).encode() + b"\n")

@@ -1,0 +1,289 @@
+"""The analysis report's sections, each rendered from the results payload (the --ptq-json data)."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ptq_helpers.analysis import gates
+from ptq_helpers.matrix.cases import DTYPE_LABELS as DTYPE
+from ptq_helpers.matrix.cases import FRAMEWORK_LABELS as FRAMEWORK
+from ptq_helpers.matrix.cases import FRAMEWORKS
+from ptq_helpers.results.record import ModelRecord, load_all
+from ptq_helpers.results.record import kib as _kib
+from ptq_helpers.matrix.thresholds import Thresholds
+from ptq_helpers.analysis.speed import NOISE_NOTE
+from ptq_helpers.report.tables import ci_text
+
+Payload = Mapping[str, Any]
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|",
+            *("| " + " | ".join(r) + " |" for r in rows), ""]
+
+
+class View:
+    """The payload's records (rebuilt from JSON, linked to their baselines) and what the sections share."""
+
+    def __init__(self, data: Payload) -> None:
+        self.data = data
+        self.models = load_all(data["models"])
+        self.th = Thresholds(**data["thresholds"])
+        self.classes: list[str] = data["classes"]
+        self.bench: Mapping[str, Any] = data.get("benchmarks") or {}
+
+    def quantized(self) -> list[ModelRecord]:
+        return [m for m in self.models.values() if not m.is_fp32]
+
+    def failures(self, m: ModelRecord) -> dict[str, str]:
+        return gates.all_failures(m, self.th)
+
+    def passing(self) -> list[ModelRecord]:
+        return gates.passing(self.models, self.th)
+
+    def throughput(self, m: ModelRecord) -> float | None:
+        fig = self.bench.get(m.key, {}).get("256")
+        return fig["images_per_s"] if fig else None
+
+
+def _pick(view: View) -> list[tuple[str, Mapping[str, Any] | None, str]]:
+    """Use case -> chosen model -> rule, from the measured numbers of the builds that pass every gate."""
+    ok = view.passing()
+    best_acc = max(ok, key=lambda m: (m.accuracy, -m.size_bytes), default=None)
+    smallest = min(ok, key=lambda m: (m.size_bytes, -m.accuracy), default=None)
+    torch_ok = [m for m in ok if m.framework == "pytorch"]
+    best_torch = max(torch_ok, key=lambda m: (m.accuracy, -m.size_bytes), default=None)
+    picks = [
+        ("Best accuracy", best_acc, "highest top-1 among quantized builds that pass every gate"),
+        ("Best compression", smallest, "smallest file among quantized builds that pass every gate"),
+        ("PyTorch-only deployment", best_torch, "highest top-1 among passing PyTorch builds"),
+    ]
+    if view.bench:
+        fast = [m for m in ok if view.throughput(m)]
+        fastest = max(fast, key=lambda m: view.throughput(m) or 0.0, default=None)
+        picks.append(("Fastest on this CPU", fastest, "highest batch-256 throughput among passing builds"))
+    return picks
+
+
+def summary(view: View) -> list[str]:
+    out = ["## Executive summary", ""]
+    q = view.quantized()
+    if not q:
+        return out + ["No quantized model was evaluated in this run.", ""]
+    best_keep = min(q, key=lambda m: m.drop)
+    best_size = max(q, key=lambda m: m.size_reduction)
+    failed = [m for m in q if view.failures(m)]
+    failing = ", ".join(f"`{m.key}`" for m in failed)
+    out += [
+        f"- **Best accuracy retention:** {best_keep.label} at {best_keep.accuracy:.2f}% "
+        f"({-best_keep.drop:+.2f} points vs its fp32 baseline).",
+        f"- **Best compression:** {best_size.label} at {_kib(best_size.size_bytes)} "
+        f"({best_size.size_reduction:.1f}% smaller than its fp32 file).",
+        f"- **Gates:** {len(q) - len(failed)} of {len(q)} quantized models pass every gate"
+        + (f"; failing: {failing}." if failed else "."),
+    ]
+    chosen = _pick(view)[0][1]
+    out.append(f"- **Recommendation:** ship {chosen.label} (see [Recommendation](#recommendation))." if chosen
+               else "- **Recommendation:** no quantized build passes every gate; ship the fp32 model.")
+    return out + [""]
+
+
+def recommendation(view: View) -> list[str]:
+    out = ["## Recommendation", "", "Per use case, chosen by rules over this run's numbers:", ""]
+    rows = []
+    held_out = (view.data.get("selection") or {}).get("backends", {})
+    for use, m, rule in _pick(view):
+        if m is None:
+            rows.append((use, "none passes every gate", "-", "-", "-", rule))
+            continue
+        sel = held_out.get(m.framework, {})
+        if use == "Best accuracy" and sel.get("verdict") == "tie" and m.key in sel.get("tied", ()):
+            rule += (f"; on held-out images a **tie** with {len(sel['tied']) - 1} other build(s), so by the secondary "
+                     f"rule (smallest file) ship `{sel['recommended']}` (see the held-out section)")
+        rows.append((use, m.label, f"{m.accuracy:.2f}%", f"{-m.drop:+.2f}", _kib(m.size_bytes), rule))
+    out += _table(("Use case", "Recommended model", "Accuracy", "Δ vs fp32", "Size", "Rule"), rows)
+    out += ["Best configuration per backend (highest top-1 among builds that pass every gate), with the paired "
+            "bootstrap interval of its difference to fp32 and, when the sweep ran, its spread over calibration draws:",
+            ""]
+    rows = []
+    winners = gates.best_by_framework(view.models, view.th)
+    for fw in dict.fromkeys(m.framework for m in view.models.values()):
+        best = winners.get(fw)
+        if best is None:
+            rows.append((FRAMEWORK[fw], "none passes every gate", "-", "-", "-", "-"))
+            continue
+        sw = (view.data.get("sweep") or {}).get(best.key)
+        ci = ci_text(best)
+        spread = f"{sw['mean']:.2f}% ± {sw['std']:.2f} ({sw['min']:.2f}–{sw['max']:.2f}%, {sw['draws']} draws)" if sw else "not run"
+        rows.append((FRAMEWORK[fw], f"`{best.key}`", f"{best.accuracy:.2f}% ({-best.drop:+.2f})", ci,
+                     spread, _kib(best.size_bytes)))
+    out += _table(("Backend", "Best configuration", "Accuracy (Δ vs fp32)", "Δ 95% CI", "Calibration sweep", "Size"),
+                  rows)
+    ok = view.passing()
+    out.append(f"{len(ok)} of {len(view.quantized())} quantized models meet every requirement (accuracy above "
+               f"{view.th.min_accuracy:g}%, drop below {view.th.max_drop:g} points, per-class and size gates).")
+    return out + [""]
+
+
+def frameworks(view: View) -> list[str]:
+    out = ["## Framework comparison", ""]
+    for fw in dict.fromkeys(m.framework for m in view.models.values()):
+        mine = [m for m in view.quantized() if m.framework == fw]
+        refused = [u for u in view.data["unsupported"] if u["framework"] == fw]
+        out += [f"### {FRAMEWORK[fw]}", ""]
+        out.append("- **Supported types (built and measured):** "
+                   + (", ".join(f"{DTYPE[m.dtype]} ({m.accuracy:.2f}%)" for m in mine) or "none"))
+        if refused:
+            out.append("- **Not supported:** " + "; ".join(f"{DTYPE[u['dtype']]}: {u['reason']}" for u in refused))
+        ran = [f"  - `{m.key}`: " + "; ".join(f"{k}: {v}" for k, v in m.runtime.items())
+               for m in view.models.values() if m.framework == fw and m.runtime]
+        if ran:
+            out += ["- **As the runtime reports it** (asked of the compiled model):", *ran]
+        formats = sorted({m.format_label for m in mine})
+        settings = sorted({m.settings for m in mine})
+        out += [f"- **Format:** {', '.join(formats) or '-'}", f"- **Settings:** {'; '.join(settings) or '-'}"]
+        if mine:
+            best = max(mine, key=lambda m: m.accuracy)
+            out.append(f"- **Best measured:** `{best.key}` at {best.accuracy:.2f}% ({-best.drop:+.2f} "
+                       f"points vs fp32)")
+        out.append("")
+    return out
+
+
+def comparison(view: View) -> list[str]:
+    rows = []
+    for m in view.models.values():
+        fp32 = m.is_fp32
+        rows.append((FRAMEWORK[m.framework] + (" (fp32 baseline)" if fp32 else ""), DTYPE[m.dtype],
+                     f"{m.accuracy:.2f}%", "-" if fp32 else f"{-m.drop:+.2f}", _kib(m.size_bytes),
+                     "-" if fp32 else f"{m.size_reduction:.1f}%", f"`{m.key}`"))
+    for u in view.data["unsupported"]:
+        rows.append((FRAMEWORK[u["framework"]], DTYPE[u["dtype"]], "N/A", "N/A", "N/A",
+                     f"Not supported ({u['reason']})", f"`{u['id']}`"))
+    for r in view.data.get("references") or []:
+        rows.append((f"MLPerf's int8 .tflite on {r['kernels']} (reference, calibrated on test images)", DTYPE[r["dtype"]],
+                     f"{r['accuracy']:.2f}%",
+                     "not comparable", _kib(r["size_bytes"]), "not gated", f"`{r['id']}`"))
+    return ["## Comparison table", "", *_table(
+        ("Framework", "Data type", "Accuracy", "Δ vs fp32 (points)", "Model size", "Size reduction", "Model"), rows)]
+
+
+def assessment(view: View) -> list[str]:
+    th = view.th
+    out = ["## Accuracy-drop assessment", "",
+           f"Thresholds: top-1 above {th.min_accuracy:g}%, drop below {th.max_drop:g} points vs the same "
+           f"framework's fp32, no class losing more than {th.max_class_drop:g} points, file size reduction at "
+           f"least {th.min_size_reduction_onnx:g}% (ONNX) / {th.min_size_reduction_torch:g}% (TorchScript); "
+           + (f"fp32 baselines pinned at {th.fp32_correct}/10000 correct. " if th.fp32_correct is not None else
+              "no fp32 pin (not the reference ResNet8: each framework's measured fp32 is its baseline). ")
+           + ("Gates use the measured values (`--ptq-gate-margin=point`)." if th.gate_margin == "point" else
+              "Gates use one-sided 95% bounds (`--ptq-gate-margin=ci`): the Clopper–Pearson lower bound of "
+              "top-1 and the paired-bootstrap upper bounds of the drop and of each class's drop."), ""]
+    rows = []
+    for m in sorted(view.models.values(), key=lambda m: (not m.is_fp32, m.drop if not m.is_fp32 else 0)):
+        failed = view.failures(m)
+        worst = max(m.class_drops, default=float("nan"))
+        rows.append((f"`{m.key}`", f"{m.accuracy:.2f}%", "-" if m.is_fp32 else f"{m.drop:.2f}",
+                     "-" if m.is_fp32 else f"{worst:.1f}", "Pass" if not failed else "**Fail**"))
+    out += _table(("Configuration", "Accuracy", "Drop (points)", "Worst class drop (points)", "Status"), rows)
+    odd = view.data.get("suspicious") or {}
+    if odd.get("models"):
+        out += ["**Suspicious results** (different configurations, byte-identical models: a setting had no "
+                "effect):", "", *(f"- {line}" for line in odd["models"]), ""]
+    if odd.get("predictions"):
+        out += ["Configurations whose settings changed no prediction (numerically equivalent here):", "",
+                *(f"- {line}" for line in odd["predictions"]), ""]
+    messages = [msg for m in view.models.values() for msg in view.failures(m).values()]
+    if messages:
+        out += ["Failed gates:", "", *(f"- {msg}" for msg in messages), ""]
+    else:
+        out += ["No configuration exceeds a threshold.", ""]
+    return out
+
+
+def per_class(view: View, figure: str | None) -> list[str]:
+    models = list(view.models.values())
+    rows = []
+    for i, name in enumerate(view.classes):
+        cells = [name]
+        for m in models:
+            value = f"{m.per_class[i]:.1f}%"
+            if m.compared:
+                value += f" ({-m.class_drops[i]:+.1f})"
+            cells.append(value)
+        rows.append(cells)
+    out = ["## Per-class accuracy", "", "Accuracy per class on its 1,000 test images; quantized models show "
+           "(Δ points vs their framework's fp32).", "", *_table(("Class", *(f"`{m.key}`" for m in models)), rows)]
+    drops = [(d, i, m) for m in view.quantized() for i, d in enumerate(m.class_drops)]
+    if drops:
+        d, i, m = max(drops, key=lambda t: t[0])
+        base = m.base
+        out += [f"**Largest per-class drop:** {view.classes[i]} in `{m.key}`: {base.per_class[i]:.1f}% → "
+                f"{m.per_class[i]:.1f}% ({-d:+.1f} points).", ""]
+        spread = sorted(((max(q.class_drops) - min(q.class_drops), q.key) for q in view.quantized()))
+        out += [f"Most uniform across classes: `{spread[0][1]}` (per-class Δ range {spread[0][0]:.1f} points).", ""]
+    if figure:
+        out += [f"![Per-class Δ vs fp32]({figure})", ""]
+    return out
+
+
+def sizes(view: View, figure: str | None) -> list[str]:
+    rows = [(f"`{m.key}`", m.format_label, _kib(m.base.size_bytes),
+             _kib(m.size_bytes), f"{m.size_reduction:.1f}%") for m in view.quantized() if m.compared]
+    fp32 = ", ".join(f"`{m.key}` {m.size_bytes:,} bytes" for m in view.models.values() if m.is_fp32)
+    out = ["## Size comparison", "", f"Sizes of the serialized files, each against its own framework's fp32 file "
+           f"({fp32}).", "",
+           *_table(("Model", "Format", "Original (fp32)", "Quantized", "Reduction"), rows),
+           "Why the formats differ: a QDQ ONNX file stores int8/uint8 weights plus one scale and zero point per "
+           "tensor, and keeps the graph as protobuf; TorchScript archives add the module code, debug information "
+           "and fbgemm's packed weight layout (in a zip container), so the same int8 network is larger as "
+           "TorchScript.", ""]
+    if figure:
+        out += [f"![Accuracy vs model size]({figure})", ""]
+    return out
+
+
+def methodology(view: View) -> list[str]:
+    meta = view.data["meta"]
+    cal = meta.get("calibration", {})
+    out = ["## Methodology", "",
+           "- **Model:** MLPerf Tiny ResNet8 (CIFAR-10), fp32 ONNX sha256 "
+           f"`{meta.get('source_sha256', '?')}`; the PyTorch models are onnx2torch conversions of the same file.",
+           f"- **Evaluation data:** the 10,000 CIFAR-10 test images (pixel sha256 `{meta.get('test_sha256', '?')}`), "
+           "float32 NHWC 0..255.",
+           f"- **Calibration data:** {cal.get('per_class', '?')} images per class from the 50,000 "
+           f"{cal.get('split', 'train')}ing images (pixel sha256 `{meta.get('train_sha256', '?')}`), drawn with "
+           f"`np.random.seed({cal.get('seed', '?')})` then `np.random.choice(class_indices, {cal.get('per_class', '?')}, "
+           f"replace=False)` per class 0..9; indices sha256 `{meta.get('calibration_indices_sha256', '?')}`. The "
+           "same images calibrate every framework; none of them is a test image.",
+           "- **Method:** static post-training quantization, no fine-tuning.", "",
+           "### Calibration details", "",
+           f"- **Samples:** {cal.get('per_class', 0) * 10:,} ({cal.get('per_class', '?')} per class, balanced) "
+           f"from the CIFAR-10 {cal.get('split', 'train')}ing split; evaluation uses the test split only.",
+           "- **Preprocessing:** float32, 0..255, NHWC (the model's training input contract).",
+           "- **Purpose:** activation ranges for the scales and zero points; weights need no data.", ""]
+    rows = [(f"`{m.key}`", m.settings)
+            for m in view.models.values()]
+    out += ["Quantization settings:", "", *_table(("Model", "Settings"), rows)]
+    present = dict.fromkeys(m.framework for m in view.models.values())
+    out += ["Quantization tools: " + "; ".join(FRAMEWORKS[fw].tools for fw in present if fw in FRAMEWORKS) + ".", ""]
+    versions = meta.get("versions", {})
+    out += [f"- **Machine:** CPU {meta.get('cpu', '?')}, {meta.get('threads', '?')} thread(s) per test process.",
+            "- **Libraries:** " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
+    if view.bench:
+        rows = []
+        for m in view.models.values():
+            fig = view.bench.get(m.key, {})
+            if fig:
+                b1, b256 = fig.get("1"), fig.get("256")
+                noisy = [" *" if f and f.get("noisy") else "" for f in (b1, b256)]
+                rows.append((f"`{m.key}`", f"{b1['median_ms'] * 1e3:.0f} µs{noisy[0]}" if b1 else "-",
+                             f"{b256['images_per_s']:,.0f}{noisy[1]}" if b256 else "-"))
+        out += ["Benchmarks (pytest-benchmark medians, this run):", "",
+                *_table(("Model", "Batch 1 latency", "Batch 256 images/s"), rows)]
+        if any("*" in cell for row in rows for cell in row[1:]):
+            out += [NOISE_NOTE, ""]
+    else:
+        out += ["Benchmarks were not run (`pytest --benchmark-only --ptq-report ...` adds them).", ""]
+    return out
+

@@ -1,0 +1,211 @@
+"""One typed record per measured model; every derived fact is computed here, once. JSON is its serialisation."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
+from typing import Any
+
+from ptq_helpers.matrix.cases import DTYPE_LABELS, FORMATS, FRAMEWORK_LABELS, FRAMEWORKS
+
+
+@dataclass(frozen=True)
+class PairedStats:
+    """A quantized model against its fp32 baseline on the same images (see stats.compare)."""
+
+    agreement: float
+    only_fp32_correct: int
+    only_quantized_correct: int
+    mcnemar_p: float
+    diff_ci_low: float
+    diff_ci_high: float
+    bootstrap_resamples: int
+    bootstrap_seed: int
+    diff_one_sided_low: float | None = None  # 5th percentile of the bootstrap Δ: the one-sided 95% bound
+    class_mcnemar_p: tuple[float, ...] = ()  # per class (its 1,000 images), McNemar exact two-sided
+    class_diff_one_sided_low: tuple[float, ...] = ()  # per class, 5th percentile of the paired bootstrap Δ
+
+
+@dataclass(frozen=True)
+class TargetAgreement:
+    """Top-1 of one build on a deployment target against the same build on the host."""
+
+    agreement: float  # percent of images with the same top-1
+    differing: int  # images whose top-1 differs
+    differing_by_class: tuple[int, ...] = ()  # of those, per true class
+
+    @classmethod
+    def of(cls, host_pred: Any, target_pred: Any, labels: Any) -> TargetAgreement:
+        import numpy as np
+
+        same = host_pred == target_pred
+        by_class = np.bincount(labels[~same], minlength=10)
+        return cls(round(100.0 * float(same.mean()), 4), int((~same).sum()), tuple(int(n) for n in by_class))
+
+
+def kib(n: float) -> str:
+    return f"{n / 1024:.1f} KiB"
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """What one model measured on the test images; `base` is its framework's fp32 record (not serialised)."""
+
+    id: str
+    framework: str
+    dtype: str
+    format: str
+    baseline_id: str
+    correct: int
+    total: int
+    accuracy: float
+    per_class: tuple[float, ...]
+    size_bytes: int
+    sha256: str
+    predictions_sha256: str
+    quant: Mapping[str, Any] | None
+    stats: PairedStats | None = None
+    target: str = "host"
+    vs_host: TargetAgreement | None = None  # the same build on the host (targets other than host)
+    runtime: Mapping[str, str] | None = None  # facts the runtime reports about how it ran the model
+    hits: str | None = None  # per test image 1 = correct, np.packbits as hex: paired comparisons across runs
+    base: ModelRecord | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        """Test id and record key: the case id on the host, `<case>@<target>` elsewhere."""
+        return self.id if self.target == "host" else f"{self.id}@{self.target}"
+
+    @property
+    def is_fp32(self) -> bool:
+        return self.dtype == "fp32"
+
+    @property
+    def framework_label(self) -> str:
+        return FRAMEWORK_LABELS.get(self.framework, self.framework)
+
+    @property
+    def dtype_label(self) -> str:
+        return DTYPE_LABELS.get(self.dtype, self.dtype)
+
+    @property
+    def format_label(self) -> str:
+        return FORMATS[self.format].label if self.format in FORMATS else self.format
+
+    @property
+    def size_threshold(self) -> str:
+        """Which size-reduction threshold applies ('onnx' or 'torch')."""
+        return FRAMEWORKS[self.framework].size_threshold
+
+    @property
+    def label(self) -> str:
+        """e.g. 'ONNX Runtime int8 (`ort-int8-qdq`)'."""
+        return f"{self.framework_label} {self.dtype_label} (`{self.key}`)"
+
+    @property
+    def compared(self) -> bool:
+        """A quantized record with its fp32 baseline at hand: drop, reduction and class drops exist."""
+        return not self.is_fp32 and self.base is not None
+
+    @cached_property
+    def drop(self) -> float:
+        """Top-1 points lost vs the baseline (negative: gained); nan without a baseline."""
+        return self.base.accuracy - self.accuracy if self.compared else float("nan")
+
+    @cached_property
+    def size_reduction(self) -> float:
+        """Percent smaller than the baseline's file; nan without a baseline."""
+        return 100.0 * (1 - self.size_bytes / self.base.size_bytes) if self.compared else float("nan")
+
+    @cached_property
+    def class_drops(self) -> tuple[float, ...]:
+        """Per class, points lost vs the baseline (empty without one)."""
+        return tuple(b - q for q, b in zip(self.per_class, self.base.per_class)) if self.compared else ()
+
+    @cached_property
+    def worst_class(self) -> int:
+        """Index of the class with the largest drop (first on ties)."""
+        return max(range(len(self.class_drops)), key=self.class_drops.__getitem__)
+
+    def with_base(self, base: ModelRecord | None) -> ModelRecord:
+        return replace(self, base=base)
+
+    def correct_mask(self) -> Any:
+        """Per test image, whether this model got it right (from `hits`), or None when the record has none."""
+        import numpy as np
+
+        if not self.hits:
+            return None
+        return np.unpackbits(np.frombuffer(bytes.fromhex(self.hits), np.uint8))[:self.total].astype(bool)
+
+    @property
+    def settings(self) -> str:
+        """The quantization settings as the report lists them. For PyTorch FX the `reduce_range` field is unused
+        (it is PT2E's): the engine's default QConfig decides, and for fbgemm and x86 that is 7-bit activations."""
+        q = dict(self.quant or {})
+        if not q:
+            return "fp32 (no quantization)"
+        if q.get("flow") == "fx":
+            q.pop("reduce_range", None)
+            q["qconfig"] = ("engine default: activations quint8 per-tensor (HistogramObserver, reduce_range=True: "
+                            "7-bit), weights qint8 per-channel symmetric")
+        return ", ".join(f"{k}={v}" for k, v in q.items())
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NESTED}
+        out["per_class"] = list(self.per_class)
+        out["quant"] = dict(self.quant) if self.quant is not None else None
+        out["runtime"] = dict(self.runtime) if self.runtime is not None else None
+        if self.stats is not None:
+            out["stats"] = asdict(self.stats)
+        if self.vs_host is not None:
+            out["vs_host"] = asdict(self.vs_host)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ModelRecord:
+        values = {f.name: data[f.name] for f in fields(cls) if f.name not in _NESTED and f.name in data}
+        values["per_class"] = tuple(data["per_class"])
+        stats, vs_host = data.get("stats"), data.get("vs_host")
+        if stats:
+            stats = {**stats, **{k: tuple(stats[k]) for k in ("class_mcnemar_p", "class_diff_one_sided_low") if k in stats}}
+        return cls(**values, stats=PairedStats(**stats) if stats else None,
+                   vs_host=TargetAgreement(**{**vs_host, "differing_by_class": tuple(vs_host["differing_by_class"])})
+                   if vs_host else None)
+
+
+_NESTED = ("stats", "vs_host", "base")
+
+
+def linked(records: Iterable[ModelRecord]) -> dict[str, ModelRecord]:
+    """Records by key, each quantized one linked to its baseline on the same target (so derived facts exist)."""
+    by_key = {r.key: r for r in records}
+
+    def base_of(r: ModelRecord) -> ModelRecord | None:
+        return by_key.get(r.baseline_id if r.target == "host" else f"{r.baseline_id}@{r.target}")
+
+    return {key: r if r.is_fp32 else r.with_base(base_of(r)) for key, r in by_key.items()}
+
+
+def load_all(models: Iterable[Mapping[str, Any]]) -> dict[str, ModelRecord]:
+    """The 'models' list of a results JSON, as linked records."""
+    return linked(ModelRecord.from_json(m) for m in models)
+
+
+def by_model(records: Mapping[str, ModelRecord]) -> dict[str, dict[str, ModelRecord]]:
+    """Model id -> target -> record, models in the order the mapping first names them (the writer's matrix
+    order), per model the host first and then the other targets in that order."""
+    groups: dict[str, dict[str, ModelRecord]] = {}
+    for r in records.values():
+        groups.setdefault(r.id, {})[r.target] = r
+    return {mid: dict(sorted(g.items(), key=lambda item: item[0] != "host")) for mid, g in groups.items()}
+
+
+def in_matrix_order(records: Mapping[str, ModelRecord]) -> list[ModelRecord]:
+    """Records grouped by model (see by_model)."""
+    return [r for group in by_model(records).values() for r in group.values()]
+
+
+def targets_in(records: Mapping[str, ModelRecord]) -> tuple[str, ...]:
+    """The targets the records were measured on, the host first, then in the order the records name them."""
+    return tuple(sorted(dict.fromkeys(r.target for r in records.values()), key=lambda t: t != "host"))

@@ -1,0 +1,200 @@
+"""Deployment targets: the CPU a build will run on, reached without owning it.
+
+`avx2` is an AVX2-only x86-64 CPU (no AVX-512, no VNNI). Runtimes that pick their int8 kernels by
+CPUID (ONNX Runtime's MLAS, fbgemm) have no switch for it, so their evaluation runs in child
+processes under `qemu-x86_64 -cpu Haswell` (user-mode emulation: CPUID itself says Haswell); oneDNN
+(the PT2E/Inductor int8 kernels) honours ONEDNN_MAX_CPU_ISA, so those children run natively.
+The 10,000 images are sharded across one child per core; every child reports the CPU it saw, and a
+child that saw a forbidden instruction set fails the evaluation.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from importlib.util import find_spec
+
+import numpy as np
+
+from ptq_helpers.matrix.cases import Case
+from ptq_helpers.core.errors import PTQError
+from ptq_helpers.core.isa import qemu_binary
+from ptq_helpers.core.runtime import available_cores
+
+QEMU_NOISE = "qemu-x86_64: warning: TCG doesn't support requested feature"
+
+
+class TargetError(PTQError):
+    """A target could not be reached or a child failed; says why and how to reproduce it."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a build is evaluated. `host` is the test process itself; others run in child processes."""
+
+    name: str
+    description: str
+    qemu_cpu: str | None = None  # emulated CPU for runtimes whose kernels are picked by CPUID
+    env: Mapping[str, str] = field(default_factory=dict)  # ISA switches, for the formats in env_formats
+    env_formats: frozenset[str] = frozenset()
+    forbidden_flags: tuple[str, ...] = ()  # a child that sees one of these was not restricted
+    formats: frozenset[str] | None = None  # the model formats it runs (None: all)
+    runner: str | None = None  # "module:function" replacing the framework's runner (another kernel library)
+    runner_label: str = ""  # that runner, as headers and reports name it
+    needs: tuple[tuple[str, str], ...] = ()  # (module, pip extra) its runner imports
+
+    @property
+    def is_host(self) -> bool:
+        return self.name == "host"
+
+    def applies(self, case: Case) -> bool:
+        return self.formats is None or case.fmt in self.formats
+
+    def mode(self, case: Case) -> str:
+        """'in-process', 'env' (native child with ISA variables), 'qemu' (emulated child) or 'child'."""
+        if self.is_host:
+            return "in-process"
+        if case.fmt in self.env_formats:
+            return "env"
+        return "qemu" if self.qemu_cpu else "child"
+
+    def how(self, case: Case) -> str:
+        """How this target is reached for a case, for headers, reports and cache keys."""
+        mode = self.mode(case)
+        if mode == "qemu":
+            return f"qemu-x86_64 -cpu {self.qemu_cpu}"
+        if mode == "env":
+            return " ".join(f"{k}={v}" for k, v in self.env.items())
+        if mode == "child":
+            return f"{self.runner_label or self.runner} in child processes"
+        return "in the test process"
+
+    def missing_tool(self, case: Case) -> str | None:
+        """Why this machine cannot reach the target for a case (a skip reason), or None."""
+        if self.mode(case) == "qemu" and qemu_binary() is None:
+            return (f"target {self.name} emulates a {self.qemu_cpu} CPU with qemu-user, which is not installed: "
+                    f"apt-get install qemu-user (Debian/Ubuntu), then rerun")
+        missing = [(m, extra) for m, extra in self.needs if find_spec(m) is None]
+        if missing:
+            return (f"target {self.name} needs {', '.join(m for m, _ in missing)}: pip install -e "
+                    f"'.[{','.join(dict.fromkeys(e for _, e in missing))}]'")
+        return None
+
+
+HOST = Target("host", "this machine's CPU, in the test process")
+AVX2 = Target(
+    "avx2", "an AVX2-only x86-64 CPU (no AVX-512, no VNNI): ONNX Runtime, TorchScript, LiteRT and OpenVINO under "
+    "qemu-x86_64 -cpu Haswell; PT2E/Inductor natively with oneDNN, ATen and Inductor's C++ capped at AVX2",
+    qemu_cpu="Haswell",
+    # oneDNN's int8 kernels, ATen's and Inductor's generated C++ (compiled by the native compiler) all at AVX2.
+    env={"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "TORCHINDUCTOR_CPP_MARCH": "haswell"},
+    env_formats=frozenset({"pt2"}), forbidden_flags=("avx512f", "avx512_vnni", "avx_vnni", "amx_int8"),
+)
+MCU = Target(
+    "mcu", "a Cortex-M micro-controller: TensorFlow Lite Micro's reference kernels (PyPI tflite-micro), one image "
+    "per invoke, in child processes; .tflite builds only", formats=frozenset({"tflite"}),
+    runner="ptq_helpers.targets.tflm:runner", runner_label="the TensorFlow Lite Micro interpreter",
+    needs=(("tflite_micro", "mcu"),),
+)
+TARGETS: dict[str, Target] = {t.name: t for t in (HOST, AVX2, MCU)}
+# The kernel library a .tflite runs with on each target that runs one.
+REFERENCE_KERNELS = {"host": "LiteRT default (XNNPACK)", "mcu": "TFLite Micro reference kernels"}
+
+
+def parse_targets(raw: str) -> tuple[str, ...]:
+    """`host,avx2` -> ('host', 'avx2'); unknown names are refused with the known ones (argparse type=)."""
+    import argparse
+
+    names = tuple(dict.fromkeys(n.strip() for n in str(raw).split(",") if n.strip()))
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown target {', '.join(map(repr, unknown)) or repr(raw)}; "
+                                         f"known: {', '.join(TARGETS)} (comma-separated, e.g. host,avx2)")
+    return names
+
+
+def shards(n: int, workers: int) -> list[tuple[int, int]]:
+    """[0, n) in `workers` contiguous slices of near-equal size."""
+    workers = max(1, min(workers, n))
+    bounds = [round(i * n / workers) for i in range(workers + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+@dataclass
+class _Child:
+    proc: subprocess.Popen
+    cmd: list[str]
+    start: int
+    stop: int
+    out: Path
+    facts: Path
+    stderr: Path
+
+    def failure(self, what: str, env_text: str) -> TargetError:
+        try:
+            lines = [ln for ln in self.stderr.read_text(errors="replace").splitlines() if not ln.startswith(QEMU_NOISE)]
+        except OSError:
+            lines = []
+        tail = "\n".join(lines[-10:]) or "(no error output)"
+        return TargetError(f"evaluation child for images[{self.start}:{self.stop}] {what}; reproduce with: "
+                           f"{env_text}{shlex.join(self.cmd)}\nlast stderr lines:\n{tail}")
+
+
+def predict(case: Case, target: Target, model: Path, images_npy: Path, n_images: int, threads: int,
+            workdir: Path, workers: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Probabilities for images_npy[:n_images] computed on `target`, and what the children saw."""
+    mode = target.mode(case)
+    reason = target.missing_tool(case)
+    if reason:
+        raise TargetError(reason)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    extra = dict(target.env) if mode == "env" else {}
+    if case.fmt == "pt2":  # compiled code is ISA-specific: never share Inductor's cache with the host
+        extra["TORCHINDUCTOR_CACHE_DIR"] = str(workdir / f"inductor-{target.name}")
+        extra["TORCHINDUCTOR_COMPILE_THREADS"] = "1"
+    env.update(extra)
+    env_text = "".join(f"{k}={shlex.quote(v)} " for k, v in extra.items())
+    prefix = [qemu_binary() or "qemu-x86_64", "-cpu", str(target.qemu_cpu)] if mode == "qemu" else []
+    workdir.mkdir(parents=True, exist_ok=True)
+    children: list[_Child] = []
+    started = time.perf_counter()
+    try:
+        for i, (start, stop) in enumerate(shards(n_images, workers or available_cores())):
+            out, facts, err = (workdir / f"shard-{i}.{ext}" for ext in ("npy", "json", "stderr"))
+            cmd = [*prefix, sys.executable, "-m", "ptq_helpers.targets.child", "--case", case.id, "--model",
+                   str(model), "--images", str(images_npy), "--start", str(start), "--stop", str(stop),
+                   "--threads", str(threads), "--out", str(out), "--facts", str(facts)]
+            if target.runner:
+                cmd += ["--runner", target.runner]
+            with open(err, "wb") as fh:
+                proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=fh)
+            children.append(_Child(proc, cmd, start, stop, out, facts, err))
+        for child in children:
+            code = child.proc.wait()
+            if code != 0:
+                raise child.failure(f"on target {target.name} exited with {code}", env_text)
+    finally:
+        for child in children:  # on failure: stop the siblings
+            if child.proc.poll() is None:
+                child.proc.kill()
+                child.proc.wait()
+    seen = [json.loads(c.facts.read_text()) for c in children]
+    for child, facts in zip(children, seen):
+        wrong = [f for f in target.forbidden_flags if mode == "qemu" and facts["cpu"]["flags"].get(f)]
+        if wrong:
+            raise child.failure(f"saw {', '.join(wrong)}: the CPU of target {target.name} was not restricted",
+                                env_text)
+    probs = np.concatenate([np.load(c.out) for c in children])
+    emulator = subprocess.run([prefix[0], "--version"], capture_output=True, text=True).stdout.splitlines()[:1] \
+        if prefix else []
+    return probs, {"target": target.name, "how": target.how(case), "mode": mode, "children": len(children),
+                   "wall_s": round(time.perf_counter() - started, 1), "cpu": seen[0]["cpu"],
+                   "runtime": seen[0]["runtime"], "emulator": emulator[0] if emulator else None}

@@ -1,0 +1,68 @@
+"""One evaluation shard on a deployment target (started by ptq_helpers.targets.base, maybe under qemu-user):
+
+    python -m ptq_helpers.targets.child --case ID --model PATH --images IMAGES.npy --start S --stop E \
+        --threads 1 --out OUT.npy --facts FACTS.json
+
+Loads the model with its framework's runner (the same code as the host evaluation), predicts
+images[S:E], writes OUT.npy and then FACTS.json (the CPU this process saw, and timings) atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ptq_helpers.backends import evaluate
+from ptq_helpers.matrix import cases
+from ptq_helpers.core.isa import cpu_facts
+
+BATCH = 250
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ptq_helpers.targets.child", description=__doc__.splitlines()[0])
+    p.add_argument("--case", required=True, help="case id of the matrix")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--images", type=Path, required=True, help="NHWC float32 .npy (memory-mapped)")
+    p.add_argument("--start", type=int, required=True)
+    p.add_argument("--stop", type=int, required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--facts", type=Path, required=True)
+    p.add_argument("--runner", help="module:function replacing the framework's runner (the target's kernels)")
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    case = cases.get(args.case)
+    images = np.load(args.images, mmap_mode="r")[args.start:args.stop]
+    make = cases.resolve(args.runner) if args.runner else evaluate.make_runner
+    run = make(case, args.model, args.threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(args.threads)
+    t1 = time.perf_counter()
+    probs = np.concatenate([run(np.array(images[i:i + BATCH], dtype=np.float32))  # a writable copy of the map
+                            for i in range(0, len(images), BATCH)]).astype(np.float32)
+    t2 = time.perf_counter()
+    buffer = io.BytesIO()
+    np.save(buffer, probs)
+    _atomic(args.out, buffer.getvalue())
+    runtime = {"images": len(images), "load_s": round(t1 - t0, 2), "predict_s": round(t2 - t1, 2)}
+    if "torch" in sys.modules:
+        runtime["torch_cpu_capability"] = sys.modules["torch"].backends.cpu.get_cpu_capability()
+    _atomic(args.facts, json.dumps({"cpu": cpu_facts(), "runtime": runtime}).encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
