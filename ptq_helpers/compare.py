@@ -57,8 +57,8 @@ def _throughput(data: Mapping[str, Any], key: str) -> float | None:
 def compare(old: Mapping[str, Any], new: Mapping[str, Any], limits: Limits) -> tuple[list[str], list[str]]:
     """(one line per model, one line per regression) of NEW against OLD."""
     before, after = load_all(old["models"]), load_all(new["models"])
-    th_new = Thresholds(**new["thresholds"])
-    th_old = Thresholds(**old["thresholds"])
+    th_new = Thresholds.from_json(new["thresholds"])
+    th_old = Thresholds.from_json(old["thresholds"])
     lines, regressions = [], []
     for key, o in before.items():
         n = after.get(key)
@@ -102,6 +102,12 @@ def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-missing", action="store_true", help="a model of OLD missing in NEW is not a regression")
 
 
+def _bad_input(parser: argparse.ArgumentParser, message: str) -> int:
+    """Bad input is one line on stderr (which file, what is wrong, the fix) and exit status 2."""
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ptq_helpers.compare",
                                      description="Compare two --ptq-json results files; exit 1 when NEW regresses.")
@@ -112,9 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         old, new = load(args.old), load(args.new)
     except ConfigError as exc:
-        parser.error(str(exc))
+        return _bad_input(parser, str(exc))
     limits = Limits(args.max_accuracy_loss, args.max_size_growth, args.max_slowdown, args.allow_missing)
-    lines, regressions = compare(old, new, limits)
+    try:
+        lines, regressions = compare(old, new, limits)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError) as exc:
+        return _bad_input(parser, f"{args.old} against {args.new}: incomplete or damaged results "
+                                  f"({type(exc).__name__}: {exc}); write them again with pytest --ptq-json PATH")
     print(f"{args.new} against {args.old}:")
     for line in lines:
         print(f"  {line}")

@@ -16,8 +16,8 @@ from ptq_helpers.analysis import stats
 from ptq_helpers.backends import evaluate
 from ptq_helpers.data import calibration, cifar
 from ptq_helpers.matrix import cases
-from ptq_helpers.targets import mcu, child as target_child, base as targets, tflm, vela
-from ptq_helpers.core.artifacts import Stored, cache_key, get_or_build, source_sha256
+from ptq_helpers.targets import mcu, base as targets, tflm, vela
+from ptq_helpers.core.artifacts import Stored, cache_key, cached, get_or_build, source_sha256
 from ptq_helpers.matrix.cases import Case
 from ptq_helpers.data.contract import check_onnx, model_files, model_sha256
 from ptq_helpers.core.errors import UnsupportedQuantization
@@ -29,6 +29,12 @@ from ptq_helpers.core.progress import say
 from ptq_helpers.core.runtime import versions
 from ptq_helpers.matrix.settings import Settings
 from ptq_helpers.targets.base import HOST, Target
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of every library a result of this run can depend on: the suite's own, every registered
+    framework's and every target's (part of every cache key, and of the JSON's meta)."""
+    return versions((*cases.libraries(), *(lib for t in targets.TARGETS.values() for lib in t.libraries)))
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class Store:
 
     @cached_property
     def versions(self) -> dict[str, str]:
-        return versions()
+        return library_versions()
 
     def calibration_draw(self, draw: int) -> np.ndarray:
         """The draw-th calibration set of the seed's stream (0 is the default set)."""
@@ -107,6 +113,12 @@ class Store:
     def builder_code(self, case: Case) -> str:
         """Hash of the case's builder modules: a change to them invalidates that framework's built models."""
         return source_sha256(*(importlib.import_module(n) for n in case.backend.code_modules))
+
+    def runner_code(self, case: Case, target: Target) -> str:
+        """Hash of everything that turns a model file into predictions on a target: the generic evaluation,
+        the framework's runner modules and the target's modules (a change to any of them re-evaluates)."""
+        modules = ("ptq_helpers.backends.evaluate", *case.backend.runner_modules, *target.code_modules)
+        return source_sha256(*(importlib.import_module(n) for n in dict.fromkeys(modules)))
 
     @cached_property
     def h5(self) -> Path:
@@ -132,17 +144,23 @@ class Store:
             "code": self.builder_code(case),
         }
         if case.needs_validation:
-            parts.update(validation=calibration.indices_sha256(self.validation_draw(draw)),
-                         max_drop=self.settings.ov_max_drop)
+            parts.update(validation=calibration.indices_sha256(self.validation_draw(draw)))
+        if case.backend.options and not case.is_fp32:  # what its quantizing builder is given
+            parts.update(options=self.backend_options(case))
         return cache_key(parts)
 
+    def backend_options(self, case: Case) -> dict[str, object]:
+        """The run's values of the options the case's framework declares, by dest (its builder's keywords)."""
+        return {opt.dest: self.settings.backend.get(opt.dest, opt.default) for opt in case.backend.options}
+
     def _build_inputs(self, case: Case, draw: int) -> dict[str, object]:
-        """Keyword inputs beyond the calibration images: held-out validation images, labels and max drop."""
-        if not case.needs_validation:
-            return {}
-        held_out = self.validation_draw(draw)
-        return {"validation": (self.train.images(held_out), self.train.labels[held_out]),
-                "max_drop": self.settings.ov_max_drop}
+        """Keyword inputs beyond the calibration images: the framework's options and, for builders that
+        validate, held-out training images with their labels."""
+        inputs: dict[str, object] = self.backend_options(case)
+        if case.needs_validation:
+            held_out = self.validation_draw(draw)
+            inputs["validation"] = (self.train.images(held_out), self.train.labels[held_out])
+        return inputs
 
     def artifact(self, case: Case, draw: int = 0) -> Stored:
         """The serialized model of a case (calibrated on the given draw), built at most once per cache key."""
@@ -181,15 +199,27 @@ class Store:
 
         return get_or_build(folder, "images.npy", write, run_id=self.settings.run_id).path
 
-    def _predictions(self, case: Case, target: Target, stored: Stored, draw: int, name: str | None = None) -> Stored:
-        """The case's test-set probabilities on a target, computed at most once per cache key."""
+    def _prediction_folder(self, case: Case, target: Target, stored: Stored, name: str | None = None) -> Path:
+        """Where a prediction set lives: keyed by the model, the case, the test images, the runner's code and
+        thread count, the library versions and (off the host) the target and how it is reached."""
         parts = {"model": stored.sha256, "case": case.spec(), "test": self.test.sha256,
-                 "threads": self.settings.threads, "versions": self.versions, "code": source_sha256(evaluate)}
+                 "threads": self.settings.threads, "versions": self.versions,
+                 "code": self.runner_code(case, target)}
         if not target.is_host:
-            parts.update(target=target.name, how=target.how(case), code=source_sha256(evaluate, targets, target_child))
+            parts.update(target=target.name, how=target.how(case))
         key = cache_key(parts)
         name = (name or case.id) if target.is_host else f"{name or case.id}@{target.name}"
-        folder = self.settings.cache / "predictions" / f"{name}-{key[:16]}"
+        return self.settings.cache / "predictions" / f"{name}-{key[:16]}"
+
+    def cached_predictions(self, case: Case, stored: Stored) -> np.ndarray | None:
+        """The host probabilities of a built model when this run's settings already have them (never evaluates)."""
+        found = cached(self._prediction_folder(case, HOST, stored), "probs.npy")
+        return np.load(found.path) if found else None
+
+    def _predictions(self, case: Case, target: Target, stored: Stored, draw: int, name: str | None = None) -> Stored:
+        """The case's test-set probabilities on a target, computed at most once per cache key."""
+        folder = self._prediction_folder(case, target, stored, name)
+        name = (name or case.id) if target.is_host else f"{name or case.id}@{target.name}"
 
         def run(tmp: Path) -> None:
             if target.is_host:
@@ -223,7 +253,8 @@ class Store:
     def mcu_budget(self, case: Case) -> McuBudget:
         """Vela's Ethos-U estimate and TFLM's arena for the case's .tflite, measured once per model and versions."""
         stored = self.artifact(case)
-        key = cache_key({"model": stored.sha256, "versions": self.versions, "code": source_sha256(mcu, vela, tflm)})
+        key = cache_key({"model": stored.sha256, "versions": self.versions,
+                         "code": source_sha256(mcu, vela, tflm, targets)})
         folder = self.settings.cache / "mcu" / f"{case.id}-{key[:16]}"
 
         def run(tmp: Path) -> None:
@@ -235,10 +266,22 @@ class Store:
         self.on_event(BuildEvent(case.id, "mcu budget", done.built))
         return McuBudget.from_json(json.loads(done.path.read_text()))
 
-    @staticmethod
-    def _runtime_facts(case: Case, stored: Stored) -> dict[str, str] | None:
+    def _runtime_facts(self, case: Case, stored: Stored) -> dict[str, str] | None:
+        """What the runtime reports about how it runs the model (asked once per model, runner code and library
+        versions, then read from the cache: a warm run imports no framework for it)."""
         ask = case.backend.runtime_facts
-        return cases.resolve(ask)(case, stored.path) if ask else None
+        if not ask:
+            return None
+        key = cache_key({"model": stored.sha256, "case": case.spec(), "versions": self.versions,
+                         "threads": self.settings.threads, "code": self.runner_code(case, HOST)})
+        folder = self.settings.cache / "runtime" / f"{case.id}-{key[:16]}"
+
+        def run(tmp: Path) -> None:
+            tmp.write_text(json.dumps(cases.resolve(ask)(case, stored.path)))
+
+        done = get_or_build(folder, "facts.json", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)
+        self.on_event(BuildEvent(case.id, "runtime facts", done.built))
+        return json.loads(done.path.read_text())
 
     def result(self, case: Case, draw: int = 0, target: Target = HOST) -> ModelResult:
         """Build (or load) the case's model and score it on the full test split on a target, once per process."""
@@ -259,6 +302,10 @@ class Store:
             stats=stats.compare(self.test.labels, base.predictions, probs.argmax(1)) if base else None,
             target=target.name, runtime=self._runtime_facts(case, stored) if target.is_host and not draw else None,
             vs_host=TargetAgreement.of(host.predictions, probs.argmax(1), self.test.labels) if host else None,
+            framework_label=case.backend.label, dtype_label=cases.DTYPE_LABELS.get(case.dtype, case.dtype),
+            format_label=cases.FORMATS[case.fmt].label,
+            size_kind=getattr(getattr(case.backend, "size_kind", None), "name", None) or case.backend.size_threshold,
+            framework_tools=case.backend.tools, target_description=target.description,
             base=base.record if base else None)
         result = ModelResult(case, stored, probs, metrics, record, target)
         self._results[memo] = result

@@ -54,8 +54,11 @@ def drop(rec: ModelRecord, th: Thresholds) -> str | None:
 
 
 def size_reduction(rec: ModelRecord, th: Thresholds) -> str | None:
-    kind = rec.size_threshold
-    limit = th.min_size_reduction(kind)
+    kind = rec.size_kind
+    limit = th.size_reductions.get(kind)
+    if limit is None:  # the thresholds were written without this record's size kind: a damaged or mixed file
+        return (f"{rec.key}: no size-reduction limit for its size kind {kind!r} in these thresholds (known: "
+                f"{', '.join(th.size_reductions) or 'none'}); set one with --ptq-min-size-reduction-{kind}")
     if rec.size_reduction >= limit:
         return None
     return (f"{rec.key}: size reduction {rec.size_reduction:.1f}% ({rec.size_bytes:,} vs {rec.base.size_bytes:,} bytes "

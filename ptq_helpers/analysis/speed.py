@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ptq_helpers.matrix import cases
+from ptq_helpers.results.record import ModelRecord, in_matrix_order
 
 LATENCY_BATCH = 1
 THROUGHPUT_BATCH = 256
@@ -55,30 +55,48 @@ def figures(median_s: float, batch: int, bare_median_s: float, rounds: int, iqr_
     }
 
 
-def rows(bench: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[tuple[str, ...]]:
-    """Per model: batch-1 latency, batch-256 throughput, and both as a ratio to the framework's fp32."""
+def baselines_of(records: Mapping[str, ModelRecord]) -> dict[str, str]:
+    """Model id -> its fp32 baseline's id, in the records' order (what `rows` needs, from a results file)."""
+    return {r.id: r.baseline_id for r in in_matrix_order(records)}
+
+
+def reference(bench: Mapping[str, Mapping[str, Mapping[str, Any]]], baselines: Mapping[str, str]) -> str | None:
+    """The fp32 build every model's throughput is also compared with: the first fp32 baseline, in the given
+    order, that has a batch-256 timing (ort-fp32 for the seed matrix), else None."""
+    fp32 = [mid for mid, base in baselines.items() if mid == base]
+    return next((mid for mid in fp32 if bench.get(mid, {}).get(str(THROUGHPUT_BATCH))), None)
+
+
+def rows(bench: Mapping[str, Mapping[str, Mapping[str, Any]]], baselines: Mapping[str, str],
+         ref: str | None = None) -> list[tuple[str, ...]]:
+    """Per model: batch-1 latency, batch-256 throughput, both as a ratio to the framework's fp32 (`baselines`:
+    model id -> baseline id, in display order; timed models it lacks come last, without ratios), and batch-256
+    throughput as a ratio to `ref` (default: `reference`)."""
+    ref = ref if ref is not None else reference(bench, baselines)
     out = []
-    for case in cases.CASES:
-        mine = bench.get(case.id)
+    for model_id in dict.fromkeys([*baselines, *bench]):
+        mine = bench.get(model_id)
         if not mine:
             continue
-        base = bench.get(case.baseline_id, {})
-        cells = [case.id]
+        base = bench.get(baselines.get(model_id, ""), {})
+        cells = [model_id]
         for batch in BATCHES:
-            fig, ref = mine.get(str(batch)), base.get(str(batch))
+            fig, base_fig = mine.get(str(batch)), base.get(str(batch))
             if fig is None:
                 cells += ["-", "-"]
                 continue
             value = (f"{fig['median_ms'] * 1e3:.0f} µs" if batch == LATENCY_BATCH
                      else f"{fig['images_per_s']:,.0f} img/s") + (" *" if fig.get("noisy") else "")
-            ratio = f"{fig['images_per_s'] / ref['images_per_s']:.2f}x" if ref else "-"
+            ratio = f"{fig['images_per_s'] / base_fig['images_per_s']:.2f}x" if base_fig else "-"
             cells += [value, ratio]
-        ort = bench.get("ort-fp32", {}).get(str(THROUGHPUT_BATCH))
+        against = bench.get(ref or "", {}).get(str(THROUGHPUT_BATCH))
         mine_t = mine.get(str(THROUGHPUT_BATCH))
-        cells.append(f"{mine_t['images_per_s'] / ort['images_per_s']:.2f}x" if ort and mine_t else "-")
+        cells.append(f"{mine_t['images_per_s'] / against['images_per_s']:.2f}x" if against and mine_t else "-")
         out.append(tuple(cells))
     return out
 
 
-HEADERS = ("Model", f"batch {LATENCY_BATCH} median", "speed vs fp32", f"batch {THROUGHPUT_BATCH} throughput",
-           "speed vs fp32", f"batch {THROUGHPUT_BATCH} vs ort-fp32")
+def headers(ref: str | None) -> tuple[str, ...]:
+    """The speed table's headers; the last column compares with `ref` (see `reference`)."""
+    return ("Model", f"batch {LATENCY_BATCH} median", "speed vs fp32", f"batch {THROUGHPUT_BATCH} throughput",
+            "speed vs fp32", f"batch {THROUGHPUT_BATCH} vs {ref or 'a reference fp32 (none timed)'}")

@@ -1,0 +1,67 @@
+"""The catalog: every framework's registry entry and the one declarative model matrix.
+
+A framework is one module here (its builder, runner, settings dataclass and `FRAMEWORK` entry, which declares its
+options, size kind, libraries and code) plus its line in `register` below and its rows in the matrix; nothing
+else in the suite names it. Importing this package imports no ML library: the entries name their builders and
+runners by dotted path, resolved when a model is built or run.
+"""
+from __future__ import annotations
+
+from ptq_helpers.backends import litert, openvino, ort, pytorch
+from ptq_helpers.backends.litert import LiteRTQuant
+from ptq_helpers.backends.openvino import OvQuant
+from ptq_helpers.backends.ort import OrtQuant
+from ptq_helpers.backends.pytorch import TorchQuant
+from ptq_helpers.matrix.cases import Case, add, register
+
+for _backend in (ort, pytorch, litert, openvino):
+    register(_backend.FRAMEWORK, _backend.FORMATS)
+
+# Adding a configuration is one line here.
+SEED: tuple[Case, ...] = (
+    Case("ort-fp32", "onnxruntime", "fp32", "onnx"),
+    Case("torch-fp32", "pytorch", "fp32", "torchscript"),
+    Case("ort-int8-qdq", "onnxruntime", "int8", "qdq", OrtQuant("QInt8", "QInt8")),
+    Case("ort-uint8-qdq", "onnxruntime", "uint8", "qdq", OrtQuant("QUInt8", "QUInt8")),
+    Case("torch-int8-fx", "pytorch", "int8", "torchscript", TorchQuant("fbgemm", "qint8")),
+    Case(
+        "torch-uint8-fx", "pytorch", "uint8", "torchscript", TorchQuant("fbgemm", "quint8"),
+        unsupported="fbgemm requires qint8 weights",
+    ),
+    Case("litert-fp32", "litert", "fp32", "tflite"),
+    Case("litert-int8", "litert", "int8", "tflite", LiteRTQuant()),
+    Case("ov-fp32", "openvino", "fp32", "ir"),
+    Case("ov-int8-nncf", "openvino", "int8", "ir", OvQuant()),
+)
+
+_ORT_TYPES = {"s8s8": ("QInt8", "QInt8", False), "u8u8": ("QUInt8", "QUInt8", False),
+              "u8s8": ("QUInt8", "QInt8", False), "u8s8rr": ("QUInt8", "QInt8", True)}
+_DTYPE_OF = {"s8s8": "int8", "u8u8": "uint8", "u8s8": "u8s8", "u8s8rr": "u8s8"}
+_METHODS = {"mm": "MinMax", "ent": "Entropy", "pct": "Percentile"}
+
+
+def _ort(types: str, fmt: str, per_channel: bool, method: str, pre: bool) -> Case:
+    act, wt, rr = _ORT_TYPES[types]
+    slug = f"ort-{types}-{fmt}-{'pc' if per_channel else 'pt'}-{method}-{'pre' if pre else 'raw'}"
+    quant = OrtQuant(act, wt, "QDQ" if fmt == "qdq" else "QOperator", _METHODS[method], per_channel, rr, pre)
+    return Case(slug, "onnxruntime", _DTYPE_OF[types], fmt if fmt == "qdq" else "qoperator", quant, matrix="full")
+
+
+# The full matrix: every QDQ combination of the axes, and QOperator for the pre-processed u8s8 graphs.
+FULL: tuple[Case, ...] = tuple(
+    _ort(t, "qdq", pc, m, pre)
+    for t in _ORT_TYPES for pc in (False, True) for m in _METHODS for pre in (False, True)
+    if not (t in ("s8s8", "u8u8") and m == "mm" and not pc and not pre)  # = the seed's ort-int8/uint8-qdq
+) + tuple(_ort("u8s8", "qop", pc, m, True) for pc in (False, True) for m in ("mm", "pct"))
+
+# PyTorch beyond FX/fbgemm: FX on the x86 engine, and PT2E lowered with torch.compile (gated compiled).
+FULL += (
+    Case("torch-int8-fx-x86", "pytorch", "int8", "torchscript", TorchQuant("x86", "qint8"), matrix="full"),
+    Case("torch-int8-pt2e", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e"), matrix="full"),
+    Case("torch-int8-pt2e-rr", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e", True), matrix="full"),
+    Case("ov-int8-nncf-mixed", "openvino", "int8", "ir", OvQuant("mixed"), matrix="full"),
+    Case("ov-int8-nncf-ac", "openvino", "int8", "ir", OvQuant(accuracy_control=True), matrix="full"),
+    # OpenVINO's defaults: `ov.save_model` stores fp16 weights, the CPU plugin picks bf16 where the CPU has it
+    Case("ov-bf16", "openvino", "bf16", "ir", OvQuant(precision_hint="default", nncf=False), matrix="full"),
+)
+add(*SEED, *FULL)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers.matrix.cases import Case, OrtQuant
+from ptq_helpers.backends.ort import OrtQuant
+from ptq_helpers.matrix.cases import Case
 from ptq_helpers.backends.ort import CalibrationReader
 
 

@@ -2,7 +2,7 @@
 
 `litert-fp32` is TFLiteConverter's float model; `litert-int8` is full-integer PTQ (Optimize.DEFAULT,
 representative dataset = the suite's calibration images one at a time, int8 kernels only, int8 input
-and output). TensorFlow runs only in a child process (`python -m ptq_helpers.backends.litert`), so the test
+and output). TensorFlow runs only in a child process (`python -m ptq_helpers.backends litert`), so the test
 process never imports it next to torch.
 """
 from __future__ import annotations
@@ -12,12 +12,34 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers.matrix.cases import Case
+from ptq_helpers.matrix.cases import Case, Format, Framework, SizeKind
 from ptq_helpers.core.errors import AssetError
+
+
+@dataclass(frozen=True)
+class LiteRTQuant:
+    """tf.lite.TFLiteConverter full-integer post-training quantization settings."""
+
+    optimizations: str = "DEFAULT"
+    supported_ops: str = "TFLITE_BUILTINS_INT8"
+    io_type: str = "int8"
+    representative_dataset: str = "calibration draw, one image per step"
+
+
+FRAMEWORK = Framework("litert", "LiteRT", "litert", build="ptq_helpers.backends.litert:build_int8",
+                      build_fp32="ptq_helpers.backends.litert:build_fp32", run="ptq_helpers.backends.litert:runner", source="h5",
+                      needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert")),
+                      size_kind=SizeKind("tflite", "TFLite file (vs the float .tflite)", 55.0),
+                      libraries=("ai-edge-litert", "tensorflow-cpu"),
+                      tools="LiteRT `tf.lite.TFLiteConverter.from_keras_model` on the Keras .h5 (`Optimize.DEFAULT`, "
+                            "representative dataset = the calibration images one per step, `TFLITE_BUILTINS_INT8`, int8 "
+                            "input/output), run with ai-edge-litert's default kernels (XNNPACK)")
+FORMATS = {"tflite": Format("tflite", "TFLite flatbuffer")}
 
 MAX_BATCH = 500  # images per invoke: bounds activation memory
 
@@ -52,7 +74,7 @@ def _convert(h5: Path, calibration: Path | None, dest: Path) -> None:
 
 def _run_converter(h5: Path, dest: Path, calibration: np.ndarray | None) -> None:
     with tempfile.TemporaryDirectory(prefix="ptq-litert-") as work:
-        cmd = [sys.executable, "-m", "ptq_helpers.backends.litert", "--h5", str(h5), "--out", str(dest)]
+        cmd = [sys.executable, "-m", "ptq_helpers.backends", "litert", "--h5", str(h5), "--out", str(dest)]
         if calibration is not None:
             np.save(Path(work) / "calibration.npy", np.ascontiguousarray(calibration, dtype=np.float32))
             cmd += ["--calibration", str(Path(work) / "calibration.npy")]
@@ -101,13 +123,10 @@ def runner(case: Case, path: Path, threads: int):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends.litert", description="convert the .h5 to .tflite")
+    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends litert", description="convert the .h5 to .tflite")
     parser.add_argument("--h5", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--calibration", type=Path, help="NHWC float32 .npy: full-integer int8 when given")
     args = parser.parse_args(argv)
     _convert(args.h5, args.calibration, args.out)
 
-
-if __name__ == "__main__":
-    main()

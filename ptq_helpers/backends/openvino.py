@@ -14,11 +14,45 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
 from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers.matrix.cases import Case, OvQuant
+from ptq_helpers.matrix.cases import Case, Format, Framework
+from ptq_helpers.matrix.options import Option, number_in
+
+
+@dataclass(frozen=True)
+class OvQuant:
+    """OpenVINO: NNCF post-training quantization (preset; accuracy control on held-out training images), or
+    none (`nncf=False`: the fp32 graph saved with fp16 weights), and the CPU plugin's precision hint at run time."""
+
+    preset: Literal["performance", "mixed"] = "performance"
+    precision_hint: Literal["f32", "default"] = "f32"
+    nncf: bool = True
+    accuracy_control: bool = False  # nncf.quantize_with_accuracy_control, max drop = --ptq-ov-max-drop
+
+    @property
+    def needs_validation(self) -> bool:
+        return self.accuracy_control
+
+
+FRAMEWORK = Framework("openvino", "OpenVINO", "ov", build="ptq_helpers.backends.openvino:build_int8",
+                      build_fp32="ptq_helpers.backends.openvino:build_fp32", run="ptq_helpers.backends.openvino:runner",
+                      runtime_facts="ptq_helpers.backends.openvino:runtime_facts",
+                      needs=(("openvino", "openvino"), ("nncf", "openvino")),
+                      libraries=("openvino", "nncf", "onnx"),
+                      options=(Option("ov_max_drop", "--ptq-ov-max-drop", "ptq_ov_max_drop", number_in(0, 100), 0.1,
+                                      "max top-1 drop (points) NNCF's accuracy control may accept on its held-out "
+                                      "training images (ov-int8-nncf-ac, full matrix)", "N"),),
+                      tools="OpenVINO `ov.convert_model` of the ONNX file and NNCF `nncf.quantize` (every calibration "
+                            "image, `subset_size` = the draw) or `nncf.quantize_with_accuracy_control` (validation on "
+                            "held-out training images, never test images), run on the CPU plugin with "
+                            "`INFERENCE_PRECISION_HINT=f32` (the bf16 row: the plugin's default) and the LATENCY hint "
+                            "for one image, THROUGHPUT (an async request queue) for batches")
+FORMATS = {"ir": Format("ir.zip", "OpenVINO IR (.xml + .bin, stored uncompressed in one zip)")}
 
 MEMBERS = ("model.xml", "model.bin")
 CONTROL = "accuracy-control.json"
@@ -119,7 +153,7 @@ def _accuracy_controlled(model, dataset, validation: tuple[np.ndarray, np.ndarra
 
 
 def build_int8(case: Case, source: Path, calibration: np.ndarray, dest: Path,
-               validation: tuple[np.ndarray, np.ndarray] | None = None, max_drop: float | None = None) -> None:
+               validation: tuple[np.ndarray, np.ndarray] | None = None, ov_max_drop: float | None = None) -> None:
     """nncf.quantize on every calibration image (NNCF's default subset is 300: the suite uses the whole draw);
     with accuracy control, validated on `validation` (held-out training images); without NNCF, the fp32 graph
     saved the way `ov.save_model` does by default (fp16 weights)."""
@@ -135,9 +169,9 @@ def build_int8(case: Case, source: Path, calibration: np.ndarray, dest: Path,
     dataset = nncf.Dataset([calibration[i:i + 1] for i in range(len(calibration))])
     preset = nncf.QuantizationPreset[q.preset.upper()]
     if q.accuracy_control:
-        if validation is None or max_drop is None:
+        if validation is None or ov_max_drop is None:
             raise ValueError(f"{case.id}: accuracy control needs held-out validation images and a max drop")
-        quantized, control = _accuracy_controlled(model, dataset, validation, max_drop, preset)
+        quantized, control = _accuracy_controlled(model, dataset, validation, ov_max_drop, preset)
         _write_ir(quantized, dest, control=control)
         return
     _write_ir(nncf.quantize(model, dataset, subset_size=len(calibration), preset=preset), dest)

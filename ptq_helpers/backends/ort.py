@@ -3,14 +3,38 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ptq_helpers.data.calibration import CALIBRATION_BATCH
-from ptq_helpers.matrix.cases import Case, OrtQuant
+from ptq_helpers.matrix.cases import Case, Format, Framework
+
+
+@dataclass(frozen=True)
+class OrtQuant:
+    """onnxruntime.quantization.quantize_static settings."""
+
+    activation_type: Literal["QInt8", "QUInt8"]
+    weight_type: Literal["QInt8", "QUInt8"]
+    quant_format: Literal["QDQ", "QOperator"] = "QDQ"
+    calibrate_method: Literal["MinMax", "Entropy", "Percentile"] = "MinMax"
+    per_channel: bool = False
+    reduce_range: bool = False
+    preprocess: bool = False  # onnxruntime's quant_pre_process first (folds batch-norm Mul/Add into Conv)
+
+
+FRAMEWORK = Framework("onnxruntime", "ONNX Runtime", "ort", build="ptq_helpers.backends.ort:quantize",
+                      libraries=("onnxruntime", "onnx"),
+                      run="ptq_helpers.backends.ort:runner",
+                      tools="ONNX Runtime `onnxruntime.quantization.quantize_static` (CalibrationDataReader over the "
+                            "calibration images)")
+FORMATS = {"onnx": Format("onnx", "ONNX"), "qdq": Format("onnx", "ONNX (QDQ)"),
+               "qoperator": Format("onnx", "ONNX (QOperator)")}
 
 # Entropy (KL) calibration: histogram bins searched and bins of the quantized distribution (TensorRT's values).
 ENTROPY_BINS = 2048
@@ -150,3 +174,20 @@ def vectorised() -> Iterator[None]:
         yield
     finally:
         HistogramCollector.get_entropy_threshold = original
+
+
+def ort_session(path: Path, threads: int):
+    """An ONNX Runtime CPU session with a fixed intra-op thread count."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def runner(case: Case, path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    """An ONNX Runtime session as `run(images)`."""
+    sess = ort_session(path, threads)
+    name = sess.get_inputs()[0].name
+    return lambda x: sess.run(None, {name: x})[0]

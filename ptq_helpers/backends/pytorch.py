@@ -2,15 +2,40 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ptq_helpers.data.calibration import CALIBRATION_BATCH
-from ptq_helpers.matrix.cases import Case, TorchQuant
+from ptq_helpers.matrix.cases import Case, Format, Framework, SizeKind
 from ptq_helpers.core.errors import UnsupportedQuantization
+
+
+@dataclass(frozen=True)
+class TorchQuant:
+    """torch.ao.quantization FX graph-mode settings."""
+
+    engine: str = "fbgemm"
+    weight_dtype: Literal["qint8", "quint8"] = "qint8"
+    flow: Literal["fx", "pt2e"] = "fx"  # pt2e: torchao prepare_pt2e/convert_pt2e + X86InductorQuantizer
+    reduce_range: bool = False  # pt2e only: 7-bit activations, for CPUs without VNNI
+
+
+FRAMEWORK = Framework("pytorch", "PyTorch", "torch", build="ptq_helpers.backends.pytorch:build_quantized",
+                      build_fp32="ptq_helpers.backends.pytorch:build_fp32", run="ptq_helpers.backends.pytorch:runner",
+                      size_kind=SizeKind("torch", "TorchScript file", 45.0),
+                      libraries=("torch", "torchvision", "onnx2torch", "torchao", "onnx"),
+                      tools="PyTorch FX `torch.ao.quantization.quantize_fx` (`prepare_fx`, calibration passes, "
+                            "`convert_fx`, `get_default_qconfig_mapping(engine)`), traced and saved as TorchScript; "
+                            "PyTorch PT2E (`torch.export`, torchao `prepare_pt2e`/`convert_pt2e` with "
+                            "`X86InductorQuantizer`), saved with `torch.export.save` and gated as the Inductor-compiled "
+                            "module. PyTorch uint8 is refused: fbgemm requires qint8 weights")
+FORMATS = {"torchscript": Format("pt", "TorchScript"),
+                 "pt2": Format("pt2", "torch.export (.pt2), compiled with Inductor at load")}
 
 TRACE_BATCH = 8
 
@@ -213,7 +238,7 @@ def _in_child(case_id: str, source: Path, calibration: np.ndarray | None, dest: 
         if calibration is not None:
             images = str(Path(work) / "calibration.npy")
             np.save(images, calibration)
-        proc = subprocess.run([sys.executable, "-m", "ptq_helpers.backends.pytorch", case_id, str(source), images,
+        proc = subprocess.run([sys.executable, "-m", "ptq_helpers.backends", "pytorch", case_id, str(source), images,
                                str(dest)], capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-12:])
@@ -222,7 +247,7 @@ def _in_child(case_id: str, source: Path, calibration: np.ndarray | None, dest: 
 
 
 def main(argv: list[str]) -> None:
-    """`python -m ptq_helpers.backends.pytorch CASE_ID SOURCE CALIBRATION.npy|- DEST` (used by _in_child)."""
+    """`python -m ptq_helpers.backends pytorch CASE_ID SOURCE CALIBRATION.npy|- DEST` (used by _in_child)."""
     from ptq_helpers.matrix import cases
 
     case_id, source, images, dest = argv
@@ -234,7 +259,51 @@ def main(argv: list[str]) -> None:
     _trace_and_save(fx_quantize(onnx_to_torch(Path(source)), q, np.load(images)), Path(dest))
 
 
-if __name__ == "__main__":
-    import sys
+def load_torchscript(path: Path):
+    import torch
 
-    main(sys.argv[1:])
+    with quiet_torch():
+        module = torch.jit.load(str(path), map_location="cpu")
+    module.eval()
+    return module
+
+
+def compiled_pt2e(path: Path):
+    """Load a PT2E int8 program and lower it with Inductor (freezing, oneDNN int8 kernels)."""
+    import torch
+    import torch._inductor.config as inductor_config
+
+    # Importing the quantizer registers the int8 fusion passes Inductor needs to lower Q/DQ patterns.
+    import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer  # noqa: F401
+
+    inductor_config.freezing = True
+    return torch.compile(torch.export.load(str(path)).module())
+
+
+def runner(case: Case, path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    """A TorchScript module, or a PT2E program compiled with Inductor, as `run(images)`.
+
+    torch's thread count is process-wide: set here, before the model runs, to the run's threads per process.
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+
+    # The quantized engine is process-global and changes the numbers (loading repacks the weights
+    # for the current engine; fbgemm vs x86 differ in top-1 on this model), so loading and every
+    # call use the engine the model was quantized for.
+    engine = case.quant.engine if isinstance(case.quant, TorchQuant) else None
+    if engine is not None:
+        torch.backends.quantized.engine = engine
+    if isinstance(case.quant, TorchQuant) and case.quant.flow == "pt2e":
+        module = compiled_pt2e(path)  # the deployed form: gated and benchmarked compiled, never the reference
+    else:
+        module = load_torchscript(path)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        if engine is not None:
+            torch.backends.quantized.engine = engine
+        with torch.no_grad():
+            return module(torch.from_numpy(x)).numpy()
+
+    return run

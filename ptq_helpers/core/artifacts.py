@@ -52,6 +52,14 @@ def _valid(folder: Path, filename: str, run_id: str | None) -> dict[str, object]
     return manifest
 
 
+def cached(folder: Path, filename: str) -> Stored | None:
+    """folder/filename when a complete, valid entry is there (never builds, never waits for a lock)."""
+    manifest = _valid(folder, filename, None)
+    if manifest is None:
+        return None
+    return Stored(folder / filename, str(manifest["sha256"]), int(manifest["size"]), built=False)
+
+
 def get_or_build(
     folder: Path, filename: str, build: Callable[[Path], None], *, run_id: str, rebuild: bool = False
 ) -> Stored:

@@ -5,8 +5,8 @@ import os
 import platform
 from importlib import metadata
 
-LIBRARIES = ("numpy", "onnx", "onnxruntime", "torch", "torchvision", "onnx2torch", "filelock", "pooch",
-             "tensorflow-cpu", "ai-edge-litert", "tflite-micro", "ethos-u-vela", "openvino", "nncf")
+# What every result depends on; the frameworks and targets declare their own libraries on their registry entries.
+LIBRARIES = ("numpy", "filelock", "pooch")
 
 
 def available_cores() -> int:
@@ -40,10 +40,10 @@ def default_threads(workers: int) -> int:
     return max(1, physical_cores() // max(1, workers))
 
 
-def versions() -> dict[str, str]:
+def versions(libraries: tuple[str, ...] = ()) -> dict[str, str]:
     """Installed versions of the libraries that produce the numbers (no imports needed)."""
     found = {"python": platform.python_version()}
-    for name in LIBRARIES:
+    for name in dict.fromkeys((*LIBRARIES, *libraries)):
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -1,7 +1,10 @@
-"""The one declarative model matrix: every fixture, test, benchmark and report row comes from it.
+"""The registry of the model matrix: frameworks (each declares everything the rest of the suite needs), their
+model formats and size kinds, and the cases every fixture, test, benchmark and report row comes from.
 
-Adding a framework is one `Framework` entry and its cases here, plus the builder and runner functions
-the entry names (resolved lazily by dotted path, so this module imports no ML library).
+This module is a leaf: it knows no framework. Each backend module declares its `Framework` entry beside its
+implementation, and ptq_helpers.backends (the catalog) registers them with the matrix rows; a conftest may
+register more (tests/selftest: the toy framework). Builders and runners are named by dotted path and resolved
+only when a model is built or run, so registering imports no ML library.
 """
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
+
+from ptq_helpers.matrix.options import Option
 
 DType = Literal["fp32", "int8", "uint8", "u8s8", "bf16"]
 DTYPE_LABELS = {"fp32": "float32", "int8": "int8", "uint8": "uint8", "u8s8": "uint8 act/int8 wt",
@@ -29,13 +34,31 @@ class Format:
 
 
 @dataclass(frozen=True)
-class Framework:
-    """A backend: how its models are built and run, and which size threshold applies to them.
+class SizeKind:
+    """Which size-reduction limit applies to a framework's files: option `--ptq-min-size-reduction-<name>`, ini
+    key `ptq_min_size_reduction_<name>`, `default` percent."""
 
-    build(case, fp32_source, calibration_images, dest) writes a quantized model (cases whose `needs_validation`
-    also get `validation=(images, labels)` from held-out training images and `max_drop` in points); build_fp32(source, dest)
-    writes the fp32 model (None: the fp32 model is the source ONNX file itself); run(case, path,
-    threads) returns `run(images NHWC float32) -> probabilities`.
+    name: str
+    label: str  # what is compared, for the option's help: "ONNX file", "TorchScript file", ...
+    default: float
+
+    @property
+    def flag(self) -> str:
+        return f"--ptq-min-size-reduction-{self.name}"
+
+
+ONNX_SIZE = SizeKind("onnx", "ONNX file", 55.0)
+
+
+@dataclass(frozen=True)
+class Framework:
+    """A backend: how its models are built and run, and everything the rest of the suite needs to know of it.
+
+    build(case, fp32_source, calibration_images, dest, **options) writes a quantized model (cases whose
+    `needs_validation` also get `validation=(images, labels)` from held-out training images); `options` are the
+    run's values of the framework's own `options`, by dest. build_fp32(source, dest) writes the fp32 model (None:
+    the fp32 model is the source ONNX file itself); run(case, path, threads) returns `run(images NHWC float32)
+    -> probabilities`.
     """
 
     name: str
@@ -44,11 +67,14 @@ class Framework:
     build: str  # "module:function"
     run: str
     build_fp32: str | None = None
-    size_threshold: Literal["onnx", "torch", "tflite"] = "onnx"
+    size_kind: SizeKind = ONNX_SIZE
     tools: str = ""  # how its models are quantized, for the report's methodology
     source: Literal["onnx", "h5"] = "onnx"  # which fp32 model its builders start from
     needs: tuple[tuple[str, str], ...] = ()  # (module, pip extra) its builder and runner import
     runtime_facts: str | None = None  # "module:function" (case, path) -> {fact: value}, asked of the runtime
+    libraries: tuple[str, ...] = ()  # distributions whose versions shape its models and predictions (cache keys)
+    options: tuple[Option, ...] = ()  # its own settings (--ptq-* options and ini keys), passed to its builder
+    code: tuple[str, ...] = ()  # further modules whose source shapes its models or predictions
 
     def missing(self) -> str | None:
         """A skip reason naming the extra to install when a module it needs is absent, else None."""
@@ -70,62 +96,25 @@ class Framework:
         return resolve(self.run)
 
     @property
+    def size_threshold(self) -> str:
+        """The name of its size kind."""
+        return self.size_kind.name
+
+    @property
     def code_modules(self) -> tuple[str, ...]:
-        """Modules whose source is part of the artifact cache key."""
-        return tuple(dict.fromkeys(d.partition(":")[0] for d in (self.build, self.build_fp32) if d))
+        """Modules whose source is part of its models' cache key (the builders and `code`)."""
+        return tuple(dict.fromkeys([*(d.partition(":")[0] for d in (self.build, self.build_fp32) if d), *self.code]))
+
+    @property
+    def runner_modules(self) -> tuple[str, ...]:
+        """Modules whose source is part of its predictions' cache key (the runner, runtime facts and `code`)."""
+        return tuple(dict.fromkeys([*(d.partition(":")[0] for d in (self.run, self.runtime_facts) if d), *self.code]))
 
 
 FRAMEWORKS: dict[str, Framework] = {}
 FORMATS: dict[str, Format] = {}
 FRAMEWORK_LABELS: dict[str, str] = {}  # name -> label, kept in step with FRAMEWORKS by register()
-
-
-@dataclass(frozen=True)
-class OrtQuant:
-    """onnxruntime.quantization.quantize_static settings."""
-
-    activation_type: Literal["QInt8", "QUInt8"]
-    weight_type: Literal["QInt8", "QUInt8"]
-    quant_format: Literal["QDQ", "QOperator"] = "QDQ"
-    calibrate_method: Literal["MinMax", "Entropy", "Percentile"] = "MinMax"
-    per_channel: bool = False
-    reduce_range: bool = False
-    preprocess: bool = False  # onnxruntime's quant_pre_process first (folds batch-norm Mul/Add into Conv)
-
-
-@dataclass(frozen=True)
-class LiteRTQuant:
-    """tf.lite.TFLiteConverter full-integer post-training quantization settings."""
-
-    optimizations: str = "DEFAULT"
-    supported_ops: str = "TFLITE_BUILTINS_INT8"
-    io_type: str = "int8"
-    representative_dataset: str = "calibration draw, one image per step"
-
-
-@dataclass(frozen=True)
-class OvQuant:
-    """OpenVINO: NNCF post-training quantization (preset; accuracy control on held-out training images), or
-    none (`nncf=False`: the fp32 graph saved with fp16 weights), and the CPU plugin's precision hint at run time."""
-
-    preset: Literal["performance", "mixed"] = "performance"
-    precision_hint: Literal["f32", "default"] = "f32"
-    nncf: bool = True
-    accuracy_control: bool = False  # nncf.quantize_with_accuracy_control, max drop = --ptq-ov-max-drop
-
-    @property
-    def needs_validation(self) -> bool:
-        return self.accuracy_control
-
-
-@dataclass(frozen=True)
-class TorchQuant:
-    """torch.ao.quantization FX graph-mode settings."""
-
-    engine: str = "fbgemm"
-    weight_dtype: Literal["qint8", "quint8"] = "qint8"
-    flow: Literal["fx", "pt2e"] = "fx"  # pt2e: torchao prepare_pt2e/convert_pt2e + X86InductorQuantizer
-    reduce_range: bool = False  # pt2e only: 7-bit activations, for CPUs without VNNI
+SIZE_KINDS: dict[str, SizeKind] = {}  # name -> kind, from the registered frameworks
 
 
 @dataclass(frozen=True)
@@ -136,7 +125,7 @@ class Case:
     framework: str  # a FRAMEWORKS key
     dtype: DType
     fmt: str  # a FORMATS key
-    quant: OrtQuant | TorchQuant | LiteRTQuant | OvQuant | None = None
+    quant: Any = None  # the framework's own settings dataclass (frozen; asdict() is part of the cache key)
     unsupported: str | None = None  # reason, when the backend cannot build it
     matrix: Literal["seed", "full"] = "seed"  # "full" cases run with --ptq-matrix full
 
@@ -181,6 +170,10 @@ class Build:
 
 def register(framework: Framework, formats: Mapping[str, Format]) -> None:
     """Add a framework and the formats its models are saved in."""
+    kind = SIZE_KINDS.get(framework.size_kind.name)
+    if kind is not None and kind != framework.size_kind:
+        raise ValueError(f"framework {framework.name}: size kind {kind.name!r} is already registered as {kind}")
+    SIZE_KINDS[framework.size_kind.name] = framework.size_kind
     FRAMEWORKS[framework.name] = framework
     FRAMEWORK_LABELS[framework.name] = framework.label
     FORMATS.update(formats)
@@ -209,93 +202,14 @@ CASES: tuple[Case, ...] = ()
 BY_ID: dict[str, Case] = {}
 BUILDABLE = FP32 = QUANTIZED = UNSUPPORTED = CASES
 
-ORT = Framework("onnxruntime", "ONNX Runtime", "ort", build="ptq_helpers.backends.ort:quantize",
-                run="ptq_helpers.backends.evaluate:ort_runner",
-                tools="ONNX Runtime `onnxruntime.quantization.quantize_static` (CalibrationDataReader over the "
-                      "calibration images)")
-TORCH = Framework("pytorch", "PyTorch", "torch", build="ptq_helpers.backends.pytorch:build_quantized",
-                  build_fp32="ptq_helpers.backends.pytorch:build_fp32", run="ptq_helpers.backends.evaluate:torch_runner",
-                  size_threshold="torch",
-                  tools="PyTorch FX `torch.ao.quantization.quantize_fx` (`prepare_fx`, calibration passes, "
-                        "`convert_fx`, `get_default_qconfig_mapping(engine)`), traced and saved as TorchScript; "
-                        "PyTorch PT2E (`torch.export`, torchao `prepare_pt2e`/`convert_pt2e` with "
-                        "`X86InductorQuantizer`), saved with `torch.export.save` and gated as the Inductor-compiled "
-                        "module. PyTorch uint8 is refused: fbgemm requires qint8 weights")
-LITERT = Framework("litert", "LiteRT", "litert", build="ptq_helpers.backends.litert:build_int8",
-                   build_fp32="ptq_helpers.backends.litert:build_fp32", run="ptq_helpers.backends.litert:runner", source="h5",
-                   needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert")),
-                   size_threshold="tflite",
-                   tools="LiteRT `tf.lite.TFLiteConverter.from_keras_model` on the Keras .h5 (`Optimize.DEFAULT`, "
-                         "representative dataset = the calibration images one per step, `TFLITE_BUILTINS_INT8`, int8 "
-                         "input/output), run with ai-edge-litert's default kernels (XNNPACK)")
-LITERT_FORMATS = {"tflite": Format("tflite", "TFLite flatbuffer")}
-OPENVINO = Framework("openvino", "OpenVINO", "ov", build="ptq_helpers.backends.openvino:build_int8",
-                     build_fp32="ptq_helpers.backends.openvino:build_fp32", run="ptq_helpers.backends.openvino:runner",
-                     runtime_facts="ptq_helpers.backends.openvino:runtime_facts",
-                     needs=(("openvino", "openvino"), ("nncf", "openvino")),
-                     tools="OpenVINO `ov.convert_model` of the ONNX file and NNCF `nncf.quantize` (every calibration "
-                           "image, `subset_size` = the draw) or `nncf.quantize_with_accuracy_control` (validation on "
-                           "held-out training images, never test images), run on the CPU plugin with "
-                           "`INFERENCE_PRECISION_HINT=f32` (the bf16 row: the plugin's default) and the LATENCY hint "
-                           "for one image, THROUGHPUT (an async request queue) for batches")
-OPENVINO_FORMATS = {"ir": Format("ir.zip", "OpenVINO IR (.xml + .bin, stored uncompressed in one zip)")}
-ORT_FORMATS = {"onnx": Format("onnx", "ONNX"), "qdq": Format("onnx", "ONNX (QDQ)"),
-               "qoperator": Format("onnx", "ONNX (QOperator)")}
-TORCH_FORMATS = {"torchscript": Format("pt", "TorchScript"),
-                 "pt2": Format("pt2", "torch.export (.pt2), compiled with Inductor at load")}
-
-# Adding a configuration is one line here.
-SEED: tuple[Case, ...] = (
-    Case("ort-fp32", "onnxruntime", "fp32", "onnx"),
-    Case("torch-fp32", "pytorch", "fp32", "torchscript"),
-    Case("ort-int8-qdq", "onnxruntime", "int8", "qdq", OrtQuant("QInt8", "QInt8")),
-    Case("ort-uint8-qdq", "onnxruntime", "uint8", "qdq", OrtQuant("QUInt8", "QUInt8")),
-    Case("torch-int8-fx", "pytorch", "int8", "torchscript", TorchQuant("fbgemm", "qint8")),
-    Case(
-        "torch-uint8-fx", "pytorch", "uint8", "torchscript", TorchQuant("fbgemm", "quint8"),
-        unsupported="fbgemm requires qint8 weights",
-    ),
-    Case("litert-fp32", "litert", "fp32", "tflite"),
-    Case("litert-int8", "litert", "int8", "tflite", LiteRTQuant()),
-    Case("ov-fp32", "openvino", "fp32", "ir"),
-    Case("ov-int8-nncf", "openvino", "int8", "ir", OvQuant()),
-)
-
-_ORT_TYPES = {"s8s8": ("QInt8", "QInt8", False), "u8u8": ("QUInt8", "QUInt8", False),
-              "u8s8": ("QUInt8", "QInt8", False), "u8s8rr": ("QUInt8", "QInt8", True)}
-_DTYPE_OF = {"s8s8": "int8", "u8u8": "uint8", "u8s8": "u8s8", "u8s8rr": "u8s8"}
-_METHODS = {"mm": "MinMax", "ent": "Entropy", "pct": "Percentile"}
+def libraries() -> tuple[str, ...]:
+    """The distributions of every registered framework (their versions are part of every cache key)."""
+    return tuple(dict.fromkeys(lib for fw in FRAMEWORKS.values() for lib in fw.libraries))
 
 
-def _ort(types: str, fmt: str, per_channel: bool, method: str, pre: bool) -> Case:
-    act, wt, rr = _ORT_TYPES[types]
-    slug = f"ort-{types}-{fmt}-{'pc' if per_channel else 'pt'}-{method}-{'pre' if pre else 'raw'}"
-    quant = OrtQuant(act, wt, "QDQ" if fmt == "qdq" else "QOperator", _METHODS[method], per_channel, rr, pre)
-    return Case(slug, "onnxruntime", _DTYPE_OF[types], fmt if fmt == "qdq" else "qoperator", quant, matrix="full")
-
-
-# The full matrix: every QDQ combination of the axes, and QOperator for the pre-processed u8s8 graphs.
-FULL: tuple[Case, ...] = tuple(
-    _ort(t, "qdq", pc, m, pre)
-    for t in _ORT_TYPES for pc in (False, True) for m in _METHODS for pre in (False, True)
-    if not (t in ("s8s8", "u8u8") and m == "mm" and not pc and not pre)  # = the seed's ort-int8/uint8-qdq
-) + tuple(_ort("u8s8", "qop", pc, m, True) for pc in (False, True) for m in ("mm", "pct"))
-
-# PyTorch beyond FX/fbgemm: FX on the x86 engine, and PT2E lowered with torch.compile (gated compiled).
-FULL += (
-    Case("torch-int8-fx-x86", "pytorch", "int8", "torchscript", TorchQuant("x86", "qint8"), matrix="full"),
-    Case("torch-int8-pt2e", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e"), matrix="full"),
-    Case("torch-int8-pt2e-rr", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e", True), matrix="full"),
-    Case("ov-int8-nncf-mixed", "openvino", "int8", "ir", OvQuant("mixed"), matrix="full"),
-    Case("ov-int8-nncf-ac", "openvino", "int8", "ir", OvQuant(accuracy_control=True), matrix="full"),
-    # OpenVINO's defaults: `ov.save_model` stores fp16 weights, the CPU plugin picks bf16 where the CPU has it
-    Case("ov-bf16", "openvino", "bf16", "ir", OvQuant(precision_hint="default", nncf=False), matrix="full"),
-)
-register(ORT, ORT_FORMATS)
-register(TORCH, TORCH_FORMATS)
-register(LITERT, LITERT_FORMATS)
-register(OPENVINO, OPENVINO_FORMATS)
-add(*SEED, *FULL)
+def options() -> tuple[Option, ...]:
+    """The options every registered framework declares."""
+    return tuple(opt for fw in FRAMEWORKS.values() for opt in fw.options)
 
 
 def selected(matrix: str) -> tuple[Case, ...]:

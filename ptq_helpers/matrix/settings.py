@@ -1,8 +1,10 @@
 """Everything a run is configured with (from options, ini and environment)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ptq_helpers.data.assets import Assets
 from ptq_helpers.data.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED
@@ -21,7 +23,7 @@ class Settings:
     matrix: str = "seed"
     sweep_draws: int = 0  # calibration-draw sweep size; 0 = off
     targets: tuple[str, ...] = ("host",)  # deployment targets (targets.TARGETS keys)
-    ov_max_drop: float = 0.1  # points, NNCF accuracy control
+    backend: Mapping[str, Any] = field(default_factory=dict)  # the frameworks' own options, by dest
     reference: bool = True  # the fp32 model's weights are MLPerf Tiny's ResNet8 (contract.REFERENCE_WEIGHTS_SHA256)
     run_id: str = "local"
     cache_note: str | None = None  # set when the requested cache was not writable

@@ -8,17 +8,21 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import ptq_helpers.backends  # noqa: F401 - the catalog: registers the frameworks and the matrix
 from ptq_helpers.core.errors import ConfigError
 from ptq_helpers.core.runtime import available_cores
 from ptq_helpers.data.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED, TRAIN_IMAGES_PER_CLASS
+from ptq_helpers.pytest_plugin.outputs import output_file
 from ptq_helpers.matrix.options import INI_SOURCE, Option, add_options, count_in, number_in, one_of, resolve
 from ptq_helpers.matrix.settings import Settings
-from ptq_helpers.matrix.thresholds import Thresholds
+from ptq_helpers.matrix import cases
+from ptq_helpers.matrix.cases import SizeKind
+from ptq_helpers.matrix.thresholds import SIZE_PREFIX, Thresholds
 from ptq_helpers.results.json_io import load
 from ptq_helpers.targets.base import parse_targets
 
 __all__ = ["INI_SOURCE", "RUN_OPTIONS", "THRESHOLD_OPTIONS", "Option", "Settings", "Thresholds", "add_options",
-           "baseline_file", "model_file", "resolve", "sweep_draws", "thresholds"]
+           "baseline_file", "model_file", "resolve", "size_options", "sweep_draws", "thresholds"]
 
 
 def sweep_draws(raw: str) -> int:
@@ -58,12 +62,6 @@ THRESHOLD_OPTIONS: tuple[Option, ...] = (
            "every model's top-1 must exceed this (percent)", "N"),
     Option("max_drop", "--ptq-max-drop", "ptq_max_drop", _POINTS, 5.0,
            "quantized top-1 drop vs its framework's fp32 must stay below this (points)", "N"),
-    Option("min_size_reduction_onnx", "--ptq-min-size-reduction-onnx", "ptq_min_size_reduction_onnx", _PERCENT, 55.0,
-           "ONNX file size reduction vs fp32 must reach this (percent)", "N"),
-    Option("min_size_reduction_torch", "--ptq-min-size-reduction-torch", "ptq_min_size_reduction_torch", _PERCENT,
-           45.0, "TorchScript file size reduction vs fp32 must reach this (percent)", "N"),
-    Option("min_size_reduction_tflite", "--ptq-min-size-reduction-tflite", "ptq_min_size_reduction_tflite",
-           _PERCENT, 55.0, "TFLite file size reduction vs the float .tflite must reach this (percent)", "N"),
     Option("max_class_drop", "--ptq-max-class-drop", "ptq_max_class_drop", _POINTS, 10.0,
            "no class may lose more than this many points vs fp32", "N"),
     Option("fp32_correct", "--ptq-fp32-correct", "ptq_fp32_correct", number_in(0, 10_000, int), 8719,
@@ -97,14 +95,66 @@ RUN_OPTIONS: tuple[Option, ...] = (
            "deployment targets every model is evaluated and gated on, comma-separated: host (this CPU), avx2 "
            "(an AVX2-only x86-64 CPU, emulated; needs qemu-user), mcu (TensorFlow Lite Micro's kernels; needs "
            "the mcu extra)", "host,avx2,mcu"),
-    Option("ov_max_drop", "--ptq-ov-max-drop", "ptq_ov_max_drop", number_in(0, 100), 0.1,
-           "max top-1 drop (points) NNCF's accuracy control may accept on its held-out training images "
-           "(ov-int8-nncf-ac, full matrix)", "N"),
 )
+
+
+def size_option(kind: SizeKind) -> Option:
+    """The size-reduction limit of one size kind, as an option (one per kind the registered frameworks use)."""
+    return Option(SIZE_PREFIX + kind.name, kind.flag, f"ptq_{SIZE_PREFIX}{kind.name}", _PERCENT, kind.default,
+                  f"{kind.label} size reduction vs fp32 must reach this (percent)", "N")
+
+
+def size_options() -> tuple[Option, ...]:
+    return tuple(size_option(kind) for kind in cases.SIZE_KINDS.values())
 
 
 def thresholds(cli: Callable[[str], Any], ini: Callable[[str], Any]) -> Thresholds:
     values = resolve(THRESHOLD_OPTIONS, cli, ini)
-    return Thresholds(**{f.name: values[f.name] for f in fields(Thresholds)})
+    sizes = resolve(size_options(), cli, ini)
+    return Thresholds(**{f.name: values[f.name] for f in fields(Thresholds) if f.name in values},
+                      size_reductions={k.removeprefix(SIZE_PREFIX): v for k, v in sizes.items()})
 
 
+def register(parser: Any) -> None:
+    """Every option of the suite on pytest's parser: the command-line-only ones, the run and threshold tables,
+    and what the registered frameworks and size kinds declare."""
+    global _PARSER
+    _PARSER, _ADDED[:] = parser, []
+    group = parser.getgroup("resnet8-ptq", "ResNet8 post-training quantization gate")
+    group.addoption("--assets-dir", metavar="PATH", help="folder with cifar-10-batches-py/, mlperf-tiny/, resnet8.onnx "
+                    "(default: $RESNET8_PTQ_ASSETS, then <cache>/assets, downloaded when missing)")
+    group.addoption("--ptq-cache-dir", metavar="PATH", help="writable cache for downloads, built models and predictions "
+                    "(default: $RESNET8_PTQ_CACHE, then the user cache folder, e.g. ~/.cache/resnet8-ptq)")
+    group.addoption("--ptq-rebuild", action="store_true", help="rebuild every model and prediction this run")
+    group.addoption("--ptq-sweep", type=sweep_draws, nargs="?", const=5, default=0, metavar="K",
+                    help="also run the slow calibration-draw sweep: K independent calibration draws per quantized "
+                    "model (K defaults to 5)")
+    add_options(RUN_OPTIONS, group, parser.addini)
+    group.addoption("--ptq-json", metavar="PATH", type=output_file(),
+                    help="write all results as JSON to PATH (a new or regular file)")
+    group.addoption("--ptq-report", metavar="PATH", type=output_file(report=True),
+                    help="write the analysis report (Markdown, PNG figures beside it)")
+    group.addoption("--ptq-model", metavar="PATH", type=model_file,
+                    help="gate your own fp32 ResNet8 (.onnx, or Keras .h5 to include LiteRT) instead of MLPerf's; "
+                         "when it is not the reference model the fp32 pin is off and each framework's measured fp32 "
+                         "is its baseline")
+    group.addoption("--ptq-baseline", metavar="OLD.json", type=baseline_file,
+                    help="compare this run with an earlier --ptq-json file and fail on a regression "
+                         "(limits as python -m ptq_helpers.compare's defaults)")
+    add_options(THRESHOLD_OPTIONS, group, parser.addini)
+    register_new()
+
+
+_PARSER: Any = None
+_ADDED: list[str] = []  # flags added from the registry to _PARSER
+
+
+def register_new() -> None:
+    """Add the options of frameworks and size kinds registered since the parser was set up (a conftest may
+    register a framework; pytest parses the command line after loading the root conftests)."""
+    if _PARSER is None:
+        return
+    new = tuple(o for o in (*size_options(), *cases.options()) if o.flag not in _ADDED)
+    if new:
+        add_options(new, _PARSER.getgroup("resnet8-ptq"), _PARSER.addini)
+        _ADDED.extend(o.flag for o in new)

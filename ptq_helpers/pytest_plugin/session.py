@@ -25,6 +25,7 @@ from ptq_helpers.core.isa import cpu_facts, machine, summary
 from ptq_helpers.core.progress import Progress
 from ptq_helpers.results.run_results import RunResults
 from ptq_helpers.targets.base import TARGETS
+from ptq_helpers.store import library_versions
 from ptq_helpers.pytest_plugin.options import RUN_OPTIONS, Settings, Thresholds, resolve, thresholds
 
 _KEY = pytest.StashKey["PTQSession"]()
@@ -100,6 +101,7 @@ class PTQSession:
         try:
             th = thresholds(config.getoption, config.getini)
             run = resolve(RUN_OPTIONS, config.getoption, config.getini)
+            backend = resolve(cases.options(), config.getoption, config.getini)
             requested = resolve_cache_dir(config.getoption("ptq_cache_dir"))
             assets = resolve_assets(config.getoption("assets_dir"), requested)  # may read a read-only cache
             cache, cache_note = writable_cache(requested)
@@ -113,7 +115,7 @@ class PTQSession:
         settings = Settings(
             assets=assets, cache=cache, reference=reference, threads=run["threads"] or runtime.default_threads(workers),
             seed=run["seed"], per_class=run["per_class"], matrix=run["matrix"], targets=run["targets"],
-            ov_max_drop=run["ov_max_drop"],
+            backend=backend,
             sweep_draws=config.getoption("ptq_sweep"), cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
             run_id=workerinput["testrunuid"] if workerinput else _controller_run_id(config),
         )
@@ -167,7 +169,7 @@ class PTQSession:
 
     # --- display ----------------------------------------------------------------------------------
     def header(self) -> list[str]:
-        s, v = self.settings, runtime.versions()
+        s, v = self.settings, library_versions()
         return [
             "resnet8-ptq: " + ", ".join(f"{k} {v[k]}" for k in ("onnxruntime", "torch", "onnx2torch", "onnx", "numpy")),
             f"resnet8-ptq: assets {s.assets.root} (from {s.assets.source}); cache {s.cache}"
@@ -191,7 +193,7 @@ class PTQSession:
         records, res = self.results.linked_records(), self.results
         if records:
             tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
-            for line in tables.table(records, self.thresholds):
+            for line in tables.table(records, self.thresholds, results.unsupported()):
                 tr.write_line(line)
             for ref in res.references.values():
                 tr.write_line(f"reference {ref.id} on {ref.kernels or ref.target}: {ref.accuracy:.2f}% "
@@ -221,11 +223,13 @@ class PTQSession:
             draws = max(sw["draws"] for sw in res.sweep.values())
             s = self.settings
             tr.write_sep("-", f"calibration-draw sweep ({draws} draws of {s.per_class}/class, seed {s.seed} stream)")
-            for line in tables.aligned(tables.SWEEP_HEADERS, tables.sweep_rows(res.sweep)):
+            for line in tables.aligned(tables.SWEEP_HEADERS, tables.sweep_rows(res.sweep, records)):
                 tr.write_line(line)
         if res.bench:
             tr.write_sep("-", f"resnet8-ptq speed ({runtime.cpu_name()}, {self.settings.threads} threads, medians)")
-            for line in tables.aligned(speed.HEADERS, speed.rows(res.bench)):
+            baselines = {c.id: c.baseline_id for c in cases.CASES}
+            speed_ref = speed.reference(res.bench, baselines)
+            for line in tables.aligned(speed.headers(speed_ref), speed.rows(res.bench, baselines, speed_ref)):
                 tr.write_line(line)
             if any(f.get("noisy") for per_batch in res.bench.values() for f in per_batch.values()):
                 tr.write_line(speed.NOISE_NOTE)
@@ -249,7 +253,7 @@ class PTQSession:
         """The JSON data, round-tripped so the report sees exactly what `python -m ptq_helpers.report` would."""
         s = self.settings
         self.results.order = (tuple(c.id for c in cases.CASES), tuple(TARGETS))
-        meta = {"versions": runtime.versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
+        meta = {"versions": library_versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
                 "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"},
                 "workers": self.results.workers,
                 "built": sorted({f"{e.case} {e.what}" for e in self.results.events if e.built}),

@@ -2,7 +2,6 @@
 micro-controller budgets (Ethos-U estimates from Vela, TFLM's arena)."""
 from __future__ import annotations
 
-from ptq_helpers.matrix.cases import FRAMEWORK_LABELS
 from ptq_helpers.core.isa import summary
 from ptq_helpers.results.mcu_budget import McuBudget
 from ptq_helpers.report.sections import View, _table
@@ -13,7 +12,7 @@ from ptq_helpers.results.record import targets_in
 def targets(view: View) -> list[str]:
     """What each deployment target is, and every model's accuracy and gates on each."""
     present = targets_in(view.models)
-    seen = view.data["meta"].get("targets") or {}
+    seen = (view.data.get("meta") or {}).get("targets") or {}
     if len(present) < 2 and len(seen) < 2:
         return []
     rows = [(name.split(" via ")[0], f.get("how", "?"), summary(f.get("cpu") or {})) for name, f in seen.items()]
@@ -22,6 +21,9 @@ def targets(view: View) -> list[str]:
            "model of its framework measured on the same target. What each target was, as its evaluation process "
            "saw it (CPUID, read inside the process, emulated or not):", "",
            *_table(("Target", "How it was reached", "CPU and int8-relevant instruction sets"), rows)]
+    described = {m.target: m.target_description for m in view.models.values() if m.target_description}
+    if described:
+        out += ["What each target stands for:", "", *(f"- `{t}`: {d}" for t, d in described.items()), ""]
     body = target_rows(view.models, view.th, present)
     if body:
         out += _table(target_headers(present), body)
@@ -80,7 +82,7 @@ def selection(view: View) -> list[str]:
         wins = ", ".join(f"`{k}` {p:.0%}" for k, p in list(b["win_probability"].items())[:3])
         verdict = (f"tie among {len(b['tied'])}: ship `{b['recommended']}` (smallest)" if b["verdict"] == "tie"
                    else f"clear: `{b['recommended']}`")
-        rows.append((FRAMEWORK_LABELS.get(fw, fw), half(a_to_b), half(b_to_a), f"{b['cross_fitted_drop']:+.2f}",
+        rows.append((view.framework_label({"framework": fw}), half(a_to_b), half(b_to_a), f"{b['cross_fitted_drop']:+.2f}",
                      wins, verdict))
     out += _table(("Backend", "Chosen on A, reported on B", "Chosen on B, reported on A", "Cross-fitted drop",
                    "Win probability (top 3)", "Verdict"), rows)

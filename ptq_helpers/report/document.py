@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from ptq_helpers.core.errors import ConfigError
 from ptq_helpers.core.fileio import atomic_write_bytes
+from ptq_helpers.results.json_io import WRITE_AGAIN, load
 from ptq_helpers.report.sections import (
     Payload,
     View,
@@ -57,6 +58,12 @@ def write(data: Payload, dest: Path) -> list[Path]:
     return [dest, *made.values()]
 
 
+def _bad_input(parser: argparse.ArgumentParser, message: str) -> int:
+    """Bad input is one line on stderr (which file, what is wrong, the fix) and exit status 2."""
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ptq_helpers.report",
                                      description="Render the analysis report from a --ptq-json results file, or "
@@ -67,24 +74,28 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for path in args.results:
         try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            parser.error(f"{path}: cannot read results ({exc}); pass a file written by pytest --ptq-json")
-        if not isinstance(data, dict) or data.get("generator") != "resnet8-ptq" or "models" not in data:
-            parser.error(f"{path}: not a resnet8-ptq results file; write one with pytest --ptq-json PATH")
-        try:
+            data = load(path)
             View(data)
             render(data) if len(args.results) == 1 else None
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            parser.error(f"{path}: incomplete or damaged results ({type(exc).__name__}: {exc}); write it again "
-                         f"with pytest --ptq-json PATH")
+        except ConfigError as exc:
+            return _bad_input(parser, str(exc))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError) as exc:
+            return _bad_input(parser, f"{path}: incomplete or damaged results ({type(exc).__name__}: {exc}); "
+                                      f"{WRITE_AGAIN}")
         runs.append((path.stem if path.stem not in [r[0] for r in runs] else str(path), data))
-    if len(runs) == 1:
-        written = write(runs[0][1], args.output)
-    else:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(args.output, render_runs(runs).encode())
-        written = [args.output]
+    try:
+        if len(runs) == 1:
+            written = write(runs[0][1], args.output)
+        else:
+            text = render_runs(runs)
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(args.output, text.encode())
+            written = [args.output]
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError) as exc:
+        return _bad_input(parser, f"{', '.join(map(str, args.results))}: incomplete or damaged results "
+                                  f"({type(exc).__name__}: {exc}); {WRITE_AGAIN}")
+    except OSError as exc:
+        return _bad_input(parser, f"{args.output}: cannot write the report ({exc}); pass a writable path with -o")
     for path in written:
         print(f"wrote {path}")
     return 0

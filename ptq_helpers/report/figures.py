@@ -5,7 +5,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ptq_helpers.matrix.cases import FRAMEWORK_LABELS
 from ptq_helpers.core.fileio import atomic_path
 
 MISSING = "Figures were skipped: matplotlib is not installed (pip install -e '.[report]')."
@@ -20,6 +19,8 @@ def draw(data: Mapping[str, Any], folder: Path, stem: str) -> tuple[dict[str, Pa
         import matplotlib.pyplot as plt
     except ImportError:
         return {}, MISSING
+    from ptq_helpers.matrix.thresholds import Thresholds
+    from ptq_helpers.core.classes import CLASSES
     from ptq_helpers.results.record import load_all
 
     records = load_all(data["models"])
@@ -34,7 +35,7 @@ def draw(data: Mapping[str, Any], folder: Path, stem: str) -> tuple[dict[str, Pa
     for marker, fw in zip("osD^vP*", dict.fromkeys(m.framework for m in host)):
         mine = [m for m in host if m.framework == fw]
         ax.scatter([m.size_bytes / 1024 for m in mine], [m.accuracy for m in mine], marker=marker, s=50, alpha=0.8,
-                   label=FRAMEWORK_LABELS.get(fw, fw))
+                   label=mine[0].framework_label)
     # With many models every label would overlap: name only the Pareto front (no other build is both smaller
     # and more accurate) and the fp32 baselines; the report's tables list every model.
     named = host if len(host) <= 12 else [m for m in host if m.is_fp32 or not any(
@@ -48,8 +49,8 @@ def draw(data: Mapping[str, Any], folder: Path, stem: str) -> tuple[dict[str, Pa
                 dy = min(dy, pdy - 10)
         placed.append((x, y, dy))
         ax.annotate(m.key, (x, y), textcoords="offset points", xytext=(6, dy), fontsize=8)
-    ax.axhline(data["thresholds"]["min_accuracy"], color="grey", linestyle="--", linewidth=1,
-               label=f"accuracy gate {data['thresholds']['min_accuracy']:g}%")
+    min_accuracy = Thresholds.from_json(data["thresholds"]).min_accuracy
+    ax.axhline(min_accuracy, color="grey", linestyle="--", linewidth=1, label=f"accuracy gate {min_accuracy:g}%")
     ax.set_xlabel("serialized model size (KiB)")
     ax.set_ylabel("top-1 accuracy on 10,000 test images (%)")
     ax.set_title("Accuracy vs model size, this CPU" + ("" if len(named) == len(host) else
@@ -67,7 +68,8 @@ def draw(data: Mapping[str, Any], folder: Path, stem: str) -> tuple[dict[str, Pa
     limit = max(1.0, max(abs(v) for row in deltas for v in row))
     fig, ax = plt.subplots(figsize=(8, 1.2 + 0.5 * len(quantized)))
     image = ax.imshow(deltas, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
-    ax.set_xticks(range(len(data["classes"])), data["classes"], rotation=35, ha="right")
+    classes = list(data.get("classes") or CLASSES)
+    ax.set_xticks(range(len(classes)), classes, rotation=35, ha="right")
     ax.set_yticks(range(len(quantized)), [m.key for m in quantized])
     for r, row in enumerate(deltas):
         for c, v in enumerate(row):

@@ -13,6 +13,7 @@ from ptq_helpers.core.classes import CLASSES
 from ptq_helpers.core.fileio import atomic_write_bytes
 from ptq_helpers.analysis.multiplicity import adjust
 from ptq_helpers.analysis.selection import held_out
+from ptq_helpers.results.json_io import SCHEMA
 from ptq_helpers.results.record import ModelRecord, in_matrix_order
 from ptq_helpers.results.run_results import RunResults
 from ptq_helpers.matrix.thresholds import Thresholds
@@ -40,18 +41,25 @@ def suspicious(records: Mapping[str, ModelRecord]) -> dict[str, list[str]]:
 
 
 
+def unsupported() -> list[dict[str, Any]]:
+    """The matrix's cases that their backend cannot build, as the JSON's `unsupported` list: id, framework,
+    dtype and reason, with the labels a reader shows (so it needs no registry)."""
+    return [{"id": c.id, "framework": c.framework, "dtype": c.dtype, "reason": c.unsupported,
+             "framework_label": c.backend.label, "dtype_label": cases.DTYPE_LABELS.get(c.dtype, c.dtype)}
+            for c in cases.UNSUPPORTED]
+
+
 def payload(results: RunResults, th: Thresholds, meta: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the JSON file holds."""
     records = results.linked_records()
     return {
-        "schema": 1,
+        "schema": SCHEMA,
         "generator": "resnet8-ptq",
         "meta": {**meta, **results.hashes},
-        "thresholds": asdict(th),
+        "thresholds": th.to_json(),
         "classes": list(CLASSES),
         "models": [r.to_json() for r in in_matrix_order(records)],
-        "unsupported": [{"id": c.id, "framework": c.framework, "dtype": c.dtype, "reason": c.unsupported}
-                        for c in cases.UNSUPPORTED],
+        "unsupported": unsupported(),
         "benchmarks": dict(results.bench),
         "sweep": dict(results.sweep),
         "diagnosis": dict(results.diagnosis),

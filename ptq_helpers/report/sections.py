@@ -5,14 +5,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ptq_helpers.analysis import gates
-from ptq_helpers.matrix.cases import DTYPE_LABELS as DTYPE
-from ptq_helpers.matrix.cases import FRAMEWORK_LABELS as FRAMEWORK
-from ptq_helpers.matrix.cases import FRAMEWORKS
+from ptq_helpers.core.classes import CLASSES
 from ptq_helpers.results.record import ModelRecord, load_all
 from ptq_helpers.results.record import kib as _kib
 from ptq_helpers.matrix.thresholds import Thresholds
 from ptq_helpers.analysis.speed import NOISE_NOTE
-from ptq_helpers.report.tables import ci_text
+from ptq_helpers.report.tables import ci_text, dtype_label, framework_label
 
 Payload = Mapping[str, Any]
 
@@ -28,9 +26,21 @@ class View:
     def __init__(self, data: Payload) -> None:
         self.data = data
         self.models = load_all(data["models"])
-        self.th = Thresholds(**data["thresholds"])
-        self.classes: list[str] = data["classes"]
+        self.th = Thresholds.from_json(data["thresholds"])
+        self.classes: list[str] = list(data.get("classes") or CLASSES)
         self.bench: Mapping[str, Any] = data.get("benchmarks") or {}
+        self.unsupported: list[Mapping[str, Any]] = list(data.get("unsupported") or [])
+
+    def frameworks(self) -> dict[str, str]:
+        """Framework id -> label, in the records' order (the label each record carries)."""
+        return {m.framework: m.framework_label for m in self.models.values()}
+
+    def framework_label(self, entry: Mapping[str, Any]) -> str:
+        """The framework label of a JSON entry (unsupported case, reference, selection backend)."""
+        return framework_label(entry, self.models)
+
+    def dtype_label(self, entry: Mapping[str, Any]) -> str:
+        return dtype_label(entry, self.models)
 
     def quantized(self) -> list[ModelRecord]:
         return [m for m in self.models.values() if not m.is_fp32]
@@ -51,13 +61,14 @@ def _pick(view: View) -> list[tuple[str, Mapping[str, Any] | None, str]]:
     ok = view.passing()
     best_acc = max(ok, key=lambda m: (m.accuracy, -m.size_bytes), default=None)
     smallest = min(ok, key=lambda m: (m.size_bytes, -m.accuracy), default=None)
-    torch_ok = [m for m in ok if m.framework == "pytorch"]
-    best_torch = max(torch_ok, key=lambda m: (m.accuracy, -m.size_bytes), default=None)
     picks = [
         ("Best accuracy", best_acc, "highest top-1 among quantized builds that pass every gate"),
         ("Best compression", smallest, "smallest file among quantized builds that pass every gate"),
-        ("PyTorch-only deployment", best_torch, "highest top-1 among passing PyTorch builds"),
     ]
+    for fw, label in view.frameworks().items():  # one deployment row per framework of the run
+        mine = [m for m in ok if m.framework == fw]
+        picks.append((f"{label}-only deployment", max(mine, key=lambda m: (m.accuracy, -m.size_bytes), default=None),
+                      f"highest top-1 among passing {label} builds"))
     if view.bench:
         fast = [m for m in ok if view.throughput(m)]
         fastest = max(fast, key=lambda m: view.throughput(m) or 0.0, default=None)
@@ -107,15 +118,15 @@ def recommendation(view: View) -> list[str]:
             ""]
     rows = []
     winners = gates.best_by_framework(view.models, view.th)
-    for fw in dict.fromkeys(m.framework for m in view.models.values()):
+    for fw, label in view.frameworks().items():
         best = winners.get(fw)
         if best is None:
-            rows.append((FRAMEWORK[fw], "none passes every gate", "-", "-", "-", "-"))
+            rows.append((label, "none passes every gate", "-", "-", "-", "-"))
             continue
         sw = (view.data.get("sweep") or {}).get(best.key)
         ci = ci_text(best)
         spread = f"{sw['mean']:.2f}% ± {sw['std']:.2f} ({sw['min']:.2f}–{sw['max']:.2f}%, {sw['draws']} draws)" if sw else "not run"
-        rows.append((FRAMEWORK[fw], f"`{best.key}`", f"{best.accuracy:.2f}% ({-best.drop:+.2f})", ci,
+        rows.append((label, f"`{best.key}`", f"{best.accuracy:.2f}% ({-best.drop:+.2f})", ci,
                      spread, _kib(best.size_bytes)))
     out += _table(("Backend", "Best configuration", "Accuracy (Δ vs fp32)", "Δ 95% CI", "Calibration sweep", "Size"),
                   rows)
@@ -127,14 +138,14 @@ def recommendation(view: View) -> list[str]:
 
 def frameworks(view: View) -> list[str]:
     out = ["## Framework comparison", ""]
-    for fw in dict.fromkeys(m.framework for m in view.models.values()):
+    for fw, label in view.frameworks().items():
         mine = [m for m in view.quantized() if m.framework == fw]
-        refused = [u for u in view.data["unsupported"] if u["framework"] == fw]
-        out += [f"### {FRAMEWORK[fw]}", ""]
+        refused = [u for u in view.unsupported if u["framework"] == fw]
+        out += [f"### {label}", ""]
         out.append("- **Supported types (built and measured):** "
-                   + (", ".join(f"{DTYPE[m.dtype]} ({m.accuracy:.2f}%)" for m in mine) or "none"))
+                   + (", ".join(f"{m.dtype_label} ({m.accuracy:.2f}%)" for m in mine) or "none"))
         if refused:
-            out.append("- **Not supported:** " + "; ".join(f"{DTYPE[u['dtype']]}: {u['reason']}" for u in refused))
+            out.append("- **Not supported:** " + "; ".join(f"{view.dtype_label(u)}: {u['reason']}" for u in refused))
         ran = [f"  - `{m.key}`: " + "; ".join(f"{k}: {v}" for k, v in m.runtime.items())
                for m in view.models.values() if m.framework == fw and m.runtime]
         if ran:
@@ -154,18 +165,34 @@ def comparison(view: View) -> list[str]:
     rows = []
     for m in view.models.values():
         fp32 = m.is_fp32
-        rows.append((FRAMEWORK[m.framework] + (" (fp32 baseline)" if fp32 else ""), DTYPE[m.dtype],
+        rows.append((m.framework_label + (" (fp32 baseline)" if fp32 else ""), m.dtype_label,
                      f"{m.accuracy:.2f}%", "-" if fp32 else f"{-m.drop:+.2f}", _kib(m.size_bytes),
                      "-" if fp32 else f"{m.size_reduction:.1f}%", f"`{m.key}`"))
-    for u in view.data["unsupported"]:
-        rows.append((FRAMEWORK[u["framework"]], DTYPE[u["dtype"]], "N/A", "N/A", "N/A",
+    for u in view.unsupported:
+        rows.append((view.framework_label(u), view.dtype_label(u), "N/A", "N/A", "N/A",
                      f"Not supported ({u['reason']})", f"`{u['id']}`"))
     for r in view.data.get("references") or []:
-        rows.append((f"MLPerf's int8 .tflite on {r['kernels']} (reference, calibrated on test images)", DTYPE[r["dtype"]],
+        rows.append((f"MLPerf's int8 .tflite on {r['kernels']} (reference, calibrated on test images)", view.dtype_label(r),
                      f"{r['accuracy']:.2f}%",
                      "not comparable", _kib(r["size_bytes"]), "not gated", f"`{r['id']}`"))
     return ["## Comparison table", "", *_table(
         ("Framework", "Data type", "Accuracy", "Δ vs fp32 (points)", "Model size", "Size reduction", "Model"), rows)]
+
+
+def _size_limits(view: View) -> str:
+    """The size-reduction limit of every size kind the records use, with the frameworks that use it, e.g.
+    '55% for ONNX Runtime and OpenVINO (size kind `onnx`), 45% for PyTorch (`torch`)'."""
+    kinds: dict[str, dict[str, None]] = {}
+    for m in view.models.values():
+        kinds.setdefault(m.size_kind, {})[m.framework_label] = None
+    parts = []
+    for i, (kind, labels) in enumerate(kinds.items()):
+        names = list(labels)
+        who = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+        limit = view.th.size_reductions.get(kind)
+        parts.append(f"{f'{limit:g}%' if limit is not None else 'no limit recorded'} for {who} "
+                     f"({'size kind ' if i == 0 else ''}`{kind}`)")
+    return ", ".join(parts) or "per size kind (no model in this run)"
 
 
 def assessment(view: View) -> list[str]:
@@ -173,7 +200,7 @@ def assessment(view: View) -> list[str]:
     out = ["## Accuracy-drop assessment", "",
            f"Thresholds: top-1 above {th.min_accuracy:g}%, drop below {th.max_drop:g} points vs the same "
            f"framework's fp32, no class losing more than {th.max_class_drop:g} points, file size reduction at "
-           f"least {th.min_size_reduction_onnx:g}% (ONNX) / {th.min_size_reduction_torch:g}% (TorchScript); "
+           f"least {_size_limits(view)}; "
            + (f"fp32 baselines pinned at {th.fp32_correct}/10000 correct. " if th.fp32_correct is not None else
               "no fp32 pin (not the reference ResNet8: each framework's measured fp32 is its baseline). ")
            + ("Gates use the measured values (`--ptq-gate-margin=point`)." if th.gate_margin == "point" else
@@ -228,23 +255,25 @@ def per_class(view: View, figure: str | None) -> list[str]:
 
 
 def sizes(view: View, figure: str | None) -> list[str]:
+    compared = [m for m in view.quantized() if m.compared]
     rows = [(f"`{m.key}`", m.format_label, _kib(m.base.size_bytes),
-             _kib(m.size_bytes), f"{m.size_reduction:.1f}%") for m in view.quantized() if m.compared]
+             _kib(m.size_bytes), f"{m.size_reduction:.1f}%") for m in compared]
     fp32 = ", ".join(f"`{m.key}` {m.size_bytes:,} bytes" for m in view.models.values() if m.is_fp32)
     out = ["## Size comparison", "", f"Sizes of the serialized files, each against its own framework's fp32 file "
            f"({fp32}).", "",
-           *_table(("Model", "Format", "Original (fp32)", "Quantized", "Reduction"), rows),
-           "Why the formats differ: a QDQ ONNX file stores int8/uint8 weights plus one scale and zero point per "
-           "tensor, and keeps the graph as protobuf; TorchScript archives add the module code, debug information "
-           "and fbgemm's packed weight layout (in a zip container), so the same int8 network is larger as "
-           "TorchScript.", ""]
+           *_table(("Model", "Format", "Original (fp32)", "Quantized", "Reduction"), rows)]
+    if {"onnx", "torch"} <= {m.size_kind for m in compared}:  # the explanation of those two kinds' sizes
+        out += ["Why the formats differ: a QDQ ONNX file stores int8/uint8 weights plus one scale and zero point per "
+                "tensor, and keeps the graph as protobuf; TorchScript archives add the module code, debug "
+                "information and fbgemm's packed weight layout (in a zip container), so the same int8 network is "
+                "larger as TorchScript.", ""]
     if figure:
         out += [f"![Accuracy vs model size]({figure})", ""]
     return out
 
 
 def methodology(view: View) -> list[str]:
-    meta = view.data["meta"]
+    meta = view.data.get("meta") or {}
     cal = meta.get("calibration", {})
     out = ["## Methodology", "",
            "- **Model:** MLPerf Tiny ResNet8 (CIFAR-10), fp32 ONNX sha256 "
@@ -265,8 +294,8 @@ def methodology(view: View) -> list[str]:
     rows = [(f"`{m.key}`", m.settings)
             for m in view.models.values()]
     out += ["Quantization settings:", "", *_table(("Model", "Settings"), rows)]
-    present = dict.fromkeys(m.framework for m in view.models.values())
-    out += ["Quantization tools: " + "; ".join(FRAMEWORKS[fw].tools for fw in present if fw in FRAMEWORKS) + ".", ""]
+    tools = dict.fromkeys(m.framework_tools for m in view.models.values() if m.framework_tools)
+    out += ["Quantization tools: " + "; ".join(tools) + ".", ""]
     versions = meta.get("versions", {})
     out += [f"- **Machine:** CPU {meta.get('cpu', '?')}, {meta.get('threads', '?')} thread(s) per test process.",
             "- **Libraries:** " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]

@@ -1,11 +1,10 @@
 """The end-of-run terminal tables (results, paired statistics, sweep, speed), as aligned text lines."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ptq_helpers.analysis import gates
-from ptq_helpers.matrix import cases
 from ptq_helpers.results.mcu_budget import McuBudget
 from ptq_helpers.results.record import ModelRecord, by_model, in_matrix_order, kib
 from ptq_helpers.matrix.thresholds import Thresholds
@@ -28,26 +27,59 @@ def ci_text(rec: ModelRecord) -> str:
     return f"[{rec.stats.diff_ci_low:+.2f}, {rec.stats.diff_ci_high:+.2f}]" if rec.stats else "-"
 
 
-def rows(records: Mapping[str, ModelRecord], th: Thresholds) -> list[tuple[str, ...]]:
-    """One row per model of the matrix that has a record, in matrix order, plus unsupported rows."""
-    out: list[tuple[str, ...]] = []
-    for case in cases.CASES:
-        if case.unsupported:
-            out.append((case.id, cases.FRAMEWORK_LABELS[case.framework], cases.DTYPE_LABELS[case.dtype], "N/A",
-                        "N/A", "N/A", f"N/A — not supported ({case.unsupported})", "-"))
-            continue
-        for rec in by_model(records).get(case.id, {}).values():
-            delta, reduction = ((f"{-rec.drop:+.2f}", f"{rec.size_reduction:.1f}%") if rec.compared else ("-", "-"))
-            failed = gates.all_failures(rec, th)
-            status = "FAIL: " + ", ".join(failed) if failed else "pass"
-            out.append((rec.key, rec.framework_label, rec.dtype_label, f"{rec.accuracy:.2f}%", delta,
-                        kib(rec.size_bytes), reduction, status))
+def unsupported_row(entry: Mapping[str, Any], records: Mapping[str, ModelRecord]) -> tuple[str, ...]:
+    """The results row of a case the backend cannot build (an entry of the JSON's `unsupported` list)."""
+    return (entry["id"], framework_label(entry, records), dtype_label(entry, records), "N/A", "N/A", "N/A",
+            f"N/A — not supported ({entry['reason']})", "-")
+
+
+def framework_label(entry: Mapping[str, Any], records: Mapping[str, ModelRecord]) -> str:
+    """How an `unsupported` (or reference) entry's framework is named: its own label, else the label its
+    framework's records carry, else the raw id."""
+    label = entry.get("framework_label") or next(
+        (r.framework_label for r in records.values() if r.framework == entry.get("framework")), None)
+    return label or str(entry.get("framework", "?"))
+
+
+def dtype_label(entry: Mapping[str, Any], records: Mapping[str, ModelRecord]) -> str:
+    """How an entry's data type is named: its own label, else the label records of that type carry, else the raw id."""
+    label = entry.get("dtype_label") or next(
+        (r.dtype_label for r in records.values() if r.dtype == entry.get("dtype")), None)
+    return label or str(entry.get("dtype", "?"))
+
+
+def with_unsupported(body: list[tuple[str, ...]], frameworks: list[str], unsupported: Sequence[Mapping[str, Any]],
+                     records: Mapping[str, ModelRecord]) -> list[tuple[str, ...]]:
+    """The rows with each unsupported case's row after the last row of its framework (`frameworks[i]` is row
+    i's), or at the end when its framework has none: the matrix's place for the seed matrix."""
+    out, owners = list(body), list(frameworks)
+    for entry in unsupported:
+        fw = entry.get("framework")
+        at = max((i + 1 for i, owner in enumerate(owners) if owner == fw), default=len(out))
+        out.insert(at, unsupported_row(entry, records))
+        owners.insert(at, fw)
     return out
 
 
-def table(records: Mapping[str, ModelRecord], th: Thresholds) -> list[str]:
+def rows(records: Mapping[str, ModelRecord], th: Thresholds,
+         unsupported: Sequence[Mapping[str, Any]] = ()) -> list[tuple[str, ...]]:
+    """One row per record, in the order the records come (the writer's matrix order), plus a row per
+    unsupported case (the JSON's `unsupported` entries: id, framework, dtype, reason and their labels)."""
+    body, owners = [], []
+    for rec in in_matrix_order(records):
+        delta, reduction = ((f"{-rec.drop:+.2f}", f"{rec.size_reduction:.1f}%") if rec.compared else ("-", "-"))
+        failed = gates.all_failures(rec, th)
+        status = "FAIL: " + ", ".join(failed) if failed else "pass"
+        body.append((rec.key, rec.framework_label, rec.dtype_label, f"{rec.accuracy:.2f}%", delta,
+                     kib(rec.size_bytes), reduction, status))
+        owners.append(rec.framework)
+    return with_unsupported(body, owners, unsupported, records)
+
+
+def table(records: Mapping[str, ModelRecord], th: Thresholds,
+          unsupported: Sequence[Mapping[str, Any]] = ()) -> list[str]:
     """The accuracy/size summary as aligned text lines."""
-    return aligned(HEADERS, rows(records, th))
+    return aligned(HEADERS, rows(records, th, unsupported))
 
 
 def stats_rows(records: Mapping[str, ModelRecord]) -> list[tuple[str, ...]]:
@@ -63,10 +95,12 @@ def stats_rows(records: Mapping[str, ModelRecord]) -> list[tuple[str, ...]]:
     return out
 
 
-def sweep_rows(sweep: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, ...]]:
-    """Accuracy spread over calibration draws, in matrix order."""
-    return [(c.id, str(sw["draws"]), f"{sw['mean']:.2f}%", f"{sw['std']:.2f}", f"{sw['min']:.2f}%", f"{sw['max']:.2f}%")
-            for c in cases.CASES if (sw := sweep.get(c.id))]
+def sweep_rows(sweep: Mapping[str, Mapping[str, Any]],
+               records: Mapping[str, ModelRecord] | None = None) -> list[tuple[str, ...]]:
+    """Accuracy spread over calibration draws, in the records' order (models without a record last)."""
+    order = dict.fromkeys([*(r.id for r in in_matrix_order(records or {})), *sweep])
+    return [(mid, str(sw["draws"]), f"{sw['mean']:.2f}%", f"{sw['std']:.2f}", f"{sw['min']:.2f}%", f"{sw['max']:.2f}%")
+            for mid in order if (sw := sweep.get(mid))]
 
 
 def target_headers(targets: tuple[str, ...]) -> tuple[str, ...]:
@@ -78,11 +112,10 @@ def target_rows(records: Mapping[str, ModelRecord], th: Thresholds, targets: tup
     """Per model: accuracy, drop and gate status on every target; top-1 agreement of each other target with
     the host, the largest accuracy difference between targets, and whether predictions are identical."""
     out = []
-    for case in cases.CASES:
-        mine = by_model(records).get(case.id, {})
+    for model_id, mine in by_model(records).items():
         if len(mine) < 2:
             continue
-        cells = [case.id]
+        cells = [model_id]
         for t in targets:
             r = mine.get(t)
             status = ("FAIL: " + ", ".join(gates.all_failures(r, th)) if gates.all_failures(r, th) else "pass") if r else ""

@@ -1,4 +1,8 @@
-"""Reading a results JSON (--ptq-json): one ConfigError naming the file, the problem and the fix."""
+"""Reading a results JSON (--ptq-json): one ConfigError naming the file, the problem and the fix.
+
+A results file describes itself (labels, size kinds, tools in its records; thresholds flat), so reading one needs
+no registry: `load` checks that what the readers use is there and well-formed, once, up front.
+"""
 from __future__ import annotations
 
 import json
@@ -7,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ptq_helpers.core.errors import ConfigError
+
+SCHEMA = 1  # what this version writes; fields it adds to a schema are optional for readers
+READABLE = (1,)  # the schemas this version reads
+WRITE_AGAIN = "write it again with pytest --ptq-json PATH"
 
 
 def load(path: Path, option: str = "") -> Mapping[str, Any]:
@@ -18,4 +26,37 @@ def load(path: Path, option: str = "") -> Mapping[str, Any]:
         raise ConfigError(f"{where}: cannot read results ({exc}); pass a file written by pytest --ptq-json") from None
     if not isinstance(data, dict) or data.get("generator") != "resnet8-ptq" or not isinstance(data.get("models"), list):
         raise ConfigError(f"{where}: not a resnet8-ptq results file; write one with pytest --ptq-json PATH")
+    schema = data.get("schema", SCHEMA)
+    if schema not in READABLE:
+        raise ConfigError(f"{where}: results schema {schema!r} is not one this resnet8-ptq reads (schema "
+                          f"{', '.join(map(str, READABLE))}); read it with the resnet8-ptq that wrote it, or "
+                          f"{WRITE_AGAIN}")
+    problem = damage(data)
+    if problem:
+        raise ConfigError(f"{where}: incomplete or damaged results ({problem}); {WRITE_AGAIN}")
     return data
+
+
+def damage(data: Mapping[str, Any]) -> str | None:
+    """What is missing or malformed in a results payload, as 'KeyError: ... in ...', else None."""
+    from ptq_helpers.matrix.thresholds import Thresholds
+    from ptq_helpers.results.record import ModelRecord, linked
+
+    def problem(exc: Exception, where: str) -> str:
+        return f"{type(exc).__name__}: {exc}" + (f" in {where}" if where else "")
+
+    checks: list[tuple[str, Any]] = [("", lambda: Thresholds.from_json(data["thresholds"]))]
+    checks += [(f"models[{i}]", lambda m=m: ModelRecord.from_json(m)) for i, m in enumerate(data["models"])]
+    checks += [(f"unsupported[{i}]", lambda u=u: [u[k] for k in ("id", "framework", "dtype", "reason")])
+               for i, u in enumerate(data.get("unsupported") or [])]
+    checks += [("", lambda: list(data.get("classes") or [])), ("", lambda: dict(data.get("meta") or {}))]
+    for where, check in checks:
+        try:
+            check()
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            return problem(exc, where)
+    try:
+        linked(ModelRecord.from_json(m) for m in data["models"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return problem(exc, "models")
+    return None

@@ -1,12 +1,15 @@
-"""One typed record per measured model; every derived fact is computed here, once. JSON is its serialisation."""
+"""One typed record per measured model; every derived fact is computed here, once. JSON is its serialisation.
+
+A record is self-describing: the writer (the store) copies what a reader needs to know of its framework, format
+and target (labels, size kind, tools) into it, so a results JSON reads without the registry that wrote it (a
+framework a conftest registered, say). Files written before those fields existed read with the raw ids as labels.
+"""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
-
-from ptq_helpers.matrix.cases import DTYPE_LABELS, FORMATS, FRAMEWORK_LABELS, FRAMEWORKS
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,22 @@ class ModelRecord:
     vs_host: TargetAgreement | None = None  # the same build on the host (targets other than host)
     runtime: Mapping[str, str] | None = None  # facts the runtime reports about how it ran the model
     hits: str | None = None  # per test image 1 = correct, np.packbits as hex: paired comparisons across runs
+    # What a reader needs of the registry, as the writer's registry had it ("" when unknown: see __post_init__).
+    framework_label: str = ""  # e.g. "ONNX Runtime"
+    dtype_label: str = ""  # e.g. "float32"
+    format_label: str = ""  # e.g. "ONNX (QDQ)"
+    size_kind: str = ""  # which size-reduction limit applies: thresholds' `min_size_reduction_<size_kind>`
+    framework_tools: str = ""  # how the framework quantizes, for the report's methodology
+    target_description: str = ""  # what the target is, e.g. "this machine's CPU, in the test process"
     base: ModelRecord | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Fill what an older file (or a hand-made record) left out: the raw ids stand in for the labels."""
+        fallback = {"framework_label": self.framework, "dtype_label": self.dtype, "format_label": self.format,
+                    "size_kind": _LEGACY_SIZE_KINDS.get(self.framework, self.framework)}
+        for name, value in fallback.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, value)
 
     @property
     def key(self) -> str:
@@ -81,21 +99,9 @@ class ModelRecord:
         return self.dtype == "fp32"
 
     @property
-    def framework_label(self) -> str:
-        return FRAMEWORK_LABELS.get(self.framework, self.framework)
-
-    @property
-    def dtype_label(self) -> str:
-        return DTYPE_LABELS.get(self.dtype, self.dtype)
-
-    @property
-    def format_label(self) -> str:
-        return FORMATS[self.format].label if self.format in FORMATS else self.format
-
-    @property
     def size_threshold(self) -> str:
-        """Which size-reduction threshold applies ('onnx' or 'torch')."""
-        return FRAMEWORKS[self.framework].size_threshold
+        """The size kind (older name)."""
+        return self.size_kind
 
     @property
     def label(self) -> str:
@@ -175,6 +181,10 @@ class ModelRecord:
 
 
 _NESTED = ("stats", "vs_host", "base")
+
+# The size kinds of the frameworks that existed before records carried `size_kind` (results files of schema 1
+# written until then): what those files meant, frozen here; a record with `size_kind` never looks at it.
+_LEGACY_SIZE_KINDS = {"onnxruntime": "onnx", "pytorch": "torch", "litert": "tflite", "openvino": "onnx"}
 
 
 def linked(records: Iterable[ModelRecord]) -> dict[str, ModelRecord]:

@@ -9,6 +9,7 @@ child that saw a forbidden instruction set fails the evaluation.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -26,7 +27,7 @@ import numpy as np
 
 from ptq_helpers.matrix.cases import Case
 from ptq_helpers.core.errors import PTQError
-from ptq_helpers.core.isa import qemu_binary
+from ptq_helpers.core.isa import cpu_facts, qemu_binary
 from ptq_helpers.core.runtime import available_cores
 
 QEMU_NOISE = "qemu-x86_64: warning: TCG doesn't support requested feature"
@@ -34,6 +35,11 @@ QEMU_NOISE = "qemu-x86_64: warning: TCG doesn't support requested feature"
 
 class TargetError(PTQError):
     """A target could not be reached or a child failed; says why and how to reproduce it."""
+
+
+@functools.cache
+def _host_flags() -> dict[str, bool]:
+    return dict(cpu_facts().get("flags") or {})
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,15 @@ class Target:
     runner: str | None = None  # "module:function" replacing the framework's runner (another kernel library)
     runner_label: str = ""  # that runner, as headers and reports name it
     needs: tuple[tuple[str, str], ...] = ()  # (module, pip extra) its runner imports
+    libraries: tuple[str, ...] = ()  # distributions whose versions shape its predictions (cache keys)
+    code: tuple[str, ...] = ()  # modules whose source shapes its predictions (beyond this one and the child)
+
+    @property
+    def code_modules(self) -> tuple[str, ...]:
+        """Modules whose source is part of the key of every prediction made on this target."""
+        own = ("ptq_helpers.targets.base", "ptq_helpers.targets.child") if not self.is_host else ()
+        runner = (self.runner.partition(":")[0],) if self.runner else ()
+        return tuple(dict.fromkeys((*own, *runner, *self.code)))
 
     @property
     def is_host(self) -> bool:
@@ -58,12 +73,22 @@ class Target:
     def applies(self, case: Case) -> bool:
         return self.formats is None or case.fmt in self.formats
 
+    def host_is_target(self) -> bool:
+        """The host's own CPU already is this target (e.g. an AVX2-only host for avx2): no emulation needed."""
+        if not self.qemu_cpu or not self.forbidden_flags:
+            return False
+        flags = _host_flags()
+        return bool(flags) and not any(flags.get(f) for f in self.forbidden_flags)
+
     def mode(self, case: Case) -> str:
-        """'in-process', 'env' (native child with ISA variables), 'qemu' (emulated child) or 'child'."""
+        """'in-process', 'env' (native child with ISA variables), 'native' (the host is the target: a plain
+        child), 'qemu' (emulated child) or 'child'."""
         if self.is_host:
             return "in-process"
         if case.fmt in self.env_formats:
             return "env"
+        if self.qemu_cpu and self.host_is_target():
+            return "native"
         return "qemu" if self.qemu_cpu else "child"
 
     def how(self, case: Case) -> str:
@@ -75,6 +100,8 @@ class Target:
             return " ".join(f"{k}={v}" for k, v in self.env.items())
         if mode == "child":
             return f"{self.runner_label or self.runner} in child processes"
+        if mode == "native":
+            return f"natively: the host has no {', '.join(self.forbidden_flags)} (it is a {self.name} CPU)"
         return "in the test process"
 
     def missing_tool(self, case: Case) -> str | None:
@@ -102,7 +129,8 @@ MCU = Target(
     "mcu", "a Cortex-M micro-controller: TensorFlow Lite Micro's reference kernels (PyPI tflite-micro), one image "
     "per invoke, in child processes; .tflite builds only", formats=frozenset({"tflite"}),
     runner="ptq_helpers.targets.tflm:runner", runner_label="the TensorFlow Lite Micro interpreter",
-    needs=(("tflite_micro", "mcu"),),
+    needs=(("tflite_micro", "mcu"),), libraries=("tflite-micro", "ethos-u-vela", "ai-edge-litert"),
+    code=("ptq_helpers.targets.mcu", "ptq_helpers.targets.vela", "ptq_helpers.backends.litert"),
 )
 TARGETS: dict[str, Target] = {t.name: t for t in (HOST, AVX2, MCU)}
 # The kernel library a .tflite runs with on each target that runs one.
@@ -188,7 +216,7 @@ def predict(case: Case, target: Target, model: Path, images_npy: Path, n_images:
                 child.proc.wait()
     seen = [json.loads(c.facts.read_text()) for c in children]
     for child, facts in zip(children, seen):
-        wrong = [f for f in target.forbidden_flags if mode == "qemu" and facts["cpu"]["flags"].get(f)]
+        wrong = [f for f in target.forbidden_flags if mode in ("qemu", "native") and facts["cpu"]["flags"].get(f)]
         if wrong:
             raise child.failure(f"saw {', '.join(wrong)}: the CPU of target {target.name} was not restricted",
                                 env_text)

@@ -1,0 +1,1 @@
+"""Unit tests of the helpers on synthetic data: no real data, no models, no process started; fast."""

@@ -1,0 +1,66 @@
+"""Held-out selection of the best build per backend: chosen on one half, reported on the other, with win
+probabilities and a tie verdict (synthetic per-image results, no models needed)."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+
+from ptq_helpers.analysis import selection
+from ptq_helpers.report import document as report, payload as results
+from ptq_helpers.results.record import linked
+from ptq_helpers.matrix.thresholds import Thresholds
+from tests import fakes
+
+LABELS = "".join(str(c) for c in np.repeat(np.arange(10), 1000))
+
+
+def _hits(correct: np.ndarray) -> str:
+    return np.packbits(correct).tobytes().hex()
+
+
+def _records(gap: int) -> dict:
+    """ort-fp32 right on 8719 images; ort-int8-qdq on 8612; ort-uint8-qdq on 8612 + `gap` more."""
+    rng = np.random.default_rng(0)
+    base = np.zeros(10_000, bool)
+    base[rng.choice(10_000, 8719, replace=False)] = True
+    int8 = base.copy()
+    int8[np.flatnonzero(base)[:107]] = False
+    uint8 = int8.copy()
+    uint8[np.flatnonzero(~int8)[:gap]] = True
+    recs = fakes.seed_records()
+    hits = {"ort-fp32": base, "ort-int8-qdq": int8, "ort-uint8-qdq": uint8}
+    return linked(replace(r, hits=_hits(hits[r.id]), correct=int(hits[r.id].sum()),
+                          accuracy=hits[r.id].sum() / 100) if r.id in hits else r for r in recs.values())
+
+
+def test_halves_are_fixed_and_stratified() -> None:
+    labels = np.repeat(np.arange(10), 1000)
+    a = selection.half_a(labels)
+    assert np.array_equal(a, selection.half_a(labels)) and a.sum() == 5000
+    assert np.bincount(labels[a], minlength=10).tolist() == [500] * 10
+
+
+def test_a_clear_winner_is_chosen_on_one_half_and_reported_on_the_other() -> None:
+    out = selection.held_out(_records(gap=150), Thresholds(), LABELS)["backends"]["onnxruntime"]
+    assert out["verdict"] == "clear" and out["recommended"] == "ort-uint8-qdq"
+    assert [c["model"] for c in out["cross_fitted"]] == ["ort-uint8-qdq"] * 2
+    assert {(c["selected_on"], c["reported_on"]) for c in out["cross_fitted"]} == {("A", "B"), ("B", "A")}
+    assert out["win_probability"]["ort-uint8-qdq"] > 0.99
+
+
+def test_inseparable_builds_are_a_tie_and_the_smaller_file_is_recommended() -> None:
+    recs = _records(gap=3)  # 0.03 point apart: not separable on 10,000 images
+    out = selection.held_out(recs, Thresholds(), LABELS)["backends"]["onnxruntime"]
+    assert out["verdict"] == "tie" and set(out["tied"]) == {"ort-uint8-qdq", "ort-int8-qdq"}
+    smaller = min(("ort-int8-qdq", "ort-uint8-qdq"), key=lambda k: recs[k].size_bytes)
+    assert out["recommended"] == smaller and 0.0 < out["win_probability"]["ort-uint8-qdq"] < 1.0
+    run = fakes.run_results(recs)
+    run.labels = LABELS
+    data = json.loads(json.dumps(results.payload(run, Thresholds(), {})))
+    assert data["selection"]["seed"] == selection.SPLIT_SEED and len(data["selection"]["half_a"]) == 2500
+    text = report.render(data)
+    assert "## Best per backend, chosen on held-out images" in text
+    assert f"tie among 2: ship `{smaller}` (smallest)" in text
+    assert "on held-out images a **tie** with 1 other build(s)" in text

@@ -1,0 +1,45 @@
+"""Deployment targets, in this process: how each runtime reaches avx2, target names, shards (the emulated CPU and
+the evaluation children: tests/selftest/test_targets.py; the avx2 gates themselves run through the ordinary
+gate tests, `--ptq-targets=host,avx2`)."""
+from __future__ import annotations
+
+import pytest
+
+from ptq_helpers.matrix import cases
+from ptq_helpers.targets import base as targets
+from ptq_helpers.targets.base import AVX2
+
+
+def test_each_runtime_reaches_avx2_its_own_way() -> None:
+    assert AVX2.mode(cases.get("ort-int8-qdq")) == "qemu" and AVX2.mode(cases.get("torch-int8-fx")) == "qemu"
+    assert AVX2.mode(cases.get("torch-int8-pt2e")) == "env" and AVX2.env["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    assert targets.HOST.mode(cases.get("ort-int8-qdq")) == "in-process"
+
+
+def test_target_names_are_parsed_and_unknown_ones_listed() -> None:
+    import argparse
+
+    assert targets.parse_targets("host, avx2,host") == ("host", "avx2")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"unknown target 'arm'; known: host, avx2, mcu"):
+        targets.parse_targets("host,arm")
+
+
+def test_shards_cover_every_image_once() -> None:
+    assert targets.shards(10_000, 2) == [(0, 5000), (5000, 10_000)]
+    assert targets.shards(3, 8) == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_an_avx2_only_host_is_the_avx2_target_natively(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the host has none of the flags the avx2 target forbids, it is evaluated natively (no qemu), and the
+    header, JSON and report say so through `how`; a host with AVX-512 or VNNI still goes through qemu."""
+    from ptq_helpers.matrix import cases
+    from ptq_helpers.targets import base
+
+    case = cases.get("ort-int8-qdq")
+    monkeypatch.setattr(base, "_host_flags", lambda: {"avx2": True, "avx512f": False, "avx512_vnni": False,
+                                                      "avx_vnni": False, "amx_int8": False})
+    assert base.AVX2.mode(case) == "native"
+    assert base.AVX2.how(case).startswith("natively: the host has no avx512f, avx512_vnni")
+    assert base.AVX2.missing_tool(case) is None  # no emulator needed
+    monkeypatch.setattr(base, "_host_flags", lambda: {"avx2": True, "avx512f": True, "avx512_vnni": True})
+    assert base.AVX2.mode(case) == "qemu" and base.AVX2.how(case) == "qemu-x86_64 -cpu Haswell"
