@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from ptq_helpers.analysis import stats
-from ptq_helpers.backends import evaluate
+from ptq_helpers.backends import diagnose, evaluate
 from ptq_helpers.data import calibration, cifar
 from ptq_helpers.matrix import cases
-from ptq_helpers.targets import mcu, base as targets, tflm, vela
+from ptq_helpers.targets import arm64, mcu, base as targets, tflm, vela
 from ptq_helpers.core.artifacts import Stored, cache_key, cached, get_or_build, source_sha256
 from ptq_helpers.matrix.cases import Case
 from ptq_helpers.data.contract import check_onnx, model_files, model_sha256
@@ -231,8 +231,11 @@ class Store:
                 say(f"{name}: evaluating {len(self.test.labels):,} images on target {target.name} "
                          f"({target.how(case)}) ...")
                 with tempfile.TemporaryDirectory(prefix="ptq-target-") as work:
-                    probs, facts = targets.predict(case, target, stored.path, self.test_images_npy,
-                                                   len(self.test.labels), 1, Path(work))
+                    if target.arch == "aarch64":  # emulated Arm: the fp32 probe guards the emulator first
+                        probs, facts = self._arm_predictions(case, target, stored, draw, name, Path(work))
+                    else:
+                        probs, facts = targets.predict(case, target, stored.path, self.test_images_npy,
+                                                       len(self.test.labels), 1, Path(work), cache=self.settings.cache)
                 say(f"{name}: evaluated in {facts['wall_s']:.0f} s ({facts['children']} child processes)")
                 atomic_write_bytes(folder / "facts.json", json.dumps(facts).encode())
             with open(tmp, "wb") as fh:
@@ -243,6 +246,18 @@ class Store:
         if (folder / "facts.json").is_file():
             self.on_target_facts(target.name, json.loads((folder / "facts.json").read_text()))
         return preds
+
+    def _arm_predictions(self, case: Case, target: Target, stored: Stored, draw: int, name: str | None,
+                         work: Path) -> tuple[np.ndarray, dict[str, object]]:
+        """An Arm evaluation behind the fp32 probe (docs/arm.md): the fp32 model on a stratified subset must agree
+        with the host's fp32 before the build's numbers count; the drop is gated against the host's fp32."""
+        fp32 = cases.get(case.baseline_id)
+        fp32_stored = self.artifact(fp32)
+        host_fp32 = np.load(self._predictions(fp32, HOST, fp32_stored, 0).path)
+        host_own = None if case.is_fp32 else np.load(self._predictions(case, HOST, stored, draw, name).path)
+        return arm64.evaluate(case, target, stored.path, self.test_images_npy, len(self.test.labels), work,
+                              fp32_case=fp32, fp32_model=fp32_stored.path, host_fp32_probs=host_fp32,
+                              labels=self.test.labels, host_probs=host_own, cache=self.settings.cache)
 
     def reference_predictions(self, name: str, path: Path, target: Target) -> np.ndarray:
         """Top-1 of a given .tflite (e.g. MLPerf's own int8 model) on a target, with the LiteRT case's runner on
@@ -265,6 +280,22 @@ class Store:
         done = get_or_build(folder, "budget.json", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)
         self.on_event(BuildEvent(case.id, "mcu budget", done.built))
         return McuBudget.from_json(json.loads(done.path.read_text()))
+
+    def diagnosis(self, case: Case, images: int) -> list[dict[str, object]]:
+        """Per-layer SQNR of a quantized ONNX model against the fp32 source on the first `images` test images,
+        measured once per model, source, images, code and versions (a warm run reads it, importing no runtime)."""
+        stored = self.artifact(case)
+        key = cache_key({"model": stored.sha256, "source": self.source_sha256, "test": self.test.sha256,
+                         "images": images, "versions": self.versions, "code": source_sha256(diagnose)})
+        folder = self.settings.cache / "diagnosis" / f"{case.id}-{key[:16]}"
+
+        def run(tmp: Path) -> None:
+            rows = diagnose.activation_sqnr(case, self.source, stored.path, self.test.images(np.arange(images)))
+            tmp.write_text(json.dumps(rows))
+
+        done = get_or_build(folder, "sqnr.json", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)
+        self.on_event(BuildEvent(case.id, "per-layer diagnosis", done.built))
+        return json.loads(done.path.read_text())
 
     def _runtime_facts(self, case: Case, stored: Stored) -> dict[str, str] | None:
         """What the runtime reports about how it runs the model (asked once per model, runner code and library
@@ -291,7 +322,8 @@ class Store:
         stored = self.artifact(case, draw)
         probs = np.load(self._predictions(case, target, stored, draw).path)
         metrics = evaluate.score(probs.argmax(1), self.test.labels)
-        base = None if case.is_fp32 or draw else self.result(cases.get(case.baseline_id), target=target)
+        base_target = HOST if target.arch == "aarch64" else target  # Arm: the probe-validated host fp32
+        base = None if case.is_fp32 or draw else self.result(cases.get(case.baseline_id), target=base_target)
         host = None if target.is_host or draw else self.result(case)
         record = ModelRecord(
             id=case.id, framework=case.framework, dtype=case.dtype, format=case.fmt, baseline_id=case.baseline_id,

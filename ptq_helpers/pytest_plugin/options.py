@@ -93,8 +93,10 @@ RUN_OPTIONS: tuple[Option, ...] = (
            "number of xdist workers)", "N"),
     Option("targets", "--ptq-targets", "ptq_targets", parse_targets, ("host",),
            "deployment targets every model is evaluated and gated on, comma-separated: host (this CPU), avx2 "
-           "(an AVX2-only x86-64 CPU, emulated; needs qemu-user), mcu (TensorFlow Lite Micro's kernels; needs "
-           "the mcu extra)", "host,avx2,mcu"),
+           "(an AVX2-only x86-64 CPU: emulated with qemu-user, native on an AVX2-only host), mcu (TensorFlow Lite "
+           "Micro's kernels; needs the mcu extra), arm64-a72 / arm64-n1 / arm64-max (Cortex-A72, Neoverse-N1, "
+           "qemu's max without SME: ONNX Runtime and LiteRT under qemu-aarch64; needs qemu-user and python -m "
+           "ptq_helpers.targets.arm_setup)", "host,avx2,mcu,arm64-n1"),
 )
 
 
@@ -141,7 +143,9 @@ def register(parser: Any) -> None:
     group.addoption("--ptq-baseline", metavar="OLD.json", type=baseline_file,
                     help="compare this run with an earlier --ptq-json file and fail on a regression "
                          "(limits as python -m ptq_helpers.compare's defaults)")
-    add_options(THRESHOLD_OPTIONS, group, parser.addini)
+    sizes = size_options()  # beside the other file-size limit, in the help's order
+    add_options(THRESHOLD_OPTIONS[:2] + sizes + THRESHOLD_OPTIONS[2:], group, parser.addini)
+    _ADDED.extend(o.flag for o in sizes)
     register_new()
 
 

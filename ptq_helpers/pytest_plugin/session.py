@@ -93,6 +93,7 @@ class PTQSession:
     mixed: list[str] = field(default_factory=list)  # on the controller: kinds of CPU the workers ran on, if >1
     baseline: tuple[Path, Any] | None = None  # --ptq-baseline: (path, its results)
     closing: list[str] = field(default_factory=list)  # lines for the end of the terminal summary
+    under_xdist: bool = False  # a worker, or a controller with -n: benchmarks cannot time, so they are left out
 
     @classmethod
     def configure(cls, config: pytest.Config) -> PTQSession:
@@ -123,7 +124,8 @@ class PTQSession:
         clash = outputs.distinct(*paths)
         if clash:
             raise pytest.UsageError(clash)
-        session = cls(settings, th, *paths, baseline=config.getoption("ptq_baseline"))
+        session = cls(settings, th, *paths, baseline=config.getoption("ptq_baseline"),
+                      under_xdist=bool(workerinput) or getattr(config.option, "dist", "no") != "no")
         if not workerinput and getattr(config.option, "dist", "no") == "load" and not any(
                 a.startswith("--dist") or a == "-d" for a in config.invocation_params.args):
             config.option.dist = "loadgroup"  # -n without --dist: schedule by model (see deselect)
@@ -135,7 +137,8 @@ class PTQSession:
     # --- collection -------------------------------------------------------------------------------
     def in_run(self, item: pytest.Item, bench_only: bool) -> bool:
         """Whether an item belongs to this run's matrix, markers and --benchmark-only selection."""
-        if bench_only and "benchmark" not in getattr(item, "fixturenames", ()):
+        timed = "benchmark" in getattr(item, "fixturenames", ())
+        if (bench_only and not timed) or (timed and self.under_xdist):  # pytest-benchmark is off under xdist
             return False
         if item.get_closest_marker("slow") and not self.settings.sweep_draws:
             return False
@@ -179,7 +182,9 @@ class PTQSession:
                 "no fp32 pin; each framework's measured fp32 is its baseline")] if s.assets.model else []),
             f"resnet8-ptq: matrix {s.matrix} ({len(cases.selected(s.matrix))} configurations); calibration seed "
             f"{s.seed}, {s.per_class}/class from train; threads {s.threads}/test process; CPU {runtime.cpu_name()}",
-            "resnet8-ptq: thresholds " + ", ".join(f"{k}={val}" for k, val in self.thresholds.__dict__.items()),
+            "resnet8-ptq: thresholds " + ", ".join(f"{k}={val}" for k, val in self.thresholds.to_json().items()),
+            *(["resnet8-ptq: benchmarks: off under -n (pytest-xdist); time them with pytest --benchmark-only"]
+              if self.under_xdist else []),
             "resnet8-ptq: targets " + "; ".join(
                 f"host = {summary(cpu_facts())}" if name == "host" else f"{name} = {TARGETS[name].description}"
                 for name in s.targets),

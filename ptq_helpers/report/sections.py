@@ -277,7 +277,9 @@ def methodology(view: View) -> list[str]:
     cal = meta.get("calibration", {})
     out = ["## Methodology", "",
            "- **Model:** MLPerf Tiny ResNet8 (CIFAR-10), fp32 ONNX sha256 "
-           f"`{meta.get('source_sha256', '?')}`; the PyTorch models are onnx2torch conversions of the same file.",
+           f"`{meta.get('source_sha256', '?')}`"
+           + ("; the PyTorch models are onnx2torch conversions of the same file." if "pytorch" in view.frameworks()
+              else "."),
            f"- **Evaluation data:** the 10,000 CIFAR-10 test images (pixel sha256 `{meta.get('test_sha256', '?')}`), "
            "float32 NHWC 0..255.",
            f"- **Calibration data:** {cal.get('per_class', '?')} images per class from the 50,000 "
@@ -295,7 +297,7 @@ def methodology(view: View) -> list[str]:
             for m in view.models.values()]
     out += ["Quantization settings:", "", *_table(("Model", "Settings"), rows)]
     tools = dict.fromkeys(m.framework_tools for m in view.models.values() if m.framework_tools)
-    out += ["Quantization tools: " + "; ".join(tools) + ".", ""]
+    out += ["Quantization tools: " + "; ".join(tools) + ".", ""] if tools else []
     versions = meta.get("versions", {})
     out += [f"- **Machine:** CPU {meta.get('cpu', '?')}, {meta.get('threads', '?')} thread(s) per test process.",
             "- **Libraries:** " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]

@@ -1,5 +1,8 @@
 """Deployment targets: the CPU a build will run on, reached without owning it.
 
+`arm64-a72`, `arm64-n1` and `arm64-max` are Arm CPUs: the aarch64 wheels of the host's ONNX Runtime and LiteRT
+versions in a Debian arm64 CPython userland (ptq_helpers.targets.arm_setup) under `qemu-aarch64 -cpu <cpu>`
+(ptq_helpers.targets.arm64 starts them and guards against emulator faults).
 `avx2` is an AVX2-only x86-64 CPU (no AVX-512, no VNNI). Runtimes that pick their int8 kernels by
 CPUID (ONNX Runtime's MLAS, fbgemm) have no switch for it, so their evaluation runs in child
 processes under `qemu-x86_64 -cpu Haswell` (user-mode emulation: CPUID itself says Haswell); oneDNN
@@ -12,7 +15,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -25,7 +30,7 @@ from importlib.util import find_spec
 
 import numpy as np
 
-from ptq_helpers.matrix.cases import Case
+from ptq_helpers.matrix.cases import Case, resolve
 from ptq_helpers.core.errors import PTQError
 from ptq_helpers.core.isa import cpu_facts, qemu_binary
 from ptq_helpers.core.runtime import available_cores
@@ -35,6 +40,10 @@ QEMU_NOISE = "qemu-x86_64: warning: TCG doesn't support requested feature"
 
 class TargetError(PTQError):
     """A target could not be reached or a child failed; says why and how to reproduce it."""
+
+
+def _host_machine() -> str:
+    return {"AMD64": "x86_64", "arm64": "aarch64"}.get(platform.machine(), platform.machine())
 
 
 @functools.cache
@@ -52,6 +61,10 @@ class Target:
     env: Mapping[str, str] = field(default_factory=dict)  # ISA switches, for the formats in env_formats
     env_formats: frozenset[str] = frozenset()
     forbidden_flags: tuple[str, ...] = ()  # a child that sees one of these was not restricted
+    required_flags: tuple[str, ...] = ()  # a child that lacks one of these ran on another CPU
+    cpu_model: str | None = None  # the model name a child must see (None: not checked)
+    arch: str = "x86_64"  # the machine the children are (under qemu-user: emulated)
+    launcher: str | None = None  # "module:function"(target) -> (command prefix incl. python, env): its own userland
     formats: frozenset[str] | None = None  # the model formats it runs (None: all)
     runner: str | None = None  # "module:function" replacing the framework's runner (another kernel library)
     runner_label: str = ""  # that runner, as headers and reports name it
@@ -75,7 +88,7 @@ class Target:
 
     def host_is_target(self) -> bool:
         """The host's own CPU already is this target (e.g. an AVX2-only host for avx2): no emulation needed."""
-        if not self.qemu_cpu or not self.forbidden_flags:
+        if not self.qemu_cpu or not self.forbidden_flags or self.arch != _host_machine():
             return False
         flags = _host_flags()
         return bool(flags) and not any(flags.get(f) for f in self.forbidden_flags)
@@ -95,7 +108,7 @@ class Target:
         """How this target is reached for a case, for headers, reports and cache keys."""
         mode = self.mode(case)
         if mode == "qemu":
-            return f"qemu-x86_64 -cpu {self.qemu_cpu}"
+            return f"qemu-{self.arch} -cpu {self.qemu_cpu}" + (f" {self.runner_label}" if self.runner_label else "")
         if mode == "env":
             return " ".join(f"{k}={v}" for k, v in self.env.items())
         if mode == "child":
@@ -106,7 +119,10 @@ class Target:
 
     def missing_tool(self, case: Case) -> str | None:
         """Why this machine cannot reach the target for a case (a skip reason), or None."""
-        if self.mode(case) == "qemu" and qemu_binary() is None:
+        if self.mode(case) == "qemu" and self.arch != "x86_64" and shutil.which(f"qemu-{self.arch}") is None:
+            return (f"target {self.name} emulates a {self.qemu_cpu} CPU with qemu-{self.arch} (qemu-user), which is "
+                    f"not installed: apt-get install qemu-user (Debian/Ubuntu), then rerun")
+        if self.mode(case) == "qemu" and self.arch == "x86_64" and qemu_binary() is None:
             return (f"target {self.name} emulates a {self.qemu_cpu} CPU with qemu-user, which is not installed: "
                     f"apt-get install qemu-user (Debian/Ubuntu), then rerun")
         missing = [(m, extra) for m, extra in self.needs if find_spec(m) is None]
@@ -132,9 +148,25 @@ MCU = Target(
     needs=(("tflite_micro", "mcu"),), libraries=("tflite-micro", "ethos-u-vela", "ai-edge-litert"),
     code=("ptq_helpers.targets.mcu", "ptq_helpers.targets.vela", "ptq_helpers.backends.litert"),
 )
-TARGETS: dict[str, Target] = {t.name: t for t in (HOST, AVX2, MCU)}
+_ARM = dict(arch="aarch64", formats=frozenset({"onnx", "qdq", "qoperator", "tflite"}), required_flags=("asimd",),
+            launcher="ptq_helpers.targets.arm64:launch", runner_label="in the Debian arm64 CPython 3.11 userland",
+            libraries=("ai-edge-litert", "onnxruntime"),
+            code=("ptq_helpers.targets.arm64", "ptq_helpers.targets.arm_cpu", "ptq_helpers.targets.arm_setup"))
+_ARM_TEXT = ("ONNX Runtime and LiteRT (XNNPACK) aarch64 wheels of the host's versions under qemu-aarch64 -cpu {}; "
+             "ONNX and .tflite builds, gated against the host's fp32 after an fp32 probe on the target")
+ARM64_A72 = Target("arm64-a72", "an Arm Cortex-A72 (Armv8.0-A NEON, no dot-product): " + _ARM_TEXT.format("cortex-a72"),
+                   qemu_cpu="cortex-a72", forbidden_flags=("asimddp", "i8mm", "sve"), cpu_model="Cortex-A72", **_ARM)
+ARM64_N1 = Target("arm64-n1", "an Arm Neoverse-N1 (Armv8.2-A, dot-product, no i8mm/SVE): " + _ARM_TEXT.format(
+                  "neoverse-n1"), qemu_cpu="neoverse-n1", forbidden_flags=("i8mm", "sve"), cpu_model="Neoverse-N1",
+                  **{**_ARM, "required_flags": ("asimd", "asimddp")})
+# qemu 7.2's `max` runs XNNPACK's SME kernels wrongly (10.85% on litert-int8): SME off.
+ARM64_MAX = Target("arm64-max", "qemu's `max` Arm CPU (Armv9-class: dot-product, i8mm, SVE2; SME off): " + _ARM_TEXT.format(
+                   "max,sme=off"), qemu_cpu="max,sme=off", forbidden_flags=("sme",),
+                   **{**_ARM, "required_flags": ("asimd", "asimddp", "i8mm", "sve2")})
+TARGETS: dict[str, Target] = {t.name: t for t in (HOST, AVX2, MCU, ARM64_A72, ARM64_N1, ARM64_MAX)}
 # The kernel library a .tflite runs with on each target that runs one.
-REFERENCE_KERNELS = {"host": "LiteRT default (XNNPACK)", "mcu": "TFLite Micro reference kernels"}
+REFERENCE_KERNELS = {"host": "LiteRT default (XNNPACK)", "mcu": "TFLite Micro reference kernels",
+                     **{t: "LiteRT default (XNNPACK), aarch64" for t in ("arm64-a72", "arm64-n1", "arm64-max")}}
 
 
 def parse_targets(raw: str) -> tuple[str, ...]:
@@ -147,6 +179,21 @@ def parse_targets(raw: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(f"unknown target {', '.join(map(repr, unknown)) or repr(raw)}; "
                                          f"known: {', '.join(TARGETS)} (comma-separated, e.g. host,avx2)")
     return names
+
+
+def check_cpu(target: Target, cpu: Mapping[str, Any]) -> str | None:
+    """Why a child that saw `cpu` did not run on `target`'s CPU, or None."""
+    flags = cpu.get("flags") or {}
+    wrong = [f for f in target.forbidden_flags if flags.get(f)]
+    if wrong:
+        return f"saw {', '.join(wrong)}: the CPU of target {target.name} was not restricted"
+    lacking = [f for f in target.required_flags if not flags.get(f)]
+    model = cpu.get("model_name")
+    if lacking or (target.cpu_model and model != target.cpu_model):
+        return (f"saw a {model or '?'} CPU ({cpu.get('machine', '?')}, no {', '.join(lacking) or 'missing flag'}) "
+                f"instead of target {target.name}'s {target.cpu_model or target.qemu_cpu}: the emulated CPU was "
+                f"not the one asked for")
+    return None
 
 
 def shards(n: int, workers: int) -> list[tuple[int, int]]:
@@ -177,8 +224,9 @@ class _Child:
 
 
 def predict(case: Case, target: Target, model: Path, images_npy: Path, n_images: int, threads: int,
-            workdir: Path, workers: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-    """Probabilities for images_npy[:n_images] computed on `target`, and what the children saw."""
+            workdir: Path, workers: int | None = None, cache: Path | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Probabilities for images_npy[:n_images] computed on `target`, and what the children saw (`cache`: where a
+    target with its own userland keeps it; default: the suite's cache folder)."""
     mode = target.mode(case)
     reason = target.missing_tool(case)
     if reason:
@@ -191,13 +239,19 @@ def predict(case: Case, target: Target, model: Path, images_npy: Path, n_images:
     env.update(extra)
     env_text = "".join(f"{k}={shlex.quote(v)} " for k, v in extra.items())
     prefix = [qemu_binary() or "qemu-x86_64", "-cpu", str(target.qemu_cpu)] if mode == "qemu" else []
+    launch = [*prefix, sys.executable]
+    if target.launcher and mode == "qemu":  # its own userland: an emulator, a root and a foreign python
+        launch, guest = resolve(target.launcher)(target, cache)
+        prefix = launch[:1]
+        env = {**guest, **extra, "OMP_NUM_THREADS": str(threads)}
+        env_text += "".join(f"{k}={shlex.quote(v)} " for k, v in guest.items() if os.environ.get(k) != v)
     workdir.mkdir(parents=True, exist_ok=True)
     children: list[_Child] = []
     started = time.perf_counter()
     try:
         for i, (start, stop) in enumerate(shards(n_images, workers or available_cores())):
             out, facts, err = (workdir / f"shard-{i}.{ext}" for ext in ("npy", "json", "stderr"))
-            cmd = [*prefix, sys.executable, "-m", "ptq_helpers.targets.child", "--case", case.id, "--model",
+            cmd = [*launch, "-m", "ptq_helpers.targets.child", "--case", case.id, "--model",
                    str(model), "--images", str(images_npy), "--start", str(start), "--stop", str(stop),
                    "--threads", str(threads), "--out", str(out), "--facts", str(facts)]
             if target.runner:
@@ -216,10 +270,9 @@ def predict(case: Case, target: Target, model: Path, images_npy: Path, n_images:
                 child.proc.wait()
     seen = [json.loads(c.facts.read_text()) for c in children]
     for child, facts in zip(children, seen):
-        wrong = [f for f in target.forbidden_flags if mode in ("qemu", "native") and facts["cpu"]["flags"].get(f)]
+        wrong = check_cpu(target, facts["cpu"]) if mode in ("qemu", "native") else None
         if wrong:
-            raise child.failure(f"saw {', '.join(wrong)}: the CPU of target {target.name} was not restricted",
-                                env_text)
+            raise child.failure(wrong, env_text)
     probs = np.concatenate([np.load(c.out) for c in children])
     emulator = subprocess.run([prefix[0], "--version"], capture_output=True, text=True).stdout.splitlines()[:1] \
         if prefix else []

@@ -12,6 +12,7 @@ import argparse
 import io
 import json
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,15 @@ def _atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def _cpu_facts() -> dict[str, object]:
+    """The CPU this process sees: CPUID on x86-64, HWCAP and MIDR_EL1 on aarch64 (both true under qemu-user)."""
+    if platform.machine() in ("aarch64", "arm64"):
+        from ptq_helpers.targets.arm_cpu import cpu_facts as arm_facts
+
+        return arm_facts()
+    return cpu_facts()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,9 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     np.save(buffer, probs)
     _atomic(args.out, buffer.getvalue())
     runtime = {"images": len(images), "load_s": round(t1 - t0, 2), "predict_s": round(t2 - t1, 2)}
+    runtime.update(python=platform.python_version(), machine=platform.machine(), numpy=np.__version__)
+    for module in ("onnxruntime", "ai_edge_litert"):  # the versions the child really ran (pinned to the host's)
+        if module in sys.modules:
+            runtime[module] = getattr(sys.modules[module], "__version__", "?")
     if "torch" in sys.modules:
         runtime["torch_cpu_capability"] = sys.modules["torch"].backends.cpu.get_cpu_capability()
-    _atomic(args.facts, json.dumps({"cpu": cpu_facts(), "runtime": runtime}).encode())
+    _atomic(args.facts, json.dumps({"cpu": _cpu_facts(), "runtime": runtime}).encode())
     return 0
 
 

@@ -67,22 +67,6 @@ def test_openvino_fp32_matches_onnxruntime(ptq_store) -> None:
     assert ov.record.runtime["inference precision"] == "f32", ov.record.runtime
 
 
-@pytest.mark.parametrize("case", [c for c in cases.QUANTIZED if c.framework == "pytorch"], ids=str)
-def test_torch_model_runs_on_its_own_engine(case: cases.Case, ptq_store, test_split) -> None:
-    """The quantized engine is process-global and changes results; a stale setting must not leak in."""
-    import torch
-
-    from ptq_helpers.backends.evaluate import make_runner
-
-    result = ptq_store.result(case)
-    other = "x86" if case.quant.engine != "x86" else "fbgemm"
-    torch.backends.quantized.engine = other  # stale setting at load time ...
-    run = make_runner(case, result.artifact.path, ptq_store.settings.threads)
-    torch.backends.quantized.engine = other  # ... and at call time
-    preds = run(test_split.images(np.arange(2000))).argmax(1)
-    np.testing.assert_array_equal(preds, result.predictions[:2000])
-
-
 def test_distinct_configurations_give_distinct_models(ptq_store) -> None:
     """A setting that silently has no effect (like Entropy calibration in quantize_static) shows up here."""
     from ptq_helpers.report import payload as results

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
-from ptq_helpers.backends import diagnose
 from ptq_helpers.matrix import cases
 from ptq_helpers.pytest_plugin.failures import explained
 
@@ -19,8 +17,7 @@ def test_per_layer_sqnr_of_the_worst_ort_qdq_model(ptq_store, test_split, ptq_se
               if c in cases.QUANTIZED and c.framework == "onnxruntime" and c.quant.quant_format == "QDQ"]
     worst = min(chosen, key=lambda c: explained(lambda: ptq_store.result(c)).metrics.accuracy)
     result = ptq_store.result(worst)
-    rows = diagnose.activation_sqnr(worst, ptq_store.source, result.artifact.path,
-                                    test_split.images(np.arange(IMAGES)))
+    rows = explained(lambda: ptq_store.diagnosis(worst, IMAGES))
     compared = [r for r in rows if r["vs_fp32_sqnr_db"] is not None]
     assert compared, f"{worst.id}: no activation could be matched to the fp32 model"
     assert all(math.isfinite(r["vs_fp32_sqnr_db"]) for r in compared)

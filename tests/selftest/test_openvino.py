@@ -39,7 +39,7 @@ def test_accuracy_control_reverts_and_says_what_it_reached(openvino_present, ptq
     dest = tmp_path / "model.ir.zip"
     calibration = train_split.images(ptq_store.calibration_indices[::10])
     openvino_backend.build_int8(case, ptq_store.source, calibration, dest,
-                                validation=(images[chosen], labels[chosen]), max_drop=0.0)
+                                validation=(images[chosen], labels[chosen]), ov_max_drop=0.0)
 
     with zipfile.ZipFile(dest) as archive:
         control = json.loads(archive.read(openvino_backend.CONTROL))

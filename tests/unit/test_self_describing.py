@@ -48,7 +48,7 @@ def _cli(module: str, *args: str | Path) -> subprocess.CompletedProcess:
 
 
 def test_the_json_carries_every_fact_a_reader_needs() -> None:
-    data = toy_payload()
+    data = toy_payload(int8_size=600)
     toy = {m["id"]: m for m in data["models"]}["toy-int8"]
     assert {k: toy[k] for k in TOY} == TOY and toy["dtype_label"] == "int8"
     assert data["thresholds"]["min_size_reduction_npy"] == 60.0
@@ -84,8 +84,8 @@ def test_unknown_framework_renders_with_the_report_cli_in_a_fresh_interpreter(tm
     assert "size reduction at least 60% for Toy (size kind `npy`)" in text
     assert "| Toy (fp32 baseline) | float32 | 87.19% |" in text
     assert "| Toy | uint8 | N/A | N/A | N/A | Not supported (no unsigned toys) | `toy-uint8` |" in text
-    assert "| Toy-only deployment | none passes every gate |" in text  # toy-int8 fails its size gate (70% < 60%? no)
-    assert "- toy-int8: size reduction 70.0%" not in text
+    assert "| Toy-only deployment | Toy int8 (`toy-int8`) | 86.50% | -0.69 |" in text
+    assert "No configuration exceeds a threshold." in text
 
 
 def test_the_reader_needs_no_registry(tmp_path: Path) -> None:
