@@ -71,7 +71,7 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any], limits: Limits) -> t
         growth = 100.0 * (n.size_bytes - o.size_bytes) / o.size_bytes
         speed = [_throughput(old, key), _throughput(new, key)]
         slowdown = 100.0 * (1 - speed[1] / speed[0]) if all(speed) else None
-        drop = "" if n.is_fp32 or o.drop is None or n.drop is None else f", drop {o.drop:.2f} → {n.drop:.2f}"
+        drop = "" if n.is_fp32 or o.drop is None or n.drop is None else f", Δ vs fp32 {-o.drop:+.2f} → {-n.drop:+.2f} points"
         lines.append(f"{key}: top-1 {o.accuracy:.2f}% → {n.accuracy:.2f}% ({n.accuracy - o.accuracy:+.2f}){drop}, size {o.size_bytes:,} → "
                      f"{n.size_bytes:,} B ({growth:+.1f}%)"
                      + (f", batch 256 {speed[0]:,.0f} → {speed[1]:,.0f} img/s ({100 * (speed[1] / speed[0] - 1):+.1f}%)" if slowdown is not None

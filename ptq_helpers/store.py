@@ -234,8 +234,11 @@ class Store:
                     if target.arch == "aarch64":  # emulated Arm: the fp32 probe guards the emulator first
                         probs, facts = self._arm_predictions(case, target, stored, draw, name, Path(work))
                     else:
+                        # one child per core of this test process (its thread budget): xdist workers that
+                        # evaluate at once then never run more emulators than the machine has cores
                         probs, facts = targets.predict(case, target, stored.path, self.test_images_npy,
-                                                       len(self.test.labels), 1, Path(work), cache=self.settings.cache)
+                                                       len(self.test.labels), 1, Path(work), cache=self.settings.cache,
+                                                       workers=self.settings.threads)
                 say(f"{name}: evaluated in {facts['wall_s']:.0f} s ({facts['children']} child processes)")
                 atomic_write_bytes(folder / "facts.json", json.dumps(facts).encode())
             with open(tmp, "wb") as fh:
@@ -257,7 +260,8 @@ class Store:
         host_own = None if case.is_fp32 else np.load(self._predictions(case, HOST, stored, draw, name).path)
         return arm64.evaluate(case, target, stored.path, self.test_images_npy, len(self.test.labels), work,
                               fp32_case=fp32, fp32_model=fp32_stored.path, host_fp32_probs=host_fp32,
-                              labels=self.test.labels, host_probs=host_own, cache=self.settings.cache)
+                              labels=self.test.labels, host_probs=host_own, cache=self.settings.cache,
+                              workers=self.settings.threads)
 
     def reference_predictions(self, name: str, path: Path, target: Target) -> np.ndarray:
         """Top-1 of a given .tflite (e.g. MLPerf's own int8 model) on a target, with the LiteRT case's runner on

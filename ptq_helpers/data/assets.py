@@ -91,7 +91,10 @@ def writable_cache(path: Path) -> tuple[Path, str | None]:
     if problem is None:
         return path, None
     fallback = Path(tempfile.gettempdir()) / f"resnet8-ptq-{getpass.getuser()}"
-    second = usable(fallback) or private(fallback)
+    # Refuse before touching: a folder that is already there is checked to be ours before anything (even a
+    # probe file) is created in it; one we create ourselves is made private (0700) and then checked.
+    second = (private(fallback) if fallback.exists() or fallback.is_symlink() else None) or usable(fallback) \
+        or private(fallback)
     if second is not None:
         raise AssetError(f"cache folder {path} is not writable ({problem}) and neither is the fallback {fallback} "
                          f"({second}); point --ptq-cache-dir or ${ENV_CACHE} at a writable folder")

@@ -70,20 +70,20 @@ def selection(view: View) -> list[str]:
     out = ["## Best per backend, chosen on held-out images", "",
            f"The test set is split into two fixed halves A and B, {sel['split'].split(' (')[0]} (seed {sel['seed']}). Per "
            "backend, the most accurate build that passes every gate is chosen on one half and its top-1, drop and "
-           "paired 95% interval are reported on the other, both ways; the win probability is the share of 1,000 "
+           "paired 95% interval are reported on the other, both ways (Δ vs fp32 in points, negative when the build is worse, as in every table); the win probability is the share of 1,000 "
            "paired bootstrap resamples of all 10,000 images in which the build is the most accurate. When the "
            "runner-up cannot be separated from the top (the paired 95% interval of their difference contains 0) "
            "the verdict is **tie** and the recommendation is the smallest file among the tied builds.", ""]
     rows = []
     for fw, b in sel["backends"].items():
         a_to_b, b_to_a = b["cross_fitted"]
-        half = lambda c: (f"`{c['model']}`: {c['top1']:.2f}% on {c['reported_on']}, drop "  # noqa: E731
-                          f"{c['drop']:+.2f} [{-c['diff_ci'][1]:+.2f}, {-c['diff_ci'][0]:+.2f}]")
+        half = lambda c: (f"`{c['model']}`: {c['top1']:.2f}% on {c['reported_on']}, Δ vs fp32 "  # noqa: E731
+                          f"{-c['drop']:+.2f} [{c['diff_ci'][0]:+.2f}, {c['diff_ci'][1]:+.2f}] points")
         wins = ", ".join(f"`{k}` {p:.0%}" for k, p in list(b["win_probability"].items())[:3])
         verdict = (f"tie among {len(b['tied'])}: ship `{b['recommended']}` (smallest)" if b["verdict"] == "tie"
                    else f"clear: `{b['recommended']}`")
-        rows.append((view.framework_label({"framework": fw}), half(a_to_b), half(b_to_a), f"{b['cross_fitted_drop']:+.2f}",
+        rows.append((view.framework_label({"framework": fw}), half(a_to_b), half(b_to_a), f"{-b['cross_fitted_drop']:+.2f}",
                      wins, verdict))
-    out += _table(("Backend", "Chosen on A, reported on B", "Chosen on B, reported on A", "Cross-fitted drop",
+    out += _table(("Backend", "Chosen on A, reported on B", "Chosen on B, reported on A", "Cross-fitted Δ vs fp32 (points)",
                    "Win probability (top 3)", "Verdict"), rows)
     return out

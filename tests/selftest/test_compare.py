@@ -38,7 +38,7 @@ def test_an_unchanged_run_is_no_regression(tmp_path: Path) -> None:
     proc = _run(tmp_path, _payload(fakes.seed_records()), _payload(fakes.seed_records()))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.rstrip().endswith("no regression")
-    assert "ort-int8-qdq: top-1 86.12% → 86.12% (+0.00), drop 1.07 → 1.07, size 125,431 → 125,431 B (+0.0%)" in proc.stdout
+    assert "ort-int8-qdq: top-1 86.12% → 86.12% (+0.00), Δ vs fp32 -1.07 → -1.07 points, size 125,431 → 125,431 B (+0.0%)" in proc.stdout
 
 
 def test_a_model_that_lost_accuracy_fails_with_the_model_delta_and_paired_test(tmp_path: Path) -> None:

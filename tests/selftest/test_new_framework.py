@@ -100,3 +100,16 @@ def test_a_toy_framework_flows_into_gates_summary_json_and_report(suite, ptq_ses
     assert "toy-int8 model" in json.loads((suite.path / "r2.json").read_text())["meta"]["built"]
     assert ternary["toy-int8"]["sha256"] != toy["toy-int8"]["sha256"]
     assert ternary["toy-fp32"]["sha256"] == toy["toy-fp32"]["sha256"]  # not an input of the fp32 build
+
+    # a change to its runner's code is a new prediction key: the next run re-evaluates, and the gate sees it
+    (suite.path / "toy_backend.py").write_text(
+        TOY_BACKEND.replace("logits = x.mean(axis=(1, 2)) @ weights", "logits = -(x.mean(axis=(1, 2)) @ weights)"))
+    bar = ternary["toy-int8"]["accuracy"] - 0.5
+    changed = suite.runpytest_subprocess("-k", "toy", "--ptq-min-accuracy", str(bar), "--ptq-max-drop", "100",
+                                         "--ptq-toy-bits", "2", "--ptq-json", "r3.json")
+    after = json.loads((suite.path / "r3.json").read_text())
+    assert "toy-int8 predictions" in after["meta"]["built"]
+    negated = {m["id"]: m for m in after["models"]}["toy-int8"]
+    assert negated["sha256"] == ternary["toy-int8"]["sha256"]  # same file, other runner code
+    assert negated["predictions_sha256"] != ternary["toy-int8"]["predictions_sha256"]
+    assert changed.ret == 1 and "accuracy" in after["gates"]["toy-int8"], after["gates"]["toy-int8"]

@@ -170,7 +170,7 @@ def test_unwritable_cache_falls_back_and_says_so() -> None:
 def test_a_planted_fallback_cache_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plant: str,
                                              message: str) -> None:
     """The per-user fallback sits in the shared temp folder: one made beforehand by another user (with forged
-    predictions in it) must not be used."""
+    predictions in it) must not be used, and nothing of ours is created in it first (not even a probe file)."""
     if plant == "someone-elses" and os.geteuid() != 0:
         pytest.skip("needs root to hand a folder to another user (run as root, as CI does)")
     monkeypatch.setattr(assets.tempfile, "tempdir", str(tmp_path))
@@ -180,8 +180,12 @@ def test_a_planted_fallback_cache_is_refused(tmp_path: Path, monkeypatch: pytest
         planted.chmod(0o777)
     else:
         os.chown(planted, 65534, 65534)
+    (planted / "forged.npy").write_bytes(b"planted")
+    os.utime(planted, (1_000_000_000, 1_000_000_000))
     with pytest.raises(AssetError, match=re.escape(f"neither is the fallback {planted} ({message}")):
         assets.writable_cache(Path("/proc/resnet8-ptq-cache"))
+    assert planted.stat().st_mtime == 1_000_000_000, "a file was created (or removed) in the planted folder"
+    assert sorted(p.name for p in planted.iterdir()) == ["forged.npy"]
 
 
 def test_external_weights_are_part_of_the_model_identity(tmp_path: Path) -> None:
