@@ -5,7 +5,7 @@ it passes, else a message naming the model, the measured value, the limit and th
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ptq_helpers.core.classes import CLASSES
 from ptq_helpers.results.mcu_budget import McuBudget
@@ -31,22 +31,25 @@ def _needs_stats(rec: ModelRecord, th: Thresholds) -> str | None:
 
 
 def accuracy(rec: ModelRecord, th: Thresholds) -> str | None:
-    value, what = rec.accuracy, "top-1"
-    if th.gate_margin == "ci":
-        value, what = top1_lower_bound(rec.correct, rec.total), "one-sided 95% lower bound of top-1"
+    value, what = _gated(th, rec.accuracy, "top-1", lambda: top1_lower_bound(rec.correct, rec.total),
+                         "one-sided 95% lower bound of top-1")
     if value > th.min_accuracy:
         return None
     return (f"{rec.key}: {what} {value:.2f}% ({rec.correct}/{rec.total} correct) is not above "
             f"{th.min_accuracy:.2f}% (--ptq-min-accuracy, {MARGIN}={th.gate_margin})")
 
 
+def _gated(th: Thresholds, point: object, what: str, bound: Callable[[], object], bound_what: str) -> tuple:
+    """The value a gate compares with its limit, and its name: the measured point, or under
+    --ptq-gate-margin=ci its one-sided 95% bound."""
+    return (bound(), bound_what) if th.gate_margin == "ci" else (point, what)
+
+
 def drop(rec: ModelRecord, th: Thresholds) -> str | None:
-    missing = _needs_stats(rec, th)
-    if missing:
+    if missing := _needs_stats(rec, th):
         return missing
-    value, what = rec.drop, "top-1 drop"
-    if th.gate_margin == "ci":
-        value, what = -rec.stats.diff_one_sided_low, "one-sided 95% upper bound of the top-1 drop"
+    value, what = _gated(th, rec.drop, "top-1 drop", lambda: -rec.stats.diff_one_sided_low,
+                         "one-sided 95% upper bound of the top-1 drop")
     if value < th.max_drop:
         return None
     return (f"{rec.key}: {what} {value:.2f} points vs {rec.base.key} ({rec.accuracy:.2f}% vs "
@@ -66,12 +69,10 @@ def size_reduction(rec: ModelRecord, th: Thresholds) -> str | None:
 
 
 def class_drop(rec: ModelRecord, th: Thresholds) -> str | None:
-    missing = _needs_stats(rec, th)
-    if missing:
+    if missing := _needs_stats(rec, th):
         return missing
-    drops, what = list(rec.class_drops), "drops"
-    if th.gate_margin == "ci":
-        drops, what = [-low for low in rec.stats.class_diff_one_sided_low], "drops (one-sided 95% upper bound)"
+    drops, what = _gated(th, list(rec.class_drops), "drops", lambda: [-low for low in rec.stats.class_diff_one_sided_low],
+                         "drops (one-sided 95% upper bound)")
     worst = max(range(len(drops)), key=drops.__getitem__)
     if drops[worst] <= th.max_class_drop:
         return None
