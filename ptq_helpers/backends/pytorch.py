@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ptq_helpers.data.calibration import CALIBRATION_BATCH
-from ptq_helpers.matrix.cases import Case, Format, Framework, SizeKind
+from ptq_helpers.matrix.cases import Case, Format, Framework, NoOp, SizeKind
 from ptq_helpers.core.errors import UnsupportedQuantization
 
 
@@ -29,6 +29,9 @@ FRAMEWORK = Framework("pytorch", "PyTorch", "torch", build="ptq_helpers.backends
                       build_fp32="ptq_helpers.backends.pytorch:build_fp32", run="ptq_helpers.backends.pytorch:runner",
                       size_kind=SizeKind("torch", "TorchScript file", 45.0),
                       libraries=("torch", "torchvision", "onnx2torch", "torchao", "onnx"),
+                      noops=(NoOp("engine", ("fbgemm", "x86"), ("avx512_vnni",),
+                                  "torch's x86 quantized engine runs fbgemm's kernels on a CPU without AVX-512 VNNI, "
+                                  "and both engines' default QConfig is the same"),),
                       tools="PyTorch FX `torch.ao.quantization.quantize_fx` (`prepare_fx`, calibration passes, "
                             "`convert_fx`, `get_default_qconfig_mapping(engine)`), traced and saved as TorchScript; "
                             "PyTorch PT2E (`torch.export`, torchao `prepare_pt2e`/`convert_pt2e` with "

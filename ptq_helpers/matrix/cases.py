@@ -51,6 +51,17 @@ ONNX_SIZE = SizeKind("onnx", "ONNX file", 55.0)
 
 
 @dataclass(frozen=True)
+class NoOp:
+    """A setting whose `values` give the same model and answers on a CPU that has none of the `unless` flags (so
+    identical outputs for them are expected there, not a sign that a setting was ignored)."""
+
+    setting: str
+    values: tuple[str, ...]
+    unless: tuple[str, ...]  # CPU flags (core.isa names) with which the values differ
+    why: str
+
+
+@dataclass(frozen=True)
 class Framework:
     """A backend: how its models are built and run, and everything the rest of the suite needs to know of it.
 
@@ -75,6 +86,7 @@ class Framework:
     libraries: tuple[str, ...] = ()  # distributions whose versions shape its models and predictions (cache keys)
     options: tuple[Option, ...] = ()  # its own settings (--ptq-* options and ini keys), passed to its builder
     code: tuple[str, ...] = ()  # further modules whose source shapes its models or predictions
+    noops: tuple[NoOp, ...] = ()  # settings that are the same thing on some CPUs
 
     def missing(self) -> str | None:
         """A skip reason naming the extra to install when a module it needs is absent, else None."""
@@ -210,6 +222,12 @@ def libraries() -> tuple[str, ...]:
 def options() -> tuple[Option, ...]:
     """The options every registered framework declares."""
     return tuple(opt for fw in FRAMEWORKS.values() for opt in fw.options)
+
+
+def noops_on(flags: Mapping[str, bool]) -> list[dict[str, Any]]:
+    """The registered frameworks' settings that are no-ops on a CPU with these flags, as JSON-ready dicts."""
+    return [{"framework": fw.name, "setting": n.setting, "values": list(n.values), "why": n.why}
+            for fw in FRAMEWORKS.values() for n in fw.noops if not any(flags.get(f) for f in n.unless)]
 
 
 def selected(matrix: str) -> tuple[Case, ...]:

@@ -203,10 +203,10 @@ class PTQSession:
             for ref in res.references.values():
                 tr.write_line(f"reference {ref.id} on {ref.kernels or ref.target}: {ref.accuracy:.2f}% "
                               f"({ref.correct}/{ref.total}), {ref.size_bytes / 1024:.1f} KiB - {ref.note}")
-            odd = results.suspicious(records)
+            odd = results.suspicious(records, self.cpu_noops())
             for line in odd["models"]:
                 tr.write_line(f"SUSPICIOUS: {line}: a setting that should change the model had no effect")
-            for line in odd["predictions"]:
+            for line in odd["predictions"] + odd["expected"]:
                 tr.write_line(f"NOTE: {line}")
             if len(self.settings.targets) > 1:
                 tr.write_sep("-", "deployment targets: " + "; ".join(
@@ -254,11 +254,16 @@ class PTQSession:
         for line in self.closing:
             tr.write_line(line, red=line.startswith(("REGRESSION", "--ptq-")))
 
+    @staticmethod
+    def cpu_noops() -> list[dict[str, Any]]:
+        """The frameworks' settings that are no-ops on this CPU (identical outputs for them are expected)."""
+        return cases.noops_on(cpu_facts().get("flags") or {})
+
     def payload(self) -> dict[str, Any]:
         """The JSON data, round-tripped so the report sees exactly what `python -m ptq_helpers.report` would."""
         s = self.settings
         self.results.order = (tuple(c.id for c in cases.CASES), tuple(TARGETS))
-        meta = {"versions": library_versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
+        meta = {"cpu_noops": self.cpu_noops(), "versions": library_versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
                 "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"},
                 "workers": self.results.workers,
                 "built": sorted({f"{e.case} {e.what}" for e in self.results.events if e.built}),

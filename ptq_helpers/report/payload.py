@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,20 +25,38 @@ def _differences(a: ModelRecord, b: ModelRecord) -> str:
     return ", ".join(f"{k} {qa.get(k)}/{qb.get(k)}" for k in keys) or "no setting"
 
 
-def suspicious(records: Mapping[str, ModelRecord]) -> dict[str, list[str]]:
+def _expected(a: ModelRecord, b: ModelRecord, noops: Iterable[Mapping[str, Any]]) -> str | None:
+    """Why two records of one framework that differ only in a setting that is a no-op on this CPU are the same."""
+    qa, qb = a.quant or {}, b.quant or {}
+    differ = {k for k in {*qa, *qb} if qa.get(k) != qb.get(k)}
+    for n in noops:
+        if (a.framework == b.framework == n["framework"] and differ == {n["setting"]}
+                and {str(qa.get(n["setting"])), str(qb.get(n["setting"]))} <= set(n["values"])):
+            return str(n["why"])
+    return None
+
+
+def suspicious(records: Mapping[str, ModelRecord], noops: Iterable[Mapping[str, Any]] = ()) -> dict[str, list[str]]:
     """Different quantized configurations that came out identical: 'models' (byte-identical files, a
-    setting was ignored) and 'predictions' (same top-1 on every image, the settings made no difference)."""
+    setting was ignored), 'predictions' (same top-1 on every image, the settings made no difference) and
+    'expected' (identical because the setting they differ in is a no-op on this CPU: `noops`, see cases.NoOp)."""
     quantized = [r for r in in_matrix_order(records) if not r.is_fp32 and r.target == "host"]
-    found: dict[str, list[str]] = {"models": [], "predictions": []}
+    noops = list(noops)
+    found: dict[str, list[str]] = {"models": [], "predictions": [], "expected": []}
     for i, a in enumerate(quantized):
         for b in quantized[i + 1:]:
             pair = f"{a.id} and {b.id} (differ in {_differences(a, b)})"
-            if a.sha256 == b.sha256:
+            same = ("byte-identical model files" if a.sha256 == b.sha256 else
+                    f"identical top-1 predictions on all {a.total:,} images"
+                    if a.predictions_sha256 and a.predictions_sha256 == b.predictions_sha256 else None)
+            why = _expected(a, b, noops) if same else None
+            if why:
+                found["expected"].append(f"{pair}: {same}, as expected on this CPU ({why})")
+            elif a.sha256 == b.sha256:
                 found["models"].append(f"{pair}: byte-identical model files (sha256 {a.sha256[:12]}...)")
-            elif a.predictions_sha256 and a.predictions_sha256 == b.predictions_sha256:
-                found["predictions"].append(f"{pair}: identical top-1 predictions on all {a.total:,} images")
+            elif same:
+                found["predictions"].append(f"{pair}: {same}")
     return found
-
 
 
 def unsupported() -> list[dict[str, Any]]:
@@ -65,7 +83,7 @@ def payload(results: RunResults, th: Thresholds, meta: Mapping[str, Any]) -> dic
         "diagnosis": dict(results.diagnosis),
         "references": [asdict(r) for r in results.references.values()],
         "mcu": {b.id: {**asdict(b), "gates": gates.mcu_budgets(b, th)} for b in results.mcu.values()},
-        "suspicious": suspicious(records),
+        "suspicious": suspicious(records, meta.get("cpu_noops", ())),
         "multiplicity": adjust(records),
         "selection": held_out(records, th, results.labels),
         "gates": {rec.key: gates.all_failures(rec, th) for rec in in_matrix_order(records)},

@@ -220,6 +220,9 @@ def assessment(view: View) -> list[str]:
     if odd.get("predictions"):
         out += ["Configurations whose settings changed no prediction (numerically equivalent here):", "",
                 *(f"- {line}" for line in odd["predictions"]), ""]
+    if odd.get("expected"):
+        out += ["Configurations that are the same thing on this CPU (identical by design, not an ignored setting):",
+                "", *(f"- {line}" for line in odd["expected"]), ""]
     messages = [msg for m in view.models.values() for msg in view.failures(m).values()]
     if messages:
         out += ["Failed gates:", "", *(f"- {msg}" for msg in messages), ""]

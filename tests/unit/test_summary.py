@@ -124,7 +124,7 @@ def test_holm_and_bh_adjust_over_the_whole_run(records: dict) -> None:
 
 def test_identical_configurations_are_flagged() -> None:
     recs = fakes.seed_records()
-    assert results.suspicious(recs) == {"models": [], "predictions": []}
+    assert results.suspicious(recs) == {"models": [], "predictions": [], "expected": []}
     for case_id in ("ort-uint8-qdq", "ort-int8-qdq"):
         recs = fakes.changed(recs, case_id, sha256="ab" * 32)
     for case_id in ("torch-int8-fx", "ort-int8-qdq"):
@@ -134,6 +134,22 @@ def test_identical_configurations_are_flagged() -> None:
                                "QInt8/QUInt8): byte-identical model files (sha256 abababababab...)"]
     assert found["predictions"][0].startswith("ort-int8-qdq and torch-int8-fx (differ in activation_type QInt8/None")
     assert found["predictions"][0].endswith(": identical top-1 predictions on all 10,000 images")
+
+
+def test_identical_outputs_of_a_setting_that_is_a_no_op_on_this_cpu_are_expected_not_suspicious() -> None:
+    """torch's x86 engine is fbgemm on a CPU without AVX-512 VNNI: two builds that differ only in it may be the same
+    file there; on a VNNI CPU the same pair is still suspicious."""
+    from ptq_helpers.matrix import cases
+
+    x86 = fakes.record("torch-int8-fx-x86", 8592, 172_000)
+    recs = fakes.changed({**fakes.seed_records(), x86.key: x86}, "torch-int8-fx-x86", sha256="torch-int8-fx".ljust(64, "0"))
+    without_vnni = cases.noops_on({"avx2": True, "avx512_vnni": False})
+    found = results.suspicious(recs, without_vnni)
+    assert found["models"] == [] and len(found["expected"]) == 1
+    assert found["expected"][0].startswith("torch-int8-fx and torch-int8-fx-x86 (differ in engine fbgemm/x86): "
+                                           "byte-identical model files, as expected on this CPU (torch's x86")
+    assert results.suspicious(recs, cases.noops_on({"avx512_vnni": True}))["models"][0].startswith(
+        "torch-int8-fx and torch-int8-fx-x86")
 
 
 def test_built_this_run_is_one_short_line_with_the_detail_in_the_json() -> None:
