@@ -93,4 +93,27 @@ def held_out(records: Mapping[str, ModelRecord], th: Thresholds, labels: str) ->
         w_all, w_half = _weights(len(lab), 1), _weights(int(a.sum()), 2)
     for fw, cands in by_fw.items():
         out["backends"][fw] = backend(sorted(cands, key=lambda r: r.key), a, w_all, w_half)
+    if len(by_fw) > 1:
+        out["across_backends"] = across(by_fw, w_all)
     return out
+
+
+def across(by_fw: Mapping[str, list[ModelRecord]], w_all: np.ndarray) -> dict[str, Any]:
+    """The most accurate passing build of the run against the most accurate of every other backend: the paired
+    95% interval of (other - top) over the same bootstrap resamples; a backend whose interval reaches 0 is a
+    tie, and among tied builds the smallest file is recommended (the same secondary rule as per backend)."""
+    best = {fw: max(c, key=lambda r: (r.accuracy, -r.size_bytes)) for fw, c in by_fw.items()}
+    top = max(best.values(), key=lambda r: (r.accuracy, -r.size_bytes))
+    top_hits = top.correct_mask()
+    vs = {}
+    for fw, r in best.items():
+        if r is top:
+            continue
+        lo, hi = _paired_ci(top_hits, r.correct_mask(), w_all)
+        vs[r.key] = {"framework": fw, "delta": round(r.accuracy - top.accuracy, 2), "diff_ci": [lo, hi],
+                     "separable": hi < 0}
+    tied = [top, *(best[v["framework"]] for v in vs.values() if not v["separable"])]
+    return {"top": top.key, "vs": vs, "verdict": "tie" if len(tied) > 1 else "clear",
+            "tied": [r.key for r in tied], "recommended": min(tied, key=lambda r: (r.size_bytes, -r.accuracy)).key,
+            "rule": "highest top-1 across backends; when the best of another backend cannot be separated (paired 95% "
+                    "interval of the difference contains 0): the smallest file among the tied"}

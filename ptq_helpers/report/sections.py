@@ -94,9 +94,25 @@ def summary(view: View) -> list[str]:
         + (f"; failing: {failing}." if failed else "."),
     ]
     chosen = _pick(view)[0][1]
-    out.append(f"- **Recommendation:** ship {chosen.label} (see [Recommendation](#recommendation))." if chosen
+    out.append(f"- **Recommendation:** ship {chosen.label} (see [Recommendation](#recommendation))"
+               + _across_backends(view, chosen) if chosen
                else "- **Recommendation:** no quantized build passes every gate; ship the fp32 model.")
     return out + [""]
+
+
+def _across_backends(view: View, chosen: ModelRecord) -> str:
+    """Whether the top build is separable from the best build of every other backend (paired, JSON
+    selection.across_backends), and what the secondary rule ships when it is not."""
+    acr = (view.data.get("selection") or {}).get("across_backends") or {}
+    if acr.get("top") != chosen.key or not acr.get("vs"):
+        return "."
+    cells = [f"`{k}` {v['delta']:+.2f} [{v['diff_ci'][0]:+.2f}, {v['diff_ci'][1]:+.2f}]" for k, v in acr["vs"].items()]
+    said = f"; against the best build of every other backend (Δ top-1, paired 95% interval, points): {', '.join(cells)}"
+    if acr["verdict"] == "clear":
+        return said + ": separable from all of them."
+    others = [f"`{k}`" for k in acr["tied"] if k != chosen.key]
+    return (said + f": a **tie** with {', '.join(others)}, so by the secondary rule (smallest file among the tied) "
+            f"ship `{acr['recommended']}`.")
 
 
 def recommendation(view: View) -> list[str]:
@@ -111,6 +127,9 @@ def recommendation(view: View) -> list[str]:
         if use == "Best accuracy" and sel.get("verdict") == "tie" and m.key in sel.get("tied", ()):
             rule += (f"; on held-out images a **tie** with {len(sel['tied']) - 1} other build(s), so by the secondary "
                      f"rule (smallest file) ship `{sel['recommended']}` (see the held-out section)")
+        acr = (view.data.get("selection") or {}).get("across_backends") or {}
+        if use == "Best accuracy" and acr.get("top") == m.key and acr.get("verdict") == "tie":
+            rule += f"; across backends a **tie** with {', '.join(acr['tied'][1:])}: ship `{acr['recommended']}`"
         rows.append((use, m.label, f"{m.accuracy:.2f}%", f"{-m.drop:+.2f}", _kib(m.size_bytes), rule))
     out += _table(("Use case", "Recommended model", "Accuracy", "Δ vs fp32", "Size", "Rule"), rows)
     out += ["Best configuration per backend (highest top-1 among builds that pass every gate), with the paired "

@@ -64,3 +64,37 @@ def test_inseparable_builds_are_a_tie_and_the_smaller_file_is_recommended() -> N
     assert "## Best per backend, chosen on held-out images" in text
     assert f"tie among 2: ship `{smaller}` (smallest)" in text
     assert "on held-out images a **tie** with 1 other build(s)" in text
+
+
+
+def _two_backends(gap: int) -> dict:
+    """ort-fp32 and torch-fp32 right on the same 8719 images; ort-int8-qdq on 8612; torch-int8-fx right on 50 + `gap`
+    images ort misses and wrong on 50 it gets (uint8 is dropped so each backend has one build)."""
+    rng = np.random.default_rng(0)
+    base = np.zeros(10_000, bool)
+    base[rng.choice(10_000, 8719, replace=False)] = True
+    ort = base.copy()
+    ort[np.flatnonzero(base)[:107]] = False
+    torch = ort.copy()
+    torch[np.flatnonzero(~ort)[:50 + gap]] = True
+    torch[np.flatnonzero(ort)[:50]] = False
+    hits = {"ort-fp32": base, "torch-fp32": base, "ort-int8-qdq": ort, "torch-int8-fx": torch}
+    recs = {k: r for k, r in fakes.seed_records().items() if r.id in hits}
+    return linked(replace(r, hits=_hits(hits[r.id]), correct=int(hits[r.id].sum()), accuracy=hits[r.id].sum() / 100,
+                          per_class=(hits[r.id].sum() / 100,) * 10) for r in recs.values())
+
+
+def test_the_top_build_is_tested_against_the_best_of_every_other_backend() -> None:
+    """The executive summary says whether its pick is separable from every other backend's best (paired bootstrap
+    over the same images); an inseparable one is a tie and the smaller file is recommended."""
+    th = Thresholds(max_drop=5, min_accuracy=80).with_size(onnx=0, torch=0)
+    tie = selection.held_out(_two_backends(gap=5), th, LABELS)["across_backends"]
+    assert tie["top"] == "torch-int8-fx" and tie["verdict"] == "tie" and tie["recommended"] == "ort-int8-qdq"
+    assert tie["vs"]["ort-int8-qdq"]["diff_ci"][0] < 0 <= tie["vs"]["ort-int8-qdq"]["diff_ci"][1]
+    clear = selection.held_out(_two_backends(gap=150), th, LABELS)["across_backends"]
+    assert clear["verdict"] == "clear" and clear["recommended"] == "torch-int8-fx"
+    assert clear["vs"]["ort-int8-qdq"]["separable"] and clear["vs"]["ort-int8-qdq"]["delta"] == -1.5
+    data = json.loads(json.dumps(results.payload(fakes.run_results(_two_backends(gap=5)), th, {})))
+    text = report.render({**data, "selection": {**data["selection"], "across_backends": tie}})
+    assert "a **tie** with `ort-int8-qdq`, so by the secondary rule (smallest file among the tied) ship " \
+           "`ort-int8-qdq`" in text
