@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -15,6 +17,8 @@ import numpy as np
 import pytest
 
 from ptq_helpers.matrix import cases
+from ptq_helpers.matrix.thresholds import Thresholds
+from ptq_helpers.report import payload as results
 from ptq_helpers.results.mcu_budget import McuBudget
 from ptq_helpers.results.record import ModelRecord, linked
 from ptq_helpers.results.run_results import RunResults
@@ -124,3 +128,44 @@ def slow_build(log: Path) -> Callable[[Path], None]:
         time.sleep(0.3)
         tmp.write_bytes(b"model bytes")
     return build
+
+
+# --- a results file of a framework no process has registered (the self-describing JSON) ---
+TOY = {"framework": "toy", "format": "npy", "baseline_id": "toy-fp32", "total": 10_000, "framework_label": "Toy",
+       "format_label": "NumPy array", "size_kind": "npy", "framework_tools": "Toy `round(w / scale)`",
+       "target_description": "this machine's CPU, in the test process"}
+PER_CLASS = (90.0, 95.0, 84.0, 73.0, 87.0, 74.0, 95.0, 90.0, 92.0, 91.0)
+
+
+def toy_record(case_id: str, dtype: str, correct: int, size: int, per_class: tuple[float, ...] = PER_CLASS,
+               **fields: object) -> ModelRecord:
+    """A record of the toy framework, made without the registry (no case of it exists in this process)."""
+    return ModelRecord(id=case_id, dtype=dtype, dtype_label={"fp32": "float32"}.get(dtype, dtype), correct=correct,
+                       accuracy=correct / 100, per_class=per_class, size_bytes=size, sha256=case_id.ljust(64, "0"),
+                       predictions_sha256=case_id.ljust(64, "1"), quant=None if dtype == "fp32" else {"toy_bits": 8},
+                       **{**TOY, **fields})
+
+
+def toy_payload(int8_size: int = 300) -> dict:
+    """The --ptq-json data of a run of the toy framework only, as read back from disk."""
+    records = linked((toy_record("toy-fp32", "fp32", 8719, 1_000), toy_record("toy-int8", "int8", 8650, int8_size)))
+    th = Thresholds.from_json({"min_accuracy": 5.0, "max_drop": 1.0, "min_size_reduction_npy": 60.0})
+    data = json.loads(json.dumps(results.payload(RunResults(records=dict(records)), th, {"cpu": "Test CPU"})))
+    assert "toy" not in {u["framework"] for u in data["unsupported"]}  # the live matrix's, replaced by the toy's
+    data["unsupported"] = [{"id": "toy-uint8", "framework": "toy", "dtype": "uint8", "reason": "no unsigned toys",
+                            "framework_label": "Toy", "dtype_label": "uint8"}]
+    return data
+
+
+def cli(module: str, *args: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True)
+
+
+def damaged(data: dict, how: str) -> dict | str:
+    if how == "schema":
+        return {**data, "schema": 99}
+    if how == "record":
+        return {**data, "models": [{k: v for k, v in m.items() if k != "per_class"} for m in data["models"]]}
+    if how == "thresholds":
+        return {**data, "thresholds": 5}
+    return json.dumps(data)[:200]  # truncated

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ptq_helpers.core.errors import AssetError
-from ptq_helpers.core.fileio import sha256_bytes
+from ptq_helpers.core.artifacts import cache_key, get_or_build
+from ptq_helpers.core.fileio import sha256_bytes, sha256_file
 
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILES = ("test_batch",)
@@ -151,3 +152,21 @@ def load_split(cifar_dir: Path, name: str, verify: bool = True) -> Split:
                 f"{', '.join(files)} from the official tarball"
             )
     return Split(name, pixels, labels, digest)
+
+
+def load_split_cached(cifar_dir: Path, name: str, cache: Path, *, run_id: str) -> Split:
+    """load_split, decoded once: the verified arrays are kept as one uncompressed .npz under `cache`, keyed by the
+    sha256 of the batch files (a changed or replaced batch is decoded and verified again; a damaged .npz, caught by
+    its manifest, is rebuilt)."""
+    files = TRAIN_FILES if name == "train" else TEST_FILES
+    key = cache_key({"split": name, "files": [sha256_file(cifar_dir / f) for f in files], "layout": "nhwc-uint8"})
+    folder = cache / f"cifar-{name}-{key[:16]}"
+
+    def decode(tmp: Path) -> None:
+        split = load_split(cifar_dir, name)
+        with open(tmp, "wb") as fh:
+            np.savez(fh, pixels=split.pixels, labels=split.labels, sha256=np.array(split.sha256))
+
+    stored = get_or_build(folder, "split.npz", decode, run_id=run_id)
+    with np.load(stored.path) as data:
+        return Split(name, data["pixels"], data["labels"], str(data["sha256"]))

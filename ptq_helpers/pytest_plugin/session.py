@@ -165,8 +165,8 @@ class PTQSession:
         if len(keep) < len(items):
             config.hook.pytest_deselected(items=[item for item in items if item not in keep])
             items[:] = keep
-        for item in items:  # one worker per model (--dist loadgroup): no two workers wait on one build's lock
-            chosen = _cases_of(item)
+        for item in items if config.pluginmanager.hasplugin("xdist") else ():  # one worker per model (loadgroup):
+            chosen = _cases_of(item)  # no two workers wait on one build's lock
             if chosen:
                 item.add_marker(pytest.mark.xdist_group(chosen[0].id))
 

@@ -1,4 +1,5 @@
-"""One run's models and their evaluations, each built or loaded once per process, cached on disk."""
+"""One run's models and their evaluations, each built or loaded once per process, cached on disk (the inputs they
+start from: inputs.py; the measurements beside them: side.py)."""
 from __future__ import annotations
 
 import importlib
@@ -6,35 +7,26 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers.analysis import stats
-from ptq_helpers.backends import diagnose, evaluate
-from ptq_helpers.data import calibration, cifar
+from ptq_helpers.backends import evaluate
+from ptq_helpers.data import calibration
 from ptq_helpers.matrix import cases
-from ptq_helpers.targets import arm64, mcu, base as targets, tflm, vela
+from ptq_helpers.targets import arm64, base as targets
 from ptq_helpers.core.artifacts import Stored, cache_key, cached, get_or_build, source_sha256
 from ptq_helpers.matrix.cases import Case
-from ptq_helpers.data.contract import check_onnx, model_files, model_sha256
+from ptq_helpers.data.contract import model_files
 from ptq_helpers.core.errors import UnsupportedQuantization
-from ptq_helpers.core.fileio import atomic_write_bytes, sha256_bytes, sha256_file
-from ptq_helpers.results.mcu_budget import McuBudget
+from ptq_helpers.core.fileio import atomic_write_bytes, sha256_bytes
 from ptq_helpers.results.record import ModelRecord, TargetAgreement
 from ptq_helpers.results.run_results import BuildEvent
 from ptq_helpers.core.progress import say
-from ptq_helpers.core.runtime import versions
-from ptq_helpers.matrix.settings import Settings
 from ptq_helpers.targets.base import HOST, Target
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of every library a result of this run can depend on: the suite's own, every registered
-    framework's and every target's (part of every cache key, and of the JSON's meta)."""
-    return versions((*cases.libraries(), *(lib for t in targets.TARGETS.values() for lib in t.libraries)))
+from ptq_helpers.store.inputs import Inputs
+from ptq_helpers.store.side import SideMeasurements
 
 
 @dataclass(frozen=True)
@@ -54,61 +46,12 @@ class ModelResult:
 
 
 @dataclass
-class Store:
+class Store(Inputs, SideMeasurements):
     """Lazily builds what a test asks for; build-once across processes comes from the disk cache."""
 
-    settings: Settings
     on_event: Callable[[BuildEvent], None] = lambda event: None
     on_target_facts: Callable[[str, dict[str, object]], None] = lambda target, facts: None
     _results: dict[str, ModelResult] = field(default_factory=dict)
-
-    @cached_property
-    def cifar_dir(self) -> Path:
-        return self.settings.assets.cifar_dir()
-
-    @cached_property
-    def test(self) -> cifar.Split:
-        return cifar.load_split(self.cifar_dir, "test")
-
-    @cached_property
-    def train(self) -> cifar.Split:
-        return cifar.load_split(self.cifar_dir, "train")
-
-    @cached_property
-    def calibration_indices(self) -> np.ndarray:
-        """Indices into the TRAINING split."""
-        return calibration.draw_indices(self.train.labels, self.settings.per_class, self.settings.seed)
-
-    @cached_property
-    def calibration_sha256(self) -> str:
-        return calibration.indices_sha256(self.calibration_indices)
-
-    @cached_property
-    def source(self) -> Path:
-        path = self.settings.assets.onnx_model()
-        check_onnx(path)
-        return path
-
-    @cached_property
-    def source_sha256(self) -> str:
-        """The fp32 model with its external data (a changed weights file is a different model)."""
-        return model_sha256(self.source)
-
-    @cached_property
-    def versions(self) -> dict[str, str]:
-        return library_versions()
-
-    def calibration_draw(self, draw: int) -> np.ndarray:
-        """The draw-th calibration set of the seed's stream (0 is the default set)."""
-        if draw == 0:
-            return self.calibration_indices
-        return calibration.draw_indices(self.train.labels, self.settings.per_class, self.settings.seed, draw)
-
-    @cached_property
-    def hashes(self) -> dict[str, str]:
-        """Content hashes of the run's inputs (recorded in the JSON's meta)."""
-        return {"source_sha256": self.source_sha256, "test_sha256": self.test.sha256,
-                "train_sha256": self.train.sha256, "calibration_indices_sha256": self.calibration_sha256}
 
     def builder_code(self, case: Case) -> str:
         """Hash of the case's builder modules: a change to them invalidates that framework's built models."""
@@ -119,20 +62,6 @@ class Store:
         the framework's runner modules and the target's modules (a change to any of them re-evaluates)."""
         modules = ("ptq_helpers.backends.evaluate", *case.backend.runner_modules, *target.code_modules)
         return source_sha256(*(importlib.import_module(n) for n in dict.fromkeys(modules)))
-
-    @cached_property
-    def h5(self) -> Path:
-        return self.settings.assets.h5_model()
-
-    def source_of(self, case: Case) -> tuple[Path, str]:
-        """The fp32 model the case's builders start from, and its sha256."""
-        if case.backend.source == "h5":
-            return self.h5, sha256_file(self.h5)
-        return self.source, self.source_sha256
-
-    def validation_draw(self, draw: int) -> np.ndarray:
-        """Held-out training images for builders that validate (disjoint from the draw-th calibration set)."""
-        return calibration.validation_indices(self.train.labels, self.calibration_draw(draw), seed=self.settings.seed)
 
     def _artifact_key(self, case: Case, draw: int) -> str:
         parts = {
@@ -187,17 +116,6 @@ class Store:
                               run_id=self.settings.run_id, rebuild=self.settings.rebuild)
         self.on_event(BuildEvent(case.id, "model" + (f" (draw {draw})" if draw else ""), stored.built))
         return stored
-
-    @cached_property
-    def test_images_npy(self) -> Path:
-        """The test images as one float32 NHWC .npy, memory-mapped by the evaluation children of a target."""
-        folder = self.settings.cache / "data" / f"test-images-{self.test.sha256[:16]}"
-
-        def write(tmp: Path) -> None:
-            with open(tmp, "wb") as fh:
-                np.save(fh, self.test.images())
-
-        return get_or_build(folder, "images.npy", write, run_id=self.settings.run_id).path
 
     def _prediction_folder(self, case: Case, target: Target, stored: Stored, name: str | None = None) -> Path:
         """Where a prediction set lives: keyed by the model, the case, the test images, the runner's code and
@@ -263,61 +181,6 @@ class Store:
                               labels=self.test.labels, host_probs=host_own, cache=self.settings.cache,
                               workers=self.settings.threads)
 
-    def reference_predictions(self, name: str, path: Path, target: Target) -> np.ndarray:
-        """Top-1 of a given .tflite (e.g. MLPerf's own int8 model) on a target, with the LiteRT case's runner on
-        the host and the target's kernels elsewhere; cached like every prediction set."""
-        stored = Stored(path, sha256_file(path), path.stat().st_size, built=False)
-        return np.load(self._predictions(cases.get("litert-int8"), target, stored, 0, name).path).argmax(1)
-
-    def mcu_budget(self, case: Case) -> McuBudget:
-        """Vela's Ethos-U estimate and TFLM's arena for the case's .tflite, measured once per model and versions."""
-        stored = self.artifact(case)
-        key = cache_key({"model": stored.sha256, "versions": self.versions,
-                         "code": source_sha256(mcu, vela, tflm, targets)})
-        folder = self.settings.cache / "mcu" / f"{case.id}-{key[:16]}"
-
-        def run(tmp: Path) -> None:
-            with tempfile.TemporaryDirectory(prefix="ptq-vela-") as work:
-                budget = mcu.measure(case.id, stored.path, Path(work))
-            tmp.write_text(json.dumps(asdict(budget)))
-
-        done = get_or_build(folder, "budget.json", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)
-        self.on_event(BuildEvent(case.id, "mcu budget", done.built))
-        return McuBudget.from_json(json.loads(done.path.read_text()))
-
-    def diagnosis(self, case: Case, images: int) -> list[dict[str, object]]:
-        """Per-layer SQNR of a quantized ONNX model against the fp32 source on the first `images` test images,
-        measured once per model, source, images, code and versions (a warm run reads it, importing no runtime)."""
-        stored = self.artifact(case)
-        key = cache_key({"model": stored.sha256, "source": self.source_sha256, "test": self.test.sha256,
-                         "images": images, "versions": self.versions, "code": source_sha256(diagnose)})
-        folder = self.settings.cache / "diagnosis" / f"{case.id}-{key[:16]}"
-
-        def run(tmp: Path) -> None:
-            rows = diagnose.activation_sqnr(case, self.source, stored.path, self.test.images(np.arange(images)))
-            tmp.write_text(json.dumps(rows))
-
-        done = get_or_build(folder, "sqnr.json", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)
-        self.on_event(BuildEvent(case.id, "per-layer diagnosis", done.built))
-        return json.loads(done.path.read_text())
-
-    def _runtime_facts(self, case: Case, stored: Stored) -> dict[str, str] | None:
-        """What the runtime reports about how it runs the model (asked once per model, runner code and library
-        versions, then read from the cache: a warm run imports no framework for it)."""
-        ask = case.backend.runtime_facts
-        if not ask:
-            return None
-        key = cache_key({"model": stored.sha256, "case": case.spec(), "versions": self.versions,
-                         "threads": self.settings.threads, "code": self.runner_code(case, HOST)})
-        folder = self.settings.cache / "runtime" / f"{case.id}-{key[:16]}"
-
-        def run(tmp: Path) -> None:
-            tmp.write_text(json.dumps(cases.resolve(ask)(case, stored.path)))
-
-        done = get_or_build(folder, "facts.json", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)
-        self.on_event(BuildEvent(case.id, "runtime facts", done.built))
-        return json.loads(done.path.read_text())
-
     def result(self, case: Case, draw: int = 0, target: Target = HOST) -> ModelResult:
         """Build (or load) the case's model and score it on the full test split on a target, once per process."""
         memo = f"{case.id}@{target.name}@{draw}"
@@ -335,7 +198,7 @@ class Store:
             per_class=tuple(round(v, 4) for v in metrics.per_class), size_bytes=stored.size, sha256=stored.sha256,
             predictions_sha256=sha256_bytes(probs.argmax(1).astype("<i8").tobytes()), quant=case.spec()["quant"],
             hits=np.packbits(probs.argmax(1) == self.test.labels).tobytes().hex(),
-            stats=stats.compare(self.test.labels, base.predictions, probs.argmax(1)) if base else None,
+            stats=self.paired_stats(base.predictions, probs.argmax(1)) if base else None,
             target=target.name, runtime=self._runtime_facts(case, stored) if target.is_host and not draw else None,
             vs_host=TargetAgreement.of(host.predictions, probs.argmax(1), self.test.labels) if host else None,
             framework_label=case.backend.label, dtype_label=cases.DTYPE_LABELS.get(case.dtype, case.dtype),

@@ -1,0 +1,107 @@
+"""The run's inputs, read and verified once per process: the CIFAR-10 splits, the calibration and validation draws,
+the fp32 source model and the library versions (what every cache key is built from)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from ptq_helpers.core.artifacts import get_or_build
+from ptq_helpers.core.fileio import sha256_file
+from ptq_helpers.core.runtime import versions
+from ptq_helpers.data import calibration, cifar
+from ptq_helpers.data.contract import check_onnx, model_sha256
+from ptq_helpers.matrix import cases
+from ptq_helpers.matrix.cases import Case
+from ptq_helpers.matrix.settings import Settings
+from ptq_helpers.targets import base as targets
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of every library a result of this run can depend on: the suite's own, every registered
+    framework's and every target's (part of every cache key, and of the JSON's meta)."""
+    return versions((*cases.libraries(), *(lib for t in targets.TARGETS.values() for lib in t.libraries)))
+
+
+@dataclass
+class Inputs:
+    """What a run's builds and evaluations start from (lazily, each at most once per process)."""
+
+    settings: Settings
+
+    @cached_property
+    def cifar_dir(self) -> Path:
+        return self.settings.assets.cifar_dir()
+
+    @cached_property
+    def test(self) -> cifar.Split:
+        return cifar.load_split_cached(self.cifar_dir, "test", self.settings.cache / "data",
+                                       run_id=self.settings.run_id)
+
+    @cached_property
+    def train(self) -> cifar.Split:
+        return cifar.load_split_cached(self.cifar_dir, "train", self.settings.cache / "data",
+                                       run_id=self.settings.run_id)
+
+    @cached_property
+    def calibration_indices(self) -> np.ndarray:
+        """Indices into the TRAINING split."""
+        return calibration.draw_indices(self.train.labels, self.settings.per_class, self.settings.seed)
+
+    @cached_property
+    def calibration_sha256(self) -> str:
+        return calibration.indices_sha256(self.calibration_indices)
+
+    @cached_property
+    def source(self) -> Path:
+        path = self.settings.assets.onnx_model()
+        check_onnx(path)
+        return path
+
+    @cached_property
+    def source_sha256(self) -> str:
+        """The fp32 model with its external data (a changed weights file is a different model)."""
+        return model_sha256(self.source)
+
+    @cached_property
+    def versions(self) -> dict[str, str]:
+        return library_versions()
+
+    def calibration_draw(self, draw: int) -> np.ndarray:
+        """The draw-th calibration set of the seed's stream (0 is the default set)."""
+        if draw == 0:
+            return self.calibration_indices
+        return calibration.draw_indices(self.train.labels, self.settings.per_class, self.settings.seed, draw)
+
+    @cached_property
+    def hashes(self) -> dict[str, str]:
+        """Content hashes of the run's inputs (recorded in the JSON's meta)."""
+        return {"source_sha256": self.source_sha256, "test_sha256": self.test.sha256,
+                "train_sha256": self.train.sha256, "calibration_indices_sha256": self.calibration_sha256}
+
+    @cached_property
+    def h5(self) -> Path:
+        return self.settings.assets.h5_model()
+
+    def source_of(self, case: Case) -> tuple[Path, str]:
+        """The fp32 model the case's builders start from, and its sha256."""
+        if case.backend.source == "h5":
+            return self.h5, sha256_file(self.h5)
+        return self.source, self.source_sha256
+
+    def validation_draw(self, draw: int) -> np.ndarray:
+        """Held-out training images for builders that validate (disjoint from the draw-th calibration set)."""
+        return calibration.validation_indices(self.train.labels, self.calibration_draw(draw), seed=self.settings.seed)
+
+    @cached_property
+    def test_images_npy(self) -> Path:
+        """The test images as one float32 NHWC .npy, memory-mapped by the evaluation children of a target."""
+        folder = self.settings.cache / "data" / f"test-images-{self.test.sha256[:16]}"
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:
+                np.save(fh, self.test.images())
+
+        return get_or_build(folder, "images.npy", write, run_id=self.settings.run_id).path
