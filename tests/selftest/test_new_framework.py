@@ -44,9 +44,14 @@ def runner(case, path, threads):
 
 CONFTEST = '''
 from ptq_helpers.matrix import cases
+from ptq_helpers.matrix.options import Option, count_in
 
+BITS = Option("toy_bits", "--ptq-toy-bits", "ptq_toy_bits", count_in(2, 8, "bits of an int8 weight"), 8,
+              "bits of the toy's integer weights", "N")
 cases.register(cases.Framework("toy", "Toy", "toy", build="toy_backend:build", build_fp32="toy_backend:build_fp32",
-                               run="toy_backend:runner", tools="Toy `round(w / scale)`"),
+                               run="toy_backend:runner", tools="Toy `round(w / scale)`",
+                               size_kind=cases.SizeKind("npy", "NumPy file", 60.0), options=(BITS,),
+                               code=("toy_backend",)),
                {"npy": cases.Format("npy", "NumPy array")})
 cases.add(cases.Case("toy-fp32", "toy", "fp32", "npy"), cases.Case("toy-int8", "toy", "int8", "npy"))
 '''
