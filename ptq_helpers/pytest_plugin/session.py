@@ -214,6 +214,9 @@ class PTQSession:
                 body = tables.target_rows(records, self.thresholds, self.settings.targets)
                 for line in tables.aligned(tables.target_headers(self.settings.targets), body):
                     tr.write_line(line)
+                for r in records.values():  # e.g. Arm: fp32 checked by the probe only, the host's predictions stand
+                    for what, note in (r.runtime or {}).items() if r.target != "host" else ():
+                        tr.write_line(f"NOTE: {r.key}: {what}: {note}")
             paired = tables.stats_rows(records)
             if paired:
                 tr.write_sep("-", "paired statistics vs fp32 on the same 10,000 images (McNemar exact, Holm-adjusted over "

@@ -45,6 +45,19 @@ class ModelResult:
         return self.probs.argmax(axis=1)
 
 
+def _evaluation_note(facts: dict[str, object]) -> dict[str, str] | None:
+    """What a record off the host must say about how it was measured when it is not a full evaluation on the
+    target (Arm: an fp32 build is checked by the probe only, and drops are gated against the host's fp32)."""
+    note = {}
+    if facts.get("fp32_probe_only"):
+        probe = facts.get("probe") or {}
+        note["evaluated"] = (f"fp32 probe only ({probe.get('images', '?')} images on the target, max |dp| "
+                             f"{probe.get('max_abs_diff', '?')}): the host's predictions stand for the 10,000")
+    if facts.get("fp32_baseline") == "host":
+        note["fp32 baseline"] = str(facts.get("fp32_note") or "the host's fp32, after the probe")
+    return note or None
+
+
 @dataclass
 class Store(Inputs, SideMeasurements):
     """Lazily builds what a test asks for; build-once across processes comes from the disk cache."""
@@ -52,6 +65,7 @@ class Store(Inputs, SideMeasurements):
     on_event: Callable[[BuildEvent], None] = lambda event: None
     on_target_facts: Callable[[str, dict[str, object]], None] = lambda target, facts: None
     _results: dict[str, ModelResult] = field(default_factory=dict)
+    _emulated: dict[str, dict[str, str] | None] = field(default_factory=dict)  # how each target evaluation went
 
     def builder_code(self, case: Case) -> str:
         """Hash of the case's builder modules: a change to them invalidates that framework's built models."""
@@ -165,7 +179,9 @@ class Store(Inputs, SideMeasurements):
         preds = get_or_build(folder, "probs.npy", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)
         self.on_event(BuildEvent(name, "predictions" + (f" (draw {draw})" if draw else ""), preds.built))
         if (folder / "facts.json").is_file():
-            self.on_target_facts(target.name, json.loads((folder / "facts.json").read_text()))
+            facts = json.loads((folder / "facts.json").read_text())
+            self.on_target_facts(target.name, facts)
+            self._emulated[f"{name}@{draw}"] = _evaluation_note(facts)
         return preds
 
     def _arm_predictions(self, case: Case, target: Target, stored: Stored, draw: int, name: str | None,
@@ -199,7 +215,8 @@ class Store(Inputs, SideMeasurements):
             predictions_sha256=sha256_bytes(probs.argmax(1).astype("<i8").tobytes()), quant=case.spec()["quant"],
             hits=np.packbits(probs.argmax(1) == self.test.labels).tobytes().hex(),
             stats=self.paired_stats(base.predictions, probs.argmax(1)) if base else None,
-            target=target.name, runtime=self._runtime_facts(case, stored) if target.is_host and not draw else None,
+            target=target.name, runtime=self._runtime_facts(case, stored) if target.is_host and not draw else
+            self._emulated.get(f"{case.id}@{target.name}@{draw}"),
             vs_host=TargetAgreement.of(host.predictions, probs.argmax(1), self.test.labels) if host else None,
             framework_label=case.backend.label, dtype_label=cases.DTYPE_LABELS.get(case.dtype, case.dtype),
             format_label=cases.FORMATS[case.fmt].label,
