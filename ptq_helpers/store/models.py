@@ -166,11 +166,10 @@ class Store(Inputs, SideMeasurements):
                     if target.arch == "aarch64":  # emulated Arm: the fp32 probe guards the emulator first
                         probs, facts = self._arm_predictions(case, target, stored, draw, name, Path(work))
                     else:
-                        # one child per core of this test process (its thread budget): xdist workers that
-                        # evaluate at once then never run more emulators than the machine has cores
+                        # one child per core of the machine: when the other xdist worker is idle (the end of a
+                        # run) a lone evaluation still uses every core
                         probs, facts = targets.predict(case, target, stored.path, self.test_images_npy,
-                                                       len(self.test.labels), 1, Path(work), cache=self.settings.cache,
-                                                       workers=self.settings.threads)
+                                                       len(self.test.labels), 1, Path(work), cache=self.settings.cache)
                 say(f"{name}: evaluated in {facts['wall_s']:.0f} s ({facts['children']} child processes)")
                 atomic_write_bytes(folder / "facts.json", json.dumps(facts).encode())
             with open(tmp, "wb") as fh:
@@ -194,8 +193,7 @@ class Store(Inputs, SideMeasurements):
         host_own = None if case.is_fp32 else np.load(self._predictions(case, HOST, stored, draw, name).path)
         return arm64.evaluate(case, target, stored.path, self.test_images_npy, len(self.test.labels), work,
                               fp32_case=fp32, fp32_model=fp32_stored.path, host_fp32_probs=host_fp32,
-                              labels=self.test.labels, host_probs=host_own, cache=self.settings.cache,
-                              workers=self.settings.threads)
+                              labels=self.test.labels, host_probs=host_own, cache=self.settings.cache)
 
     def result(self, case: Case, draw: int = 0, target: Target = HOST) -> ModelResult:
         """Build (or load) the case's model and score it on the full test split on a target, once per process."""
