@@ -4,13 +4,14 @@ from __future__ import annotations
 import io
 import pickle
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ptq_helpers.core.errors import AssetError
-from ptq_helpers.core.artifacts import cache_key, get_or_build
+from ptq_helpers.core.artifacts import cache_key, get_or_build, source_sha256
 from ptq_helpers.core.fileio import sha256_bytes, sha256_file
 
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -159,7 +160,8 @@ def load_split_cached(cifar_dir: Path, name: str, cache: Path, *, run_id: str) -
     sha256 of the batch files (a changed or replaced batch is decoded and verified again; a damaged .npz, caught by
     its manifest, is rebuilt)."""
     files = TRAIN_FILES if name == "train" else TEST_FILES
-    key = cache_key({"split": name, "files": [sha256_file(cifar_dir / f) for f in files], "layout": "nhwc-uint8"})
+    key = cache_key({"split": name, "files": [sha256_file(cifar_dir / f) for f in files], "layout": "nhwc-uint8",
+                     "code": source_sha256(sys.modules[__name__])})  # the decoder and its checks shape the arrays
     folder = cache / f"cifar-{name}-{key[:16]}"
 
     def decode(tmp: Path) -> None:

@@ -24,6 +24,7 @@ from ptq_helpers.core.fileio import atomic_write_bytes, sha256_bytes
 from ptq_helpers.results.record import ModelRecord, TargetAgreement
 from ptq_helpers.results.run_results import BuildEvent
 from ptq_helpers.core.progress import say
+from ptq_helpers.core.runtime import available_cores
 from ptq_helpers.targets.base import HOST, Target
 from ptq_helpers.store.inputs import Inputs
 from ptq_helpers.store.side import SideMeasurements
@@ -131,11 +132,12 @@ class Store(Inputs, SideMeasurements):
         self.on_event(BuildEvent(case.id, "model" + (f" (draw {draw})" if draw else ""), stored.built))
         return stored
 
-    def _prediction_folder(self, case: Case, target: Target, stored: Stored, name: str | None = None) -> Path:
+    def _prediction_folder(self, case: Case, target: Target, stored: Stored, name: str | None = None,
+                           threads: int | None = None) -> Path:
         """Where a prediction set lives: keyed by the model, the case, the test images, the runner's code and
         thread count, the library versions and (off the host) the target and how it is reached."""
         parts = {"model": stored.sha256, "case": case.spec(), "test": self.test.sha256,
-                 "threads": self.settings.threads, "versions": self.versions,
+                 "threads": threads or self.settings.threads, "versions": self.versions,
                  "code": self.runner_code(case, target)}
         if not target.is_host:
             parts.update(target=target.name, how=target.how(case))
@@ -144,9 +146,14 @@ class Store(Inputs, SideMeasurements):
         return self.settings.cache / "predictions" / f"{name}-{key[:16]}"
 
     def cached_predictions(self, case: Case, stored: Stored) -> np.ndarray | None:
-        """The host probabilities of a built model when this run's settings already have them (never evaluates)."""
-        found = cached(self._prediction_folder(case, HOST, stored), "probs.npy")
-        return np.load(found.path) if found else None
+        """The host probabilities of a built model when a gate run already evaluated it, with this run's thread
+        count or any other (`pytest -n auto` gates with fewer threads than `--benchmark-only` times); never
+        evaluates."""
+        for threads in dict.fromkeys((self.settings.threads, *range(1, available_cores() + 1))):
+            found = cached(self._prediction_folder(case, HOST, stored, threads=threads), "probs.npy")
+            if found:
+                return np.load(found.path)
+        return None
 
     def _predictions(self, case: Case, target: Target, stored: Stored, draw: int, name: str | None = None) -> Stored:
         """The case's test-set probabilities on a target, computed at most once per cache key."""
