@@ -113,19 +113,23 @@ def tiny_onnx(path: Path, in_shape: list, out_shape: list, name: str = "input") 
     return path
 
 
-def cifar_batch(path: Path, data: object, labels: object, *, str_keys: bool = False) -> None:
-    """A CIFAR-10 batch pickle with these pixels and labels (keys as bytes, as the official files have, or str)."""
+def cifar_batch(path: Path, data: object, labels: object, *, str_keys: bool = False, protocol: int = 2) -> None:
+    """A CIFAR-10 batch pickle with these pixels and labels (keys as bytes, as the official files have, or str).
+    The official files are protocol 2 (slow to write: arrays become latin-1 text); checks of what the unpickled
+    dict holds may use protocol 4."""
     key = (lambda k: k) if str_keys else (lambda k: k.encode())
     with open(path, "wb") as fh:
-        pickle.dump({key("batch_label"): key("synthetic"), key("data"): data, key("labels"): labels}, fh, protocol=2)
+        pickle.dump({key("batch_label"): key("synthetic"), key("data"): data, key("labels"): labels}, fh,
+                    protocol=protocol)
 
 
-def slow_build(log: Path) -> Callable[[Path], None]:
-    """An artifact builder that notes each build in `log` and takes 0.3 s to write b"model bytes"."""
+def slow_build(log: Path, seconds: float = 0.3) -> Callable[[Path], None]:
+    """An artifact builder that notes each build in `log` and takes `seconds` (long enough for concurrent
+    processes to overlap) to write b"model bytes"."""
     def build(tmp: Path) -> None:
         with open(log, "a") as fh:
             fh.write("built\n")
-        time.sleep(0.3)
+        time.sleep(seconds)
         tmp.write_bytes(b"model bytes")
     return build
 

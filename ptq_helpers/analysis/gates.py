@@ -25,7 +25,7 @@ def top1_lower_bound(correct: int, total: int) -> float:
 
 def _needs_stats(rec: ModelRecord, th: Thresholds) -> str | None:
     if th.gate_margin == "ci" and rec.stats is None:
-        return (f"{rec.key}: {MARGIN}=ci needs the paired statistics of {rec.key} against {rec.baseline_id}, and this "
+        return (f"{rec.where}: {MARGIN}=ci needs the paired statistics of {rec.key} against {rec.baseline_id}, and this "
                 f"record has none (it was not compared on the same images); gate it with {MARGIN}=point")
     return None
 
@@ -35,7 +35,7 @@ def accuracy(rec: ModelRecord, th: Thresholds) -> str | None:
                          "one-sided 95% lower bound of top-1")
     if value > th.min_accuracy:
         return None
-    return (f"{rec.key}: {what} {value:.2f}% ({rec.correct}/{rec.total} correct) is not above "
+    return (f"{rec.where}: {what} {value:.2f}% ({rec.correct}/{rec.total} correct) is not above "
             f"{th.min_accuracy:.2f}% (--ptq-min-accuracy, {MARGIN}={th.gate_margin})")
 
 
@@ -52,7 +52,7 @@ def drop(rec: ModelRecord, th: Thresholds) -> str | None:
                          "one-sided 95% upper bound of the top-1 drop")
     if value < th.max_drop:
         return None
-    return (f"{rec.key}: {what} {value:.2f} points vs {rec.base.key} ({rec.accuracy:.2f}% vs "
+    return (f"{rec.where}: {what} {value:.2f} points vs {rec.base.key} ({rec.accuracy:.2f}% vs "
             f"{rec.base.accuracy:.2f}%) is not below {th.max_drop:.2f} (--ptq-max-drop, {MARGIN}={th.gate_margin})")
 
 
@@ -60,11 +60,11 @@ def size_reduction(rec: ModelRecord, th: Thresholds) -> str | None:
     kind = rec.size_kind
     limit = th.size_reductions.get(kind)
     if limit is None:  # the thresholds were written without this record's size kind: a damaged or mixed file
-        return (f"{rec.key}: no size-reduction limit for its size kind {kind!r} in these thresholds (known: "
+        return (f"{rec.where}: no size-reduction limit for its size kind {kind!r} in these thresholds (known: "
                 f"{', '.join(th.size_reductions) or 'none'}); set one with --ptq-min-size-reduction-{kind}")
     if rec.size_reduction >= limit:
         return None
-    return (f"{rec.key}: size reduction {rec.size_reduction:.1f}% ({rec.size_bytes:,} vs {rec.base.size_bytes:,} bytes "
+    return (f"{rec.where}: size reduction {rec.size_reduction:.1f}% ({rec.size_bytes:,} vs {rec.base.size_bytes:,} bytes "
             f"of {rec.base.key}) is below {limit:.1f}% (--ptq-min-size-reduction-{kind})")
 
 
@@ -76,7 +76,7 @@ def class_drop(rec: ModelRecord, th: Thresholds) -> str | None:
     worst = max(range(len(drops)), key=drops.__getitem__)
     if drops[worst] <= th.max_class_drop:
         return None
-    return (f"{rec.key}: class {CLASSES[worst]!r} {what} {drops[worst]:.1f} points vs {rec.base.key} "
+    return (f"{rec.where}: class {CLASSES[worst]!r} {what} {drops[worst]:.1f} points vs {rec.base.key} "
             f"({rec.per_class[worst]:.1f}% vs {rec.base.per_class[worst]:.1f}%), more than "
             f"{th.max_class_drop:.1f} (--ptq-max-class-drop, {MARGIN}={th.gate_margin})")
 
@@ -84,7 +84,7 @@ def class_drop(rec: ModelRecord, th: Thresholds) -> str | None:
 def fp32_pinned(rec: ModelRecord, th: Thresholds) -> str | None:
     if th.fp32_correct is None or rec.correct == th.fp32_correct:  # None: not the reference model, no pin
         return None
-    return (f"{rec.key}: {rec.correct}/{rec.total} correct, pinned fp32 baseline is "
+    return (f"{rec.where}: {rec.correct}/{rec.total} correct, pinned fp32 baseline is "
             f"{th.fp32_correct}/{rec.total} (--ptq-fp32-correct)")
 
 

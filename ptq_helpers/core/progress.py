@@ -61,7 +61,7 @@ class Progress:
                 self._terminal("\n" + line.rstrip("\n"))
             if stopping:
                 return
-            time.sleep(0.5)
+            self._stop.wait(0.5)  # woken at once by stop()
 
     def start(self, xdist_controller: bool) -> None:
         if hasattr(self.config, "workerinput"):

@@ -117,17 +117,17 @@ def _decode(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, np.ndarray) or labels is None:
         raise AssetError(f"{path}: missing 'data' array or 'labels' list; replace it with an official CIFAR-10 batch")
     if data.dtype != np.uint8 or data.shape != (ROWS_PER_FILE, 3072):
-        raise AssetError(f"{path}: 'data' is {data.dtype} {data.shape}, expected uint8 (10000, 3072); "
+        raise AssetError(f"{path}: 'data' is {data.dtype} {data.shape}, expected uint8 ({ROWS_PER_FILE}, 3072); "
                          f"replace it with an official CIFAR-10 batch")
     if not isinstance(labels, (list, np.ndarray)) or len(labels) != ROWS_PER_FILE:
         size = len(labels) if isinstance(labels, (list, tuple, np.ndarray, dict)) else "-"
         raise AssetError(f"{path}: 'labels' is a {type(labels).__name__} of {size} items, expected a list of "
-                         f"10000 integers; replace it with an official CIFAR-10 batch")
+                         f"{ROWS_PER_FILE} integers; replace it with an official CIFAR-10 batch")
     if isinstance(labels, list) and not all(type(v) is int for v in labels):
         raise AssetError(f"{path}: 'labels' holds non-integers; replace it with an official CIFAR-10 batch")
     lab = np.asarray(labels)
     if lab.shape != (ROWS_PER_FILE,) or not np.issubdtype(lab.dtype, np.integer):
-        raise AssetError(f"{path}: 'labels' has shape {lab.shape} and dtype {lab.dtype}, expected 10000 integers; "
+        raise AssetError(f"{path}: 'labels' has shape {lab.shape} and dtype {lab.dtype}, expected {ROWS_PER_FILE} integers; "
                          f"replace it with an official CIFAR-10 batch")
     if lab.min() < 0 or lab.max() > 9:
         raise AssetError(f"{path}: labels outside 0..9 (min {lab.min()}, max {lab.max()}); "

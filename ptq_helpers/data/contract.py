@@ -3,14 +3,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from ptq_helpers.core.artifacts import source_sha256
 from ptq_helpers.core.errors import AssetError
+from ptq_helpers.core.fileio import atomic_write_bytes, sha256_file
 
 INPUT_NAME = "input"
 INPUT_SHAPE = (32, 32, 3)
 NUM_CLASSES = 10
 
 
-def check_onnx(path: Path) -> str:
+def _check_onnx(path: Path) -> str:
     """Validate the fp32 ONNX model file against the contract; return its input name."""
     import onnx
 
@@ -50,25 +58,21 @@ def check_onnx(path: Path) -> str:
 REFERENCE_WEIGHTS_SHA256 = "f0cedf31f93d793ce4849ad9b0fa60c3334e38452b15d5f6a2d5fa37bac9ee7b"
 
 
-def model_files(path: Path) -> list[Path]:
-    """The .onnx file and the external-data files its tensors point at (they change the model too)."""
+def _model_files(path: Path) -> list[str]:
+    """The names of the external-data files the .onnx's tensors point at (they change the model too)."""
     import onnx
     from onnx.external_data_helper import _get_all_tensors, uses_external_data
 
     model = onnx.load(str(path), load_external_data=False)
     extra = {next(e.value for e in t.external_data if e.key == "location")
              for t in _get_all_tensors(model) if uses_external_data(t)}
-    return [path, *(path.parent / name for name in sorted(extra))]
+    return sorted(extra)
 
 
-def model_sha256(path: Path) -> str:
+def model_sha256(path: Path, cache: Path | None = None) -> str:
     """sha256 of the model with its external data: what identifies it in cache keys (for a self-contained
     .onnx, the file's own sha256)."""
-    import hashlib
-
-    from ptq_helpers.core.fileio import sha256_file
-
-    files = model_files(path)
+    files = model_files(path, cache)
     if len(files) == 1:
         return sha256_file(path)
     digest = hashlib.sha256()
@@ -77,7 +81,7 @@ def model_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def weights_sha256(path: Path) -> str:
+def _weights_sha256(path: Path) -> str:
     """sha256 over the model's weight tensors (dtype, shape and values, in sorted order of their own hashes):
     names, metadata and converter versions do not change it; any changed weight value does."""
     import hashlib
@@ -90,3 +94,49 @@ def weights_sha256(path: Path) -> str:
     parts = sorted(hashlib.sha256(f"{a.dtype}{a.shape}".encode() + np.ascontiguousarray(a).tobytes()).hexdigest()
                    for a in (numpy_helper.to_array(t) for t in model.graph.initializer))
     return hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+# --- the same facts, remembered by content: a warm run neither imports onnx nor parses the model -----------------
+def _memo(cache: Path | None, kind: str, content: str, compute: Callable[[], Any]) -> Any:
+    """compute(), kept under cache/contract/ keyed by the content it is about and by this module's code; an entry
+    that does not parse is computed again (and replaced), never trusted."""
+    if cache is None:
+        return compute()
+    key = json.dumps({"kind": kind, "content": content, "code": source_sha256(sys.modules[__name__])})
+    path = cache / "contract" / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+    try:
+        entry = json.loads(path.read_text())
+        if isinstance(entry, dict) and entry.get("key") == key and "value" in entry:
+            return entry["value"]
+    except (OSError, ValueError):
+        pass
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, json.dumps({"key": key, "value": value}).encode())
+    return value
+
+
+def model_files(path: Path, cache: Path | None = None) -> list[Path]:
+    """The .onnx file and the external-data files its tensors point at (they change the model too); the list
+    is a fact of the .onnx file's bytes."""
+    names = _memo(cache, "external-data", sha256_file(path), lambda: _model_files(path))
+    return [path, *(path.parent / name for name in names)]
+
+
+def check_onnx(path: Path, cache: Path | None = None) -> str:
+    """Validate the fp32 ONNX model file (with its external data) against the contract; return its input name.
+    A refusal is never remembered: it is raised again on every run."""
+    try:
+        content = model_sha256(path, cache)
+    except OSError as exc:
+        raise AssetError(f"{path}: cannot be read with its external data ({exc.strerror or exc}: "
+                         f"{getattr(exc, 'filename', '') or path}); replace it with resnet8.onnx or delete it so it "
+                         f"is converted from the .h5") from None
+    except Exception:  # not an ONNX file at all: the contract check says what is wrong with it
+        return _check_onnx(path)
+    return _memo(cache, "contract", content, lambda: _check_onnx(path))
+
+
+def weights_sha256(path: Path, cache: Path | None = None) -> str:
+    """sha256 over the model's weight tensors (see _weights_sha256)."""
+    return _memo(cache, "weights", model_sha256(path, cache), lambda: _weights_sha256(path))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,13 +44,41 @@ def problem(path: Path) -> str | None:
 
 
 def _unwritable(folder: Path) -> str | None:
-    """Why a new file cannot be created in `folder` (tried, then removed: permission bits do not tell for root,
-    read-only mounts or pseudo file systems), or None."""
+    """Why a new file cannot be created in `folder`, or None. Asked of the file system, never by creating a
+    file: the folder is the user's, and nothing is made in it before the run is known to write there."""
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".ptq-probe-"):
-            return None
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"folder {folder} is on a read-only file system"
     except OSError as exc:
-        return f"folder {folder} is not writable ({exc.strerror or exc})"
+        return f"folder {folder} cannot be checked ({exc.strerror or exc})"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"folder {folder} is not writable (Permission denied)"
+    kind = _fstype(folder)
+    if kind in PSEUDO_FILE_SYSTEMS:  # writable bits, but no new regular files (not even for root)
+        return f"folder {folder} is not writable (a {kind} pseudo file system)"
+    return None
+
+
+PSEUDO_FILE_SYSTEMS = frozenset({"proc", "sysfs", "cgroup", "cgroup2", "devpts", "debugfs", "securityfs", "tracefs",
+                                 "configfs", "pstore", "bpf", "efivarfs", "fusectl", "mqueue", "binfmt_misc"})
+
+
+def _fstype(folder: Path) -> str | None:
+    """The file system type of the mount holding `folder` (Linux /proc/self/mountinfo), or None."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return None
+    real, best, kind = os.path.realpath(folder), "", None
+    for line in lines:
+        fields, _, tail = line.partition(" - ")
+        parts = fields.split()
+        if len(parts) < 5 or not tail:
+            continue
+        point = parts[4].replace("\\040", " ")
+        if (real == point or real.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+            best, kind = point, tail.split()[0]
+    return kind
 
 
 def _paths(path: Path, report: bool) -> list[Path]:

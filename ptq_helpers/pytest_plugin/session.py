@@ -186,7 +186,7 @@ class PTQSession:
             *(["resnet8-ptq: benchmarks: off under -n (pytest-xdist); time them with pytest --benchmark-only"]
               if self.under_xdist else []),
             "resnet8-ptq: targets " + "; ".join(
-                f"host = {summary(cpu_facts())}" if name == "host" else f"{name} = {TARGETS[name].description}"
+                f"host = {summary(cpu_facts())}" if name == "host" else f"{name} = {TARGETS[name].here()}"
                 for name in s.targets),
         ]
 
@@ -210,7 +210,7 @@ class PTQSession:
                 tr.write_line(f"NOTE: {line}")
             if len(self.settings.targets) > 1:
                 tr.write_sep("-", "deployment targets: " + "; ".join(
-                    f"{name}: {TARGETS[name].description}" for name in self.settings.targets if name != "host"))
+                    f"{name}: {TARGETS[name].here()}" for name in self.settings.targets if name != "host"))
                 body = tables.target_rows(records, self.thresholds, self.settings.targets)
                 for line in tables.aligned(tables.target_headers(self.settings.targets), body):
                     tr.write_line(line)

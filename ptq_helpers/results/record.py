@@ -79,6 +79,7 @@ class ModelRecord:
     size_kind: str = ""  # which size-reduction limit applies: thresholds' `min_size_reduction_<size_kind>`
     framework_tools: str = ""  # how the framework quantizes, for the report's methodology
     target_description: str = ""  # what the target is, e.g. "this machine's CPU, in the test process"
+    cpu: str = ""  # the CPU the predictions came from, e.g. "AMD EPYC: avx2 (no avx512f, ...)" (failures name it)
     base: ModelRecord | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +94,11 @@ class ModelRecord:
     def key(self) -> str:
         """Test id and record key: the case id on the host, `<case>@<target>` elsewhere."""
         return self.id if self.target == "host" else f"{self.id}@{self.target}"
+
+    @property
+    def where(self) -> str:
+        """The record's key and the CPU it was measured on, as failure messages start."""
+        return f"{self.key} (on {self.cpu})" if self.cpu else self.key
 
     @property
     def is_fp32(self) -> bool:

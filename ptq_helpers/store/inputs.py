@@ -57,13 +57,13 @@ class Inputs:
     @cached_property
     def source(self) -> Path:
         path = self.settings.assets.onnx_model()
-        check_onnx(path)
+        check_onnx(path, self.settings.cache)
         return path
 
     @cached_property
     def source_sha256(self) -> str:
         """The fp32 model with its external data (a changed weights file is a different model)."""
-        return model_sha256(self.source)
+        return model_sha256(self.source, self.settings.cache)
 
     @cached_property
     def versions(self) -> dict[str, str]:

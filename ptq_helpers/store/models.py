@@ -112,7 +112,7 @@ class Store(Inputs, SideMeasurements):
             raise UnsupportedQuantization(f"{case.id}: {case.unsupported}")
         fp32_builder = case.backend.fp32_builder() if case.is_fp32 else None
         if case.is_fp32 and fp32_builder is None:  # the source file itself
-            size = sum(f.stat().st_size for f in model_files(self.source))
+            size = sum(f.stat().st_size for f in model_files(self.source, self.settings.cache))
             return Stored(self.source, self.source_sha256, size, built=False)
         key = self._artifact_key(case, draw)
         folder = self.settings.cache / "artifacts" / f"{case.id}-{key[:16]}"
@@ -226,7 +226,7 @@ class Store(Inputs, SideMeasurements):
             framework_label=case.backend.label, dtype_label=cases.DTYPE_LABELS.get(case.dtype, case.dtype),
             format_label=cases.FORMATS[case.fmt].label,
             size_kind=getattr(getattr(case.backend, "size_kind", None), "name", None) or case.backend.size_threshold,
-            framework_tools=case.backend.tools, target_description=target.description,
+            framework_tools=case.backend.tools, target_description=target.here(), cpu=target.cpu_label(case),
             base=base.record if base else None)
         result = ModelResult(case, stored, probs, metrics, record, target)
         self._results[memo] = result

@@ -32,7 +32,7 @@ import numpy as np
 
 from ptq_helpers.matrix.cases import Case, resolve
 from ptq_helpers.core.errors import PTQError
-from ptq_helpers.core.isa import cpu_facts, qemu_binary
+from ptq_helpers.core.isa import cpu_facts, qemu_binary, summary
 from ptq_helpers.core.runtime import available_cores
 
 QEMU_NOISE = "qemu-x86_64: warning: TCG doesn't support requested feature"
@@ -92,6 +92,24 @@ class Target:
             return False
         flags = _host_flags()
         return bool(flags) and not any(flags.get(f) for f in self.forbidden_flags)
+
+    def here(self) -> str:
+        """The description as this host reaches it (headers): a native target says so instead of naming qemu."""
+        if self.host_is_target():
+            return (f"{self.description.partition(':')[0]}: native, the host has no "
+                    f"{', '.join(self.forbidden_flags)} (no emulation)")
+        return self.description
+
+    def cpu_label(self, case: Case) -> str:
+        """The CPU a case's predictions come from on this target, as failure messages name it."""
+        mode, host = self.mode(case), summary(cpu_facts())
+        if mode == "qemu":
+            return f"emulated {self.cpu_model or self.qemu_cpu} (qemu-{self.arch} -cpu {self.qemu_cpu})"
+        if mode == "env":
+            return f"{host}, capped with {self.how(case)}"
+        if mode == "child":
+            return f"{self.runner_label or self.runner} on {host}"
+        return host
 
     def mode(self, case: Case) -> str:
         """'in-process', 'env' (native child with ISA variables), 'native' (the host is the target: a plain

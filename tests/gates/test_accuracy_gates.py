@@ -37,7 +37,7 @@ def test_the_fp32_model_is_the_reference_resnet8(ptq_store) -> None:
     """The fp32 pin (--ptq-fp32-correct) is MLPerf Tiny's ResNet8's: another model with as many right answers
     must not pass as it. A model given with --ptq-model is gated on its own fp32, and said to be (or not be) it."""
     s = ptq_store.settings
-    weights = weights_sha256(ptq_store.source)
+    weights = weights_sha256(ptq_store.source, s.cache)
     if s.assets.model is not None:
         assert s.reference == (weights == REFERENCE_WEIGHTS_SHA256), (s.reference, weights)
         return

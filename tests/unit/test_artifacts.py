@@ -15,22 +15,22 @@ from tests.fakes import slow_build
 
 
 def test_second_call_reuses(tmp_path: Path) -> None:
-    first = get_or_build(tmp_path, "m.bin", slow_build(tmp_path / "log"), run_id="r1")
-    second = get_or_build(tmp_path, "m.bin", slow_build(tmp_path / "log"), run_id="r2")
+    first = get_or_build(tmp_path, "m.bin", slow_build(tmp_path / "log", 0), run_id="r1")
+    second = get_or_build(tmp_path, "m.bin", slow_build(tmp_path / "log", 0), run_id="r2")
     assert (first.built, second.built) == (True, False)
     assert first.sha256 == second.sha256
 
 
 def test_rebuild_builds_once_per_run(tmp_path: Path) -> None:
-    get_or_build(tmp_path, "m.bin", slow_build(tmp_path / "log"), run_id="r1")
-    again = [get_or_build(tmp_path, "m.bin", slow_build(tmp_path / "log"), run_id="r2", rebuild=True)
+    get_or_build(tmp_path, "m.bin", slow_build(tmp_path / "log", 0), run_id="r1")
+    again = [get_or_build(tmp_path, "m.bin", slow_build(tmp_path / "log", 0), run_id="r2", rebuild=True)
              for _ in range(2)]
     assert [s.built for s in again] == [True, False]
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "no-manifest", "null-manifest", "list-manifest"])
 def test_damaged_artifact_is_detected_and_rebuilt(tmp_path: Path, damage: str) -> None:
-    get_or_build(tmp_path, "m.bin", slow_build(tmp_path / "log"), run_id="r1")
+    get_or_build(tmp_path, "m.bin", slow_build(tmp_path / "log", 0), run_id="r1")
     path = tmp_path / "m.bin"
     if damage == "flip":
         path.write_bytes(b"MODEL bytes")
@@ -42,7 +42,7 @@ def test_damaged_artifact_is_detected_and_rebuilt(tmp_path: Path, damage: str) -
         (tmp_path / MANIFEST).write_text("[1, 2]")
     else:
         (tmp_path / MANIFEST).unlink()
-    stored = get_or_build(tmp_path, "m.bin", slow_build(tmp_path / "log"), run_id="r2")
+    stored = get_or_build(tmp_path, "m.bin", slow_build(tmp_path / "log", 0), run_id="r2")
     assert stored.built and path.read_bytes() == b"model bytes"
 
 

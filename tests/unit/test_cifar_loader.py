@@ -1,4 +1,6 @@
-"""CIFAR-10 reading on small synthetic batches: both key styles, validation and content hashes."""
+"""CIFAR-10 reading on small synthetic batches (ROWS images per file instead of 10,000: the loader's checks are
+written against cifar.ROWS_PER_FILE): both key styles, validation and content hashes. The real, full-size files
+are read by tests/selftest/test_cifar_loader.py and by every gate run."""
 from __future__ import annotations
 
 import os
@@ -13,25 +15,41 @@ from ptq_helpers.core.errors import AssetError
 from tests.fakes import cifar_batch
 
 
-def _batch(seed: int, rows: int = cifar.ROWS_PER_FILE) -> tuple[np.ndarray, list[int]]:
+ROWS = 200
+
+
+@pytest.fixture(autouse=True)
+def _small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cifar, "ROWS_PER_FILE", ROWS)
+    monkeypatch.setattr(cifar, "BATCH_BYTES", (ROWS * 3072, 64_000_000))
+
+
+def _batch(seed: int, rows: int = ROWS) -> tuple[np.ndarray, list[int]]:
     rng = np.random.default_rng(seed)
     return rng.integers(0, 256, (rows, 3072), dtype=np.uint8), rng.integers(0, 10, rows).tolist()
 
 
+@pytest.fixture(scope="module")
+def _official_style_batch(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("batch") / "test_batch"
+    cifar_batch(path, *_batch(0))
+    return path.read_bytes()
+
+
 @pytest.fixture
-def test_dir(tmp_path: Path) -> Path:
-    data, labels = _batch(0)
-    cifar_batch(tmp_path / "test_batch", data, labels)
+def test_dir(tmp_path: Path, _official_style_batch: bytes) -> Path:
+    (tmp_path / "test_batch").write_bytes(_official_style_batch)
     return tmp_path
 
 
 @pytest.mark.parametrize("str_keys", [False, True], ids=["bytes-keys", "str-keys"])
 def test_reads_both_key_styles_as_float32_nhwc(tmp_path: Path, str_keys: bool) -> None:
     data, labels = _batch(1)
-    cifar_batch(tmp_path / "test_batch", data, labels, str_keys=str_keys)
+    # the official files (bytes keys) are protocol 2; a str-keyed file comes from a Python 3 writer
+    cifar_batch(tmp_path / "test_batch", data, labels, str_keys=str_keys, protocol=4 if str_keys else 2)
     split = cifar.load_split(tmp_path, "test", verify=False)
     images = split.images()
-    assert images.dtype == np.float32 and images.shape == (10_000, 32, 32, 3)
+    assert images.dtype == np.float32 and images.shape == (ROWS, 32, 32, 3)
     # pixel (row 0, col 1) of image 5: red is data[5, 1], green data[5, 1025], blue data[5, 2049]
     assert images[5, 0, 1].tolist() == [data[5, 1], data[5, 1025], data[5, 2049]]
     assert split.labels.tolist() == labels and split.labels.dtype == np.int64
@@ -50,7 +68,7 @@ def test_missing_batch_file(tmp_path: Path) -> None:
 def test_truncated_batch_is_refused_by_its_size(test_dir: Path) -> None:
     raw = (test_dir / "test_batch").read_bytes()
     (test_dir / "test_batch").write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(AssetError, match=r"test_batch: [\d,]+ bytes, but a CIFAR-10 batch has 30,720,000 to "):
+    with pytest.raises(AssetError, match=rf"test_batch: [\d,]+ bytes, but a CIFAR-10 batch has {ROWS * 3072:,} to "):
         cifar.load_split(test_dir, "test", verify=False)
 
 
@@ -90,17 +108,17 @@ def test_hostile_batch_files_end_in_one_clear_error_at_once(tmp_path: Path, kind
 @pytest.mark.parametrize(
     ("data", "labels", "message"),
     [
-        (np.zeros((10_000, 3071), np.uint8), [0] * 10_000, r"'data' is uint8 \(10000, 3071\)"),
-        (np.zeros((10_000, 3072), np.float16), [0] * 10_000, r"'data' is float16"),
-        (np.zeros((10_000, 3072), np.uint8), [0] * 9_999, r"'labels' is a list of 9999 items"),
-        (np.zeros((10_000, 3072), np.uint8), {"a": 1}, r"'labels' is a dict of 1 items"),
-        (np.zeros((10_000, 3072), np.uint8), ["x"] * 10_000, r"'labels' holds non-integers"),
-        (np.zeros((10_000, 3072), np.uint8), [10] * 10_000, r"labels outside 0\.\.9"),
+        (np.zeros((ROWS, 3071), np.uint8), [0] * ROWS, rf"'data' is uint8 \({ROWS}, 3071\)"),
+        (np.zeros((ROWS, 3072), np.float16), [0] * ROWS, r"'data' is float16"),
+        (np.zeros((ROWS, 3072), np.uint8), [0] * (ROWS - 1), rf"'labels' is a list of {ROWS - 1} items"),
+        (np.zeros((ROWS, 3072), np.uint8), {"a": 1}, r"'labels' is a dict of 1 items"),
+        (np.zeros((ROWS, 3072), np.uint8), ["x"] * ROWS, r"'labels' holds non-integers"),
+        (np.zeros((ROWS, 3072), np.uint8), [10] * ROWS, r"labels outside 0\.\.9"),
     ],
     ids=["short-rows", "float-pixels", "few-labels", "labels-dict", "labels-text", "label-10"],
 )
 def test_malformed_batches_are_refused(tmp_path: Path, data: np.ndarray, labels: list[int], message: str) -> None:
-    cifar_batch(tmp_path / "test_batch", data, labels)
+    cifar_batch(tmp_path / "test_batch", data, labels, protocol=4)
     with pytest.raises(AssetError, match=message):
         cifar.load_split(tmp_path, "test", verify=False)
 

@@ -106,7 +106,6 @@ def test_gate_margin_ci_without_statistics_is_an_error_not_a_silent_point_gate(r
 
 
 def test_holm_and_bh_adjust_over_the_whole_run(records: dict) -> None:
-    from statsmodels.stats.multitest import multipletests
 
     from ptq_helpers.analysis import multiplicity
 
@@ -116,7 +115,6 @@ def test_holm_and_bh_adjust_over_the_whole_run(records: dict) -> None:
             if r.id in ps else r for k, r in fakes.seed_records().items()}
     out = multiplicity.adjust(recs)
     assert out["holm"] == {"ort-int8-qdq": 0.03, "ort-uint8-qdq": 0.06, "torch-int8-fx": 0.06}
-    assert out["holm"] == dict(zip(ps, multipletests(list(ps.values()), method="holm")[1].round(4)))
     assert len(out["bh_per_class"]["ort-int8-qdq"]) == 10 and out["raw_significant"] == 3
     assert out["holm_significant"] == 1 and out["family"].startswith("3 quantized-vs-fp32 comparisons")
     assert out["disagree"] == ["ort-int8-qdq", "ort-uint8-qdq", "torch-int8-fx"]  # p < 0.05, interval holds 0
@@ -176,3 +174,4 @@ def test_a_noisy_timing_is_flagged_in_the_speed_table_and_the_report() -> None:
     data = json.loads(json.dumps(results.payload(fakes.run_results(fakes.seed_records(), bench), Thresholds(), {})))
     text = report.render(data)
     assert "| `ort-fp32` | 100 µs * | 14,222 |" in text and speed.NOISE_NOTE in text
+

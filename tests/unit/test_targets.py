@@ -10,7 +10,8 @@ from ptq_helpers.targets import base as targets
 from ptq_helpers.targets.base import AVX2
 
 
-def test_each_runtime_reaches_avx2_its_own_way() -> None:
+def test_each_runtime_reaches_avx2_its_own_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(targets, "_host_flags", lambda: {"avx2": True, "avx512f": True, "avx512_vnni": True})
     assert AVX2.mode(cases.get("ort-int8-qdq")) == "qemu" and AVX2.mode(cases.get("torch-int8-fx")) == "qemu"
     assert AVX2.mode(cases.get("torch-int8-pt2e")) == "env" and AVX2.env["ONEDNN_MAX_CPU_ISA"] == "AVX2"
     assert targets.HOST.mode(cases.get("ort-int8-qdq")) == "in-process"
@@ -41,5 +42,8 @@ def test_an_avx2_only_host_is_the_avx2_target_natively(monkeypatch: pytest.Monke
     assert base.AVX2.mode(case) == "native"
     assert base.AVX2.how(case).startswith("natively: the host has no avx512f, avx512_vnni")
     assert base.AVX2.missing_tool(case) is None  # no emulator needed
+    assert base.AVX2.here().endswith("native, the host has no avx512f, avx512_vnni, avx_vnni, amx_int8 (no emulation)")
+    assert base.AVX2.cpu_label(case) == base.summary(base.cpu_facts())
     monkeypatch.setattr(base, "_host_flags", lambda: {"avx2": True, "avx512f": True, "avx512_vnni": True})
     assert base.AVX2.mode(case) == "qemu" and base.AVX2.how(case) == "qemu-x86_64 -cpu Haswell"
+    assert base.AVX2.here() == base.AVX2.description and base.AVX2.cpu_label(case).startswith("emulated Haswell")
