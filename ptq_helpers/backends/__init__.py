@@ -57,6 +57,12 @@ FULL: tuple[Case, ...] = tuple(
 # PyTorch beyond FX/fbgemm: FX on the x86 engine, and PT2E lowered with torch.compile (gated compiled).
 FULL += (
     Case("torch-int8-fx-x86", "pytorch", "int8", "torchscript", TorchQuant("x86", "qint8"), matrix="full"),
+    # Matched settings: FX with ONNX Runtime's MinMax recipe (8-bit asymmetric activations, symmetric int8
+    # weights), per tensor like the seed's ort-int8-qdq and per channel like ort-s8s8-qdq-pc-mm-raw.
+    Case("torch-int8-fx-pt-mm8", "pytorch", "int8", "torchscript",
+         TorchQuant(weights="per_tensor", activations="minmax8", matches="ort-int8-qdq"), matrix="full"),
+    Case("torch-int8-fx-pc-mm8", "pytorch", "int8", "torchscript",
+         TorchQuant(weights="per_channel", activations="minmax8", matches="ort-s8s8-qdq-pc-mm-raw"), matrix="full"),
     Case("torch-int8-pt2e", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e"), matrix="full"),
     Case("torch-int8-pt2e-rr", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e", True), matrix="full"),
     Case("ov-int8-nncf-mixed", "openvino", "int8", "ir", OvQuant("mixed"), matrix="full"),

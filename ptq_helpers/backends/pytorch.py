@@ -23,6 +23,11 @@ class TorchQuant:
     weight_dtype: Literal["qint8", "quint8"] = "qint8"
     flow: Literal["fx", "pt2e"] = "fx"  # pt2e: torchao prepare_pt2e/convert_pt2e + X86InductorQuantizer
     reduce_range: bool = False  # pt2e only: 7-bit activations, for CPUs without VNNI
+    # FX only, for matched-settings rows: the engine default is per-channel weights and 7-bit (reduce_range)
+    # HistogramObserver activations; "per_tensor"/"per_channel" with "minmax8" is ONNX Runtime's MinMax recipe.
+    weights: Literal["default", "per_tensor", "per_channel"] = "default"
+    activations: Literal["default", "minmax8"] = "default"
+    matches: str = ""  # the ONNX Runtime case with the same granularity, activation bit-width and calibration
 
 
 FRAMEWORK = Framework("pytorch", "PyTorch", "torch", build="ptq_helpers.backends.pytorch:build_quantized",
@@ -164,6 +169,18 @@ def qconfig_mapping(q: TorchQuant):
 
     with quiet_torch():
         mapping = get_default_qconfig_mapping(q.engine)
+        if q.weights != "default" or q.activations != "default":
+            from torch.ao.quantization.observer import PerChannelMinMaxObserver
+
+            default = mapping.global_qconfig
+            activation = (MinMaxObserver.with_args(dtype=torch.quint8, qscheme=torch.per_tensor_affine,
+                                                   reduce_range=False)
+                          if q.activations == "minmax8" else default.activation)
+            weight = {"per_tensor": MinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_tensor_symmetric),
+                      "per_channel": PerChannelMinMaxObserver.with_args(dtype=torch.qint8,
+                                                                        qscheme=torch.per_channel_symmetric),
+                      "default": default.weight}[q.weights]
+            mapping.set_global(QConfig(activation=activation, weight=weight))
         if q.weight_dtype == "quint8":  # reachable only with check=False: shows FX's silent fallback
             weight = MinMaxObserver.with_args(dtype=torch.quint8, qscheme=torch.per_tensor_affine)
             mapping.set_global(QConfig(activation=mapping.global_qconfig.activation, weight=weight))

@@ -22,6 +22,7 @@ class Settings:
     rebuild: bool = False
     matrix: str = "seed"
     sweep_draws: int = 0  # calibration-draw sweep size; 0 = off
+    recipe_draws: int = 0  # --ptq-recipe-draws: draws 1..K of the chosen builds' recipes; 0 = off
     targets: tuple[str, ...] = ("host",)  # deployment targets (targets.TARGETS keys)
     backend: Mapping[str, Any] = field(default_factory=dict)  # the frameworks' own options, by dest
     reference: bool = True  # the fp32 model's weights are MLPerf Tiny's ResNet8 (contract.REFERENCE_WEIGHTS_SHA256)

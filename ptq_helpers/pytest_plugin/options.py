@@ -22,7 +22,7 @@ from ptq_helpers.results.json_io import load
 from ptq_helpers.targets.base import parse_targets
 
 __all__ = ["INI_SOURCE", "RUN_OPTIONS", "THRESHOLD_OPTIONS", "Option", "Settings", "Thresholds", "add_options",
-           "baseline_file", "model_file", "resolve", "size_options", "sweep_draws", "thresholds"]
+           "baseline_file", "model_file", "recipe_draws", "resolve", "size_options", "sweep_draws", "thresholds"]
 
 
 def sweep_draws(raw: str) -> int:
@@ -30,6 +30,14 @@ def sweep_draws(raw: str) -> int:
     value = count_in(0, 1000, "calibration draws")(raw)
     if value == 1:
         raise argparse.ArgumentTypeError("1 draw has no spread; give at least 2 draws (default 5), or leave it out")
+    return value
+
+
+def recipe_draws(raw: str) -> int:
+    """Draws of the recipe-level uncertainty: at least 2 besides draw 0 (0 = off)."""
+    value = count_in(0, 1000, "calibration draws")(raw)
+    if value == 1:
+        raise argparse.ArgumentTypeError("1 draw has no spread; give at least 2 draws (default 10), or leave it out")
     return value
 
 
@@ -131,6 +139,10 @@ def register(parser: Any) -> None:
     group.addoption("--ptq-sweep", type=sweep_draws, nargs="?", const=5, default=0, metavar="K",
                     help="also run the slow calibration-draw sweep: K independent calibration draws per quantized "
                     "model (K defaults to 5)")
+    group.addoption("--ptq-recipe-draws", type=recipe_draws, nargs="?", const=10, default=0, metavar="K",
+                    help="rebuild the recommended builds, each backend's best and every build within 0.5 point of "
+                    "a gate on K more calibration draws (K defaults to 10) and report mean, sd, worst draw and a "
+                    "two-level bootstrap interval (draws x images)")
     add_options(RUN_OPTIONS, group, parser.addini)
     group.addoption("--ptq-json", metavar="PATH", type=output_file(),
                     help="write all results as JSON to PATH (a new or regular file)")

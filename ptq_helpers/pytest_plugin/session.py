@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ptq_helpers import compare
-from ptq_helpers.analysis import speed
+from ptq_helpers.analysis import recipe, speed
 from ptq_helpers.core import runtime
 from ptq_helpers.matrix import cases
 from ptq_helpers.pytest_plugin import outputs
@@ -117,7 +117,8 @@ class PTQSession:
             assets=assets, cache=cache, reference=reference, threads=run["threads"] or runtime.default_threads(workers),
             seed=run["seed"], per_class=run["per_class"], matrix=run["matrix"], targets=run["targets"],
             backend=backend,
-            sweep_draws=config.getoption("ptq_sweep"), cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
+            sweep_draws=config.getoption("ptq_sweep"), recipe_draws=config.getoption("ptq_recipe_draws"),
+            cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
             run_id=workerinput["testrunuid"] if workerinput else _controller_run_id(config),
         )
         paths = [config.getoption(o) for o in ("ptq_json", "ptq_report")]
@@ -141,6 +142,8 @@ class PTQSession:
         if (bench_only and not timed) or (timed and self.under_xdist):  # pytest-benchmark is off under xdist
             return False
         if item.get_closest_marker("slow") and not self.settings.sweep_draws:
+            return False
+        if item.get_closest_marker("recipe") and not self.settings.recipe_draws:
             return False
         if item.get_closest_marker("full_matrix") and self.settings.matrix != "full":
             return False
@@ -232,6 +235,12 @@ class PTQSession:
             s = self.settings
             tr.write_sep("-", f"calibration-draw sweep ({draws} draws of {s.per_class}/class, seed {s.seed} stream)")
             for line in tables.aligned(tables.SWEEP_HEADERS, tables.sweep_rows(res.sweep, records)):
+                tr.write_line(line)
+        if res.recipe:
+            draws = max(r["draws"] for r in res.recipe.values())
+            tr.write_sep("-", f"recipe-level uncertainty ({draws} calibration draws besides draw 0; "
+                              f"{recipe.METHOD.split(':')[0]})")
+            for line in tables.aligned(tables.RECIPE_HEADERS, tables.recipe_rows(res.recipe, records)):
                 tr.write_line(line)
         if res.bench:
             tr.write_sep("-", f"resnet8-ptq speed ({runtime.cpu_name()}, {self.settings.threads} threads, medians)")

@@ -30,6 +30,7 @@ def targets(view: View) -> list[str]:
         robust = [r[0] for r in body if r[-1] == "yes"]
         out += [f"Identical top-1 on every target (robust to the kernels): "
                 f"{', '.join(f'`{m}`' for m in robust) or 'none'}.", ""]
+    out += per_cpu(view)
     differ = [m for m in view.models.values() if m.vs_host is not None and m.vs_host.differing]
     if differ:
         out += ["Where a target's top-1 differs from the host's, by true class:", "",
@@ -37,6 +38,31 @@ def targets(view: View) -> list[str]:
                         [(f"`{m.key}`", str(m.vs_host.differing), *map(str, m.vs_host.differing_by_class))
                          for m in differ])]
     return out
+
+
+def per_cpu(view: View) -> list[str]:
+    """Per-CPU verdicts: for each build measured on more than one target, on which CPUs it passes every gate; a build
+    that fails on any target of the run is never recommended (gates.passing), and this says where it holds."""
+    by_id: dict[str, list] = {}
+    for m in view.models.values():
+        if not m.is_fp32:
+            by_id.setdefault(m.id, []).append(m)
+    lines = []
+    for mid, recs in by_id.items():
+        if len(recs) < 2:
+            continue
+        holds = [r for r in recs if not view.failures(r)]
+        fails = [r for r in recs if view.failures(r)]
+        where = lambda rs: ", ".join(f"{r.target} ({r.cpu})" if r.cpu else r.target for r in rs)  # noqa: E731
+        if fails:
+            lines.append(f"- `{mid}`: holds on {where(holds) or 'no target'}; **fails** on {where(fails)}: "
+                         + "; ".join(msg for r in fails for msg in view.failures(r).values()))
+        else:
+            lines.append(f"- `{mid}`: holds on every target of the run: {where(holds)}")
+    if not lines:
+        return []
+    return ["Per-CPU verdicts (the recommendation names only builds that hold on every target of the run):", "",
+            *lines, ""]
 
 
 def mcu(view: View) -> list[str]:

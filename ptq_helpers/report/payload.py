@@ -80,6 +80,7 @@ def payload(results: RunResults, th: Thresholds, meta: Mapping[str, Any]) -> dic
         "unsupported": unsupported(),
         "benchmarks": dict(results.bench),
         "sweep": dict(results.sweep),
+        "recipe": dict(results.recipe),
         "diagnosis": dict(results.diagnosis),
         "references": [asdict(r) for r in results.references.values()],
         "mcu": {b.id: {**asdict(b), "gates": gates.mcu_budgets(b, th)} for b in results.mcu.values()},

@@ -94,10 +94,16 @@ def summary(view: View) -> list[str]:
         + (f"; failing: {failing}." if failed else "."),
     ]
     chosen = _pick(view)[0][1]
-    out.append(f"- **Recommendation:** ship {chosen.label} (see [Recommendation](#recommendation))"
-               + _across_backends(view, chosen) if chosen
+    out.append(f"- **Recommendation:** ship {chosen.label}{_holds_on(view, chosen)} (see "
+               f"[Recommendation](#recommendation))" + _across_backends(view, chosen) if chosen
                else "- **Recommendation:** no quantized build passes every gate; ship the fp32 model.")
     return out + [""]
+
+
+def _holds_on(view: View, chosen: ModelRecord) -> str:
+    """', which passes every gate on host, avx2 and mcu' when the run measured it on more than one target."""
+    on = [m.target for m in view.models.values() if m.id == chosen.id]
+    return f", which passes every gate on {', '.join(on)}" if len(on) > 1 else ""
 
 
 def _across_backends(view: View, chosen: ModelRecord) -> str:
@@ -229,9 +235,9 @@ def assessment(view: View) -> list[str]:
     for m in sorted(view.models.values(), key=lambda m: (not m.is_fp32, m.drop if not m.is_fp32 else 0)):
         failed = view.failures(m)
         worst = max(m.class_drops, default=float("nan"))
-        rows.append((f"`{m.key}`", f"{m.accuracy:.2f}%", "-" if m.is_fp32 else f"{m.drop:.2f}",
-                     "-" if m.is_fp32 else f"{worst:.1f}", "Pass" if not failed else "**Fail**"))
-    out += _table(("Configuration", "Accuracy", "Drop (points)", "Worst class drop (points)", "Status"), rows)
+        rows.append((f"`{m.key}`", f"{m.accuracy:.2f}%", "-" if m.is_fp32 else f"{-m.drop:+.2f}",
+                     "-" if m.is_fp32 else f"{-worst:+.1f}", "Pass" if not failed else "**Fail**"))
+    out += _table(("Configuration", "Accuracy", "Δ vs fp32 (points)", "Worst class Δ (points)", "Status"), rows)
     odd = view.data.get("suspicious") or {}
     if odd.get("models"):
         out += ["**Suspicious results** (different configurations, byte-identical models: a setting had no "

@@ -103,6 +103,20 @@ def sweep_rows(sweep: Mapping[str, Mapping[str, Any]],
             for mid in order if (sw := sweep.get(mid))]
 
 
+RECIPE_HEADERS = ("Model", "Draw 0", "Draws", "Mean", "Sd", "Worst", "Mean Δ vs fp32", "95% interval (draws x images)",
+                  "Why re-drawn")
+
+
+def recipe_rows(recipes: Mapping[str, Mapping[str, Any]],
+                records: Mapping[str, ModelRecord] | None = None) -> list[tuple[str, ...]]:
+    """Recipe-level uncertainty per re-drawn build, in the records' order."""
+    order = dict.fromkeys([*(r.id for r in in_matrix_order(records or {})), *recipes])
+    return [(mid, f"{r['draw0']:.2f}%", str(r["draws"]), f"{r['mean']:.2f}%", f"{r['sd']:.2f}", f"{r['worst']:.2f}%",
+             f"{r['delta_mean']:+.2f}", f"{r['interval'][0]:.2f}–{r['interval'][1]:.2f}% "
+             f"(Δ {r['delta_interval'][0]:+.2f} to {r['delta_interval'][1]:+.2f})", r.get("why", ""))
+            for mid in order if (r := recipes.get(mid))]
+
+
 def target_headers(targets: tuple[str, ...]) -> tuple[str, ...]:
     return ("Model", *(f"{t} top-1 (Δ vs fp32, gates)" for t in targets), "Agreement with host",
             "Largest target Δ", "Identical on every target")

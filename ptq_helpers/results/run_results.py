@@ -48,6 +48,7 @@ class RunResults:
     hashes: dict[str, str] = field(default_factory=dict)  # content hashes of the run's inputs
     bench: dict[str, dict[str, Figures]] = field(default_factory=dict)  # case id -> batch -> figures
     sweep: dict[str, Figures] = field(default_factory=dict)  # case id -> calibration-draw spread
+    recipe: dict[str, Figures] = field(default_factory=dict)  # case id -> recipe-level uncertainty (K draws)
     diagnosis: Figures = field(default_factory=dict)  # per-layer SQNR of one model
     references: dict[str, Reference] = field(default_factory=dict)
     targets: dict[str, Figures] = field(default_factory=dict)  # target -> the CPU its children saw, and how
@@ -77,6 +78,9 @@ class RunResults:
     def add_sweep(self, case_id: str, summary: Figures) -> None:
         self.sweep[case_id] = summary
 
+    def add_recipe(self, case_id: str, summary: Figures) -> None:
+        self.recipe[case_id] = summary
+
     def set_diagnosis(self, diagnosis: Figures) -> None:
         self.diagnosis = dict(diagnosis)
 
@@ -101,7 +105,7 @@ class RunResults:
         return json.dumps({
             "records": [r.to_json() for r in self.records.values()],
             "events": [asdict(e) for e in self.events],
-            "hashes": self.hashes, "bench": self.bench, "sweep": self.sweep, "diagnosis": self.diagnosis,
+            "hashes": self.hashes, "bench": self.bench, "sweep": self.sweep, "recipe": self.recipe, "diagnosis": self.diagnosis,
             "references": [asdict(r) for r in self.references.values()], "targets": self.targets,
             "mcu": [asdict(b) for b in self.mcu.values()], "machine": self.machine, "labels": self.labels,
         })
@@ -117,6 +121,7 @@ class RunResults:
         for case_id, figures in data.get("bench", {}).items():
             self.bench.setdefault(case_id, {}).update(figures)
         self.sweep.update(data.get("sweep", {}))
+        self.recipe.update(data.get("recipe", {}))
         self.diagnosis.update(data.get("diagnosis", {}))
         self.targets.update(data.get("targets", {}))
         for budget in data.get("mcu", []):

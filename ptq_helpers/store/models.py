@@ -141,6 +141,8 @@ class Store(Inputs, SideMeasurements):
                  "code": self.runner_code(case, target)}
         if not target.is_host:
             parts.update(target=target.name, how=target.how(case))
+            if target.mode(case) == "qemu":
+                parts.update(emulator=targets.emulator_version(target.arch))
         key = cache_key(parts)
         name = (name or case.id) if target.is_host else f"{name or case.id}@{target.name}"
         return self.settings.cache / "predictions" / f"{name}-{key[:16]}"

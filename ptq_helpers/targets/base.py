@@ -47,6 +47,17 @@ def _host_machine() -> str:
 
 
 @functools.cache
+def emulator_version(arch: str) -> str | None:
+    """First line of `qemu-<arch> --version` (e.g. "qemu-aarch64 version 7.2.22 (Debian ...)"), or None: part of
+    every emulated prediction's key, since emulators differ (qemu 7.2 runs XNNPACK's SME kernels wrongly)."""
+    binary = shutil.which(f"qemu-{arch}") or shutil.which(f"qemu-{arch}-static")
+    if binary is None:
+        return None
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False).stdout.splitlines()
+    return out[0].strip() if out else None
+
+
+@functools.cache
 def _host_flags() -> dict[str, bool]:
     return dict(cpu_facts().get("flags") or {})
 
@@ -132,7 +143,7 @@ class Target:
         if mode == "child":
             return f"{self.runner_label or self.runner} in child processes"
         if mode == "native":
-            return f"natively: the host has no {', '.join(self.forbidden_flags)} (it is a {self.name} CPU)"
+            return f"natively: the host has no {', '.join(self.forbidden_flags)} (it is the {self.name} target CPU)"
         return "in the test process"
 
     def missing_tool(self, case: Case) -> str | None:

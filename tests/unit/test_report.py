@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ptq_helpers.report import document as report
@@ -45,7 +46,7 @@ def test_recommendation_follows_the_measured_numbers() -> None:
 def test_a_failing_model_is_reported_as_failing_and_not_recommended() -> None:
     recs = fakes.changed(fakes.seed_records(), "ort-uint8-qdq", correct=8400, accuracy=84.0)
     text = report.render(fakes.payload(recs))
-    assert "| `ort-uint8-qdq` | 84.00% | 3.19 | 3.0 | **Fail** |" in text
+    assert "| `ort-uint8-qdq` | 84.00% | -3.19 | -3.0 | **Fail** |" in text
     assert ("- ort-uint8-qdq: top-1 84.00% (8400/10000 correct) is not above 85.00% (--ptq-min-accuracy, "
             "--ptq-gate-margin=point)") in text
     assert "2 of 3 quantized models pass every gate; failing: `ort-uint8-qdq`." in text
@@ -108,3 +109,34 @@ def test_per_layer_diagnosis_section_lists_the_noisiest_activations_first() -> N
     assert "## Per-layer diagnosis" in text and "`ort-int8-qdq` (86.12%)" in text
     assert text.index("| `b` | 12.5 | 31.0 |") < text.index("| `a` | 25.0 | 30.0 |")
     assert "Lowest cumulative SQNR: `b` at 12.5 dB; highest: `a` at 25.0 dB (2 activations compared)." in text
+
+
+def test_recipe_uncertainty_is_reported_with_the_pick_it_implies() -> None:
+    from ptq_helpers.analysis import recipe
+
+    rng = np.random.default_rng(3)
+    n = 2_000  # images: the method does not depend on the count, and 10,000 x 1,000 resamples is slow for a unit test
+    fp32 = rng.random(n) < 0.87
+    data = fakes.payload()
+    passing = [m["id"] for m in data["models"] if m["dtype"] != "fp32" and not data["gates"].get(m["id"])]
+    top = max((m for m in data["models"] if m["id"] in passing), key=lambda m: m["accuracy"])["id"]
+    other = next(k for k in passing if k != top)
+    data["recipe"] = {top: recipe.summarize(fp32, np.stack([rng.random(n) < 0.85 for _ in range(10)]), fp32,
+                                            "recommended (best accuracy)"),
+                      other: recipe.summarize(fp32, np.stack([rng.random(n) < 0.89 for _ in range(10)]), fp32,
+                                              "best of its backend")}
+    text = report.render(data)
+    assert "### Recipe-level uncertainty" in text and "two-level percentile bootstrap" in text
+    assert f"**By recipe mean the recommendation would differ:** `{other}`" in text
+    r = data["recipe"][top]
+    assert r["draws"] == 10 and r["interval"][0] < r["mean"] < r["interval"][1] and r["worst"] == min(r["accuracies"])
+
+
+def test_matched_settings_rows_say_what_the_framework_changes() -> None:
+    from ptq_helpers.results.record import linked
+
+    recs = linked((*fakes.seed_records().values(), fakes.record("torch-int8-fx-pt-mm8", 8571, 170_000)))
+    text = report.render(fakes.payload(recs))
+    assert "**Matched settings**" in text
+    assert ("- `torch-int8-fx-pt-mm8` 85.71% (-1.48) vs `ort-int8-qdq` 86.12% (-1.07): with the same recipe "
+            "(per-tensor weights, minmax8 activations), PyTorch is -0.41 points from ONNX Runtime.") in text

@@ -99,3 +99,15 @@ def test_the_top_build_is_tested_against_the_best_of_every_other_backend() -> No
     text = report.render({**data, "selection": {**data["selection"], "across_backends": tie}})
     assert "a **tie** with `ort-int8-qdq`, so by the secondary rule (smallest file among the tied) ship " \
            "`ort-int8-qdq`" in text
+
+
+def test_the_recipe_is_re_drawn_for_the_builds_the_conclusions_rest_on() -> None:
+    """The recommended build, each backend's best and every build within 0.5 point of a gate; no other."""
+    from ptq_helpers.analysis import recipe
+
+    recs = fakes.seed_records()  # ort-uint8 86.37 (best overall), ort-int8 86.12, torch-int8-fx 85.92
+    chosen = recipe.chosen(recs, Thresholds())
+    assert chosen == {"ort-uint8-qdq": "recommended (best accuracy); best of ONNX Runtime",
+                      "torch-int8-fx": "best of PyTorch"}
+    near = fakes.changed(recs, "ort-int8-qdq", correct=8540, accuracy=85.40)  # 0.40 above --ptq-min-accuracy 85
+    assert recipe.chosen(near, Thresholds())["ort-int8-qdq"] == "top-1 within 0.5 of --ptq-min-accuracy"
