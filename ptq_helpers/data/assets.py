@@ -158,9 +158,7 @@ class Assets:
         if self.model is not None:
             if self.model.suffix == ".onnx":
                 return self.model
-            from ptq_helpers.core.fileio import sha256_file
-
-            return convert_h5(self.model, self.fetch_dir / f"user-{sha256_file(self.model)[:16]}.onnx")
+            return convert_h5(self.model, self.fetch_dir / f"user-{conversion_key(self.model)[:16]}.onnx")
         found = self._find(ONNX_PATH)
         if found is not None:
             return found
@@ -232,6 +230,25 @@ def fetch_cifar(dest_root: Path, assets: Assets) -> Path:
         staging.rmdir()
         archive.unlink()
         return target
+
+
+def conversion_key(h5: Path) -> str:
+    """What a converted .onnx is a function of: the .h5's bytes, the converter's code and the converting libraries'
+    versions (read from their metadata: nothing is imported)."""
+    from importlib import metadata
+
+    from ptq_helpers.core.artifacts import cache_key
+    from ptq_helpers.core.fileio import sha256_file
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    origin = getattr(find_spec("ptq_helpers.data.convert"), "origin", None)
+    return cache_key({"h5": sha256_file(h5), "code": sha256_file(Path(origin)) if origin else None,
+                      "versions": {n: version(n) for n in ("tensorflow", "tensorflow-cpu", "tf2onnx", "onnx")}})
 
 
 def convert_h5(h5: Path, dest: Path) -> Path:

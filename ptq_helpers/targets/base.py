@@ -77,6 +77,7 @@ class Target:
     arch: str = "x86_64"  # the machine the children are (under qemu-user: emulated)
     launcher: str | None = None  # "module:function"(target) -> (command prefix incl. python, env): its own userland
     formats: frozenset[str] | None = None  # the model formats it runs (None: all)
+    not_run: Mapping[str, str] = field(default_factory=dict)  # format -> why it is not run here (a skip), measured
     runner: str | None = None  # "module:function" replacing the framework's runner (another kernel library)
     runner_label: str = ""  # that runner, as headers and reports name it
     needs: tuple[tuple[str, str], ...] = ()  # (module, pip extra) its runner imports
@@ -95,7 +96,8 @@ class Target:
         return self.name == "host"
 
     def applies(self, case: Case) -> bool:
-        return self.formats is None or case.fmt in self.formats
+        """Whether the target takes part for the case: it runs it, or says (as a skip) why it does not."""
+        return self.formats is None or case.fmt in self.formats or case.fmt in self.not_run
 
     def host_is_target(self) -> bool:
         """The host's own CPU already is this target (e.g. an AVX2-only host for avx2): no emulation needed."""
@@ -148,6 +150,8 @@ class Target:
 
     def missing_tool(self, case: Case) -> str | None:
         """Why this machine cannot reach the target for a case (a skip reason), or None."""
+        if case.fmt in self.not_run:
+            return f"{case.id} on {self.name}: {self.not_run[case.fmt]}"
         if self.mode(case) == "qemu" and self.arch != "x86_64" and shutil.which(f"qemu-{self.arch}") is None:
             return (f"target {self.name} emulates a {self.qemu_cpu} CPU with qemu-{self.arch} (qemu-user), which is "
                     f"not installed: apt-get install qemu-user (Debian/Ubuntu), then rerun")
@@ -183,6 +187,16 @@ _ARM = dict(arch="aarch64", formats=frozenset({"onnx", "qdq", "qoperator", "tfli
             code=("ptq_helpers.targets.arm64", "ptq_helpers.targets.arm_cpu", "ptq_helpers.targets.arm_setup"))
 _ARM_TEXT = ("ONNX Runtime and LiteRT (XNNPACK) aarch64 wheels of the host's versions under qemu-aarch64 -cpu {}; "
              "ONNX and .tflite builds, gated against the host's fp32 after an fp32 probe on the target")
+# Measured on 2026-12-02 (2-vCPU AMD EPYC host, qemu-aarch64 7.2.22, Debian arm64 CPython 3.11 userland).
+_OV_ON_ARM = ("not run: OpenVINO 2026.4.1's aarch64 wheel (manylinux_2_35) runs under qemu-aarch64 -cpu neoverse-n1, "
+              "but at ~0.86 s per image on one emulated core (ov-int8-nncf: 200 test images in 172 s, 8 of them with "
+              "another top-1 than the x86 host), ~2.4 h per 10,000 images per core: beyond a gate's budget; "
+              "measure OpenVINO on Arm hardware")
+_TORCH_ON_ARM = ("not run: PyPI's torch 2.14.1 aarch64 wheel (manylinux_2_28_aarch64, 454 MB) is the CUDA build, and "
+                 "under qemu-aarch64 `import torch` fails with \"ValueError: libcublasLt.so.*[0-9] not found in the "
+                 "system path\"; the CPU-only aarch64 wheel (PyTorch int8 would run its QNNPACK engine) is on "
+                 "download.pytorch.org, which this project's machines cannot reach")
+_ARM["not_run"] = {"ir": _OV_ON_ARM, "torchscript": _TORCH_ON_ARM, "pt2": _TORCH_ON_ARM}
 ARM64_A72 = Target("arm64-a72", "an Arm Cortex-A72 (Armv8.0-A NEON, no dot-product): " + _ARM_TEXT.format("cortex-a72"),
                    qemu_cpu="cortex-a72", forbidden_flags=("asimddp", "i8mm", "sve"), cpu_model="Cortex-A72", **_ARM)
 ARM64_N1 = Target("arm64-n1", "an Arm Neoverse-N1 (Armv8.2-A, dot-product, no i8mm/SVE): " + _ARM_TEXT.format(

@@ -63,3 +63,34 @@ def test_a_nudged_model_in_the_assets_fails_the_reference_check(nudged: Path, pt
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "resnet8.onnx: not the reference ResNet8 (weights sha256 " in proc.stdout
     assert f"gate your own model deliberately with --ptq-model {assets / 'resnet8.onnx'}" in proc.stdout
+
+
+def test_a_user_h5_is_converted_once_by_content_and_gated_on_its_own_fp32(ptq_session, tmp_path: Path) -> None:
+    """--ptq-model mine.h5 end to end: converted with tf2onnx once (cached by the file's content, not its name),
+    said not to be the reference (one weight nudged), gated on its own fp32; a second run with the same bytes
+    under another name converts nothing."""
+    pytest.importorskip("tf2onnx", reason="converting a .h5 needs the convert extra: pip install -e '.[convert]'")
+    h5py = pytest.importorskip("h5py", reason="nudging a .h5 weight needs h5py (installed with tensorflow)")
+    mine = tmp_path / "mine.h5"
+    mine.write_bytes(ptq_session.settings.assets.h5_model().read_bytes())
+    with h5py.File(mine, "r+") as f:
+        gamma = f["model_weights/batch_normalization/batch_normalization/gamma:0"]
+        gamma[0] = gamma[0] * 1.0001
+    cache, assets = tmp_path / "cache", ptq_session.settings.assets.root
+    args = ("tests/gates/test_accuracy_gates.py", "-k", "ort-fp32 or ort-int8-qdq")
+    first = _pytest(*args, f"--ptq-model={mine}", f"--ptq-json={tmp_path / 'one.json'}", cache=cache, assets=assets)
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert f"resnet8-ptq: model {mine} (--ptq-model): NOT the reference ResNet8" in first.stdout
+    converted = sorted((cache / "assets").glob("user-*.onnx"))
+    assert len(converted) == 1, converted
+    stamp = converted[0].stat().st_mtime_ns
+    data = json.loads((tmp_path / "one.json").read_text())
+    assert data["meta"]["source_sha256"] == sha256_file(converted[0]) and data["thresholds"]["fp32_correct"] is None
+    fp32 = next(m for m in data["models"] if m["id"] == "ort-fp32")
+    assert data["gates"]["ort-int8-qdq"] == {} and 8_500 < fp32["correct"] < 9_000  # its own fp32, measured
+    again = tmp_path / "renamed.h5"
+    again.write_bytes(mine.read_bytes())
+    second = _pytest(*args, f"--ptq-model={again}", cache=cache, assets=assets)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert sorted((cache / "assets").glob("user-*.onnx")) == converted and converted[0].stat().st_mtime_ns == stamp
+    assert "built this run: nothing" in second.stdout

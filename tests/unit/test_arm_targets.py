@@ -32,6 +32,18 @@ def test_arm_targets_are_registered_and_parsed() -> None:
     assert ARM64_MAX.qemu_cpu == "max,sme=off"  # qemu 7.2 runs XNNPACK's SME path wrongly
 
 
+def test_openvino_and_pytorch_on_arm_are_skips_that_say_what_was_measured() -> None:
+    """They take part in an Arm run as skips naming the measured error or cost, never silently absent."""
+    from ptq_helpers.pytest_plugin.parametrize import PARAMETRIZED
+
+    builds = {str(b) for b in PARAMETRIZED["model"][0](("host", "arm64-n1"))}
+    assert {"ov-int8-nncf@arm64-n1", "torch-int8-fx@arm64-n1", "ort-int8-qdq@arm64-n1"} <= builds
+    for target in (ARM64_A72, ARM64_N1, ARM64_MAX):
+        assert "~0.86 s per image" in target.missing_tool(cases.get("ov-int8-nncf"))
+        assert "libcublasLt.so" in target.missing_tool(cases.get("torch-int8-fx"))
+        assert "not run" not in (target.missing_tool(cases.get("ort-int8-qdq")) or "")  # ORT runs (given qemu)
+
+
 def test_hwcap_and_midr_decode() -> None:
     assert A72["model_name"] == "Cortex-A72" and not A72["flags"]["asimddp"] and A72["flags"]["asimd"]
     assert N1["model_name"] == "Neoverse-N1" and N1["flags"]["asimddp"]
