@@ -63,7 +63,7 @@ def test_summary_and_report_gather_results_from_xdist_workers(suite: pytest.Pyte
     result.stdout.fnmatch_lines(["ort-fp32 * 87.19% * pass", "ort-int8-qdq * 86.12% * -1.07 * FAIL: accuracy",
                                  "report written to */out/r.md*"])
     text = (suite.path / "out" / "r.md").read_text()
-    assert "| `ort-int8-qdq` | 86.12% | 1.07 |" in text and "**Fail**" in text
+    assert "| `ort-int8-qdq` | 86.12% | -1.07 |" in text and "**Fail**" in text
     from ptq_helpers.report.document import main
 
     assert main([str(suite.path / "out" / "r.json"), "-o", str(suite.path / "cli" / "r.md")]) == 0

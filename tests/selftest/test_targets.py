@@ -59,6 +59,7 @@ def test_a_killed_emulator_fails_the_evaluation(tmp_path: Path, monkeypatch: pyt
     killer.write_text("#!/bin/sh\nkill -9 $$\n")
     killer.chmod(0o755)
     monkeypatch.setattr(targets, "qemu_binary", lambda: str(killer))
+    monkeypatch.setattr(targets, "_host_flags", lambda: {"avx2": True, "avx512f": True})  # else avx2 runs natively
     images = tmp_path / "images.npy"
     np.save(images, np.zeros((4, 32, 32, 3), np.float32))
     with pytest.raises(TargetError, match=r"on target avx2 exited with -9; reproduce with: .*qemu-x86_64 -cpu Haswell"):
