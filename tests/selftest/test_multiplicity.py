@@ -1,6 +1,6 @@
-"""The numpy Holm and Benjamini-Hochberg adjustments (ptq_helpers.analysis.multiplicity) against statsmodels'
-multipletests: a cross-check of the suite's own formulas with the library (importing statsmodels takes ~1.6 s per
-process, too slow for the gate run)."""
+"""The suite's own closed forms against the libraries they stand in for in the gate run (importing statsmodels or
+scipy.stats costs 1.5-1.6 s per process): the numpy Holm and Benjamini-Hochberg adjustments against statsmodels'
+multipletests, and the Clopper-Pearson lower bound against scipy.stats.binomtest."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,3 +19,13 @@ def test_holm_and_bh_are_statsmodels_multipletests(seed: int) -> None:
     p = np.concatenate([rng.uniform(0, 0.1, 12), rng.uniform(0, 1, 20), [0.02, 0.02, 1.0]]).tolist()
     for ours, method in ((multiplicity.holm_adjusted, "holm"), (multiplicity.bh_adjusted, "fdr_bh")):
         np.testing.assert_allclose(ours(p), multitest.multipletests(p, method=method)[1], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("correct", "total"), [(8719, 10_000), (8500, 10_000), (0, 100), (100, 100), (1, 3)])
+def test_the_top1_lower_bound_is_binomtests_exact_interval(correct: int, total: int) -> None:
+    from scipy.stats import binomtest
+
+    from ptq_helpers.analysis.gates import top1_lower_bound
+
+    want = 100 * binomtest(correct, total).proportion_ci(confidence_level=0.90, method="exact").low
+    assert top1_lower_bound(correct, total) == pytest.approx(want, abs=1e-9)
