@@ -79,6 +79,7 @@ class ModelRecord:
     size_kind: str = ""  # which size-reduction limit applies: thresholds' `min_size_reduction_<size_kind>`
     framework_tools: str = ""  # how the framework quantizes, for the report's methodology
     target_description: str = ""  # what the target is, e.g. "this machine's CPU, in the test process"
+    baseline_target: str = ""  # where its fp32 baseline was measured when not on its own target (Arm: "host")
     cpu: str = ""  # the CPU the predictions came from, e.g. "AMD EPYC: avx2 (no avx512f, ...)" (failures name it)
     base: ModelRecord | None = field(default=None, compare=False, repr=False)
 
@@ -194,11 +195,13 @@ _LEGACY_SIZE_KINDS = {"onnxruntime": "onnx", "pytorch": "torch", "litert": "tfli
 
 
 def linked(records: Iterable[ModelRecord]) -> dict[str, ModelRecord]:
-    """Records by key, each quantized one linked to its baseline on the same target (so derived facts exist)."""
+    """Records by key, each quantized one linked to its baseline (on the same target, or where the record says it
+    was gated: `baseline_target`), so derived facts exist."""
     by_key = {r.key: r for r in records}
 
     def base_of(r: ModelRecord) -> ModelRecord | None:
-        return by_key.get(r.baseline_id if r.target == "host" else f"{r.baseline_id}@{r.target}")
+        where = r.baseline_target or r.target  # an Arm build is gated against the probe-checked host fp32
+        return by_key.get(r.baseline_id if where == "host" else f"{r.baseline_id}@{where}")
 
     return {key: r if r.is_fp32 else r.with_base(base_of(r)) for key, r in by_key.items()}
 

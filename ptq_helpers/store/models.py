@@ -229,6 +229,7 @@ class Store(Inputs, SideMeasurements):
             format_label=cases.FORMATS[case.fmt].label,
             size_kind=getattr(getattr(case.backend, "size_kind", None), "name", None) or case.backend.size_threshold,
             framework_tools=case.backend.tools, target_description=target.here(), cpu=target.cpu_label(case),
+            baseline_target=base_target.name if base is not None and base_target is not target else "",
             base=base.record if base else None)
         result = ModelResult(case, stored, probs, metrics, record, target)
         self._results[memo] = result

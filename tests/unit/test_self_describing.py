@@ -10,6 +10,7 @@ from ptq_helpers.analysis import speed
 from ptq_helpers.matrix.thresholds import Thresholds
 from ptq_helpers.report import tables
 from ptq_helpers.results.record import ModelRecord, linked
+from tests import fakes
 from tests.fakes import TOY, toy_payload, toy_record
 
 def test_the_json_carries_every_fact_a_reader_needs() -> None:
@@ -70,3 +71,16 @@ def test_a_record_that_lacks_a_size_limit_fails_its_size_gate_with_a_message() -
     message = gates.size_reduction(rec, Thresholds.from_json({"min_size_reduction_npy": 60}))
     assert message == ("toy-int8: no size-reduction limit for its size kind 'other' in these thresholds (known: npy); "
                        "set one with --ptq-min-size-reduction-other")
+
+
+def test_an_arm_record_links_to_the_host_fp32_it_was_gated_against() -> None:
+    """An Arm build's fp32 is the probe-checked host's (`baseline_target`): a reader of the JSON links it there,
+    so its Δ, size reduction and gates exist in the summary, report and compare."""
+    recs = fakes.seed_records()
+    arm = replace(recs["ort-int8-qdq"], target="arm64-n1", correct=8612, accuracy=86.12, baseline_target="host",
+                  base=None)
+    again = linked([*recs.values(), ModelRecord.from_json(arm.to_json())])
+    assert again["ort-int8-qdq@arm64-n1"].base.key == "ort-fp32"
+    assert round(again["ort-int8-qdq@arm64-n1"].drop, 2) == 1.07
+    alone = linked([*recs.values(), replace(arm, baseline_target="")])
+    assert alone["ort-int8-qdq@arm64-n1"].base is None  # no ort-fp32@arm64-n1 in the run: no baseline
