@@ -63,7 +63,9 @@ def bh_adjusted(p: list[float]) -> np.ndarray:
     order = np.argsort(ps)[::-1]
     m = len(ps)
     ranks = m - np.arange(m)  # the rank of each p in `order` (largest first)
-    stepped = np.minimum(1.0, np.minimum.accumulate(ps[order] * m / ranks))
+    # p / (rank / m), statsmodels' order of operations: the JSON rounds to 4 digits, and p * m / rank can land
+    # on the other side of a rounding tie (0.019125 vs 0.019125000000000003)
+    stepped = np.minimum(1.0, np.minimum.accumulate(ps[order] / (ranks / m)))
     out = np.empty(m)
     out[order] = stepped
     return out
