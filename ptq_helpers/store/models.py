@@ -160,16 +160,16 @@ class Store(Inputs, SideMeasurements):
     def _predictions(self, case: Case, target: Target, stored: Stored, draw: int, name: str | None = None) -> Stored:
         """The case's test-set probabilities on a target, computed at most once per cache key."""
         folder = self._prediction_folder(case, target, stored, name)
-        name = (name or case.id) if target.is_host else f"{name or case.id}@{target.name}"
+        label = (name or case.id) if target.is_host else f"{name or case.id}@{target.name}"
 
         def run(tmp: Path) -> None:
             if target.is_host:
                 started = time.perf_counter()
-                say(f"{name}: evaluating {len(self.test.labels):,} images{f' (draw {draw})' if draw else ''} ...")
+                say(f"{label}: evaluating {len(self.test.labels):,} images{f' (draw {draw})' if draw else ''} ...")
                 probs = evaluate.predict(case, stored.path, self.test.images(), self.settings.threads)
-                say(f"{name}: evaluated in {time.perf_counter() - started:.1f} s")
+                say(f"{label}: evaluated in {time.perf_counter() - started:.1f} s")
             else:
-                say(f"{name}: evaluating {len(self.test.labels):,} images on target {target.name} "
+                say(f"{label}: evaluating {len(self.test.labels):,} images on target {target.name} "
                          f"({target.how(case)}) ...")
                 with tempfile.TemporaryDirectory(prefix="ptq-target-") as work:
                     if target.arch == "aarch64":  # emulated Arm: the fp32 probe guards the emulator first
@@ -179,17 +179,17 @@ class Store(Inputs, SideMeasurements):
                         # run) a lone evaluation still uses every core
                         probs, facts = targets.predict(case, target, stored.path, self.test_images_npy,
                                                        len(self.test.labels), 1, Path(work), cache=self.settings.cache)
-                say(f"{name}: evaluated in {facts['wall_s']:.0f} s ({facts['children']} child processes)")
+                say(f"{label}: evaluated in {facts['wall_s']:.0f} s ({facts['children']} child processes)")
                 atomic_write_bytes(folder / "facts.json", json.dumps(facts).encode())
             with open(tmp, "wb") as fh:
                 np.save(fh, probs.astype(np.float32))
 
         preds = get_or_build(folder, "probs.npy", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)
-        self.on_event(BuildEvent(name, "predictions" + (f" (draw {draw})" if draw else ""), preds.built))
+        self.on_event(BuildEvent(label, "predictions" + (f" (draw {draw})" if draw else ""), preds.built))
         if (folder / "facts.json").is_file():
             facts = json.loads((folder / "facts.json").read_text())
             self.on_target_facts(target.name, facts)
-            self._emulated[f"{name}@{draw}"] = _evaluation_note(facts)
+            self._emulated[f"{label}@{draw}"] = _evaluation_note(facts)
         return preds
 
     def _arm_predictions(self, case: Case, target: Target, stored: Stored, draw: int, name: str | None,

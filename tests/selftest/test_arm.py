@@ -117,3 +117,32 @@ def test_an_emulator_fault_is_reported_as_such_and_not_cached(cache: Path, tmp_p
     with pytest.raises(TargetError, match="emulator or runtime fault on arm64-n1: the fp32 probe gave outputs"):
         get_or_build(folder, "probs.npy", run, run_id="t")
     assert cached(folder, "probs.npy") is None
+
+
+def test_an_arm_evaluation_reuses_the_hosts_predictions_of_the_same_build(ptq_store, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host's predictions of the build and of its fp32 (the probe's reference and the agreement column) come from
+    the host's cache entries; an Arm evaluation builds one entry, its own (it once re-evaluated the host under the
+    `@arm64-n1` name). The emulated children are replaced by the host's answers: only the store's wiring is tested."""
+    from ptq_helpers.store import models
+
+    store = models.Store(dataclasses.replace(ptq_store.settings, cache=tmp_path / "cache"))
+    events: list = []
+    store.on_event = events.append
+    case = cases.get("ort-int8-qdq")
+    store.result(case)  # the host entries: ort-int8-qdq and ort-fp32
+    host = {e.case for e in events if e.what == "predictions" and e.built}
+    assert host == {"ort-int8-qdq", "ort-fp32"}, host
+
+    def host_answers(case, target, model, images, total, work, *, host_probs, host_fp32_probs, **kwargs):
+        return (host_fp32_probs if host_probs is None else host_probs), {"wall_s": 0.0, "children": 0}
+
+    def no_host_evaluation(*args, **kwargs):
+        raise AssertionError("the host was evaluated again for an Arm evaluation")
+
+    monkeypatch.setattr(models.arm64, "evaluate", host_answers)
+    monkeypatch.setattr(models.evaluate, "predict", no_host_evaluation)
+    del events[:]
+    store.result(case, target=ARM64_N1)
+    built = [e.case for e in events if e.what == "predictions" and e.built]
+    assert built == ["ort-int8-qdq@arm64-n1"], built
