@@ -140,3 +140,21 @@ def test_matched_settings_rows_say_what_the_framework_changes() -> None:
     assert "**Matched settings**" in text
     assert ("- `torch-int8-fx-pt-mm8` 85.71% (-1.48) vs `ort-int8-qdq` 86.12% (-1.07): with the same recipe "
             "(per-tensor weights, minmax8 activations), PyTorch is -0.41 points from ONNX Runtime.") in text
+
+
+def test_the_targets_section_says_how_each_target_was_gated_and_that_emulation_has_no_speed() -> None:
+    """From the records alone: an Arm build's fp32 is the probe-checked host's (`baseline_target`), an mcu build's
+    its own target's fp32; an emulated target is marked as not timed."""
+    from dataclasses import replace
+
+    recs = fakes.seed_records()
+    arm = replace(recs["ort-int8-qdq"], target="arm64-n1", baseline_target="host", base=None)
+    mcu = [replace(recs[k], target="mcu", base=None) for k in ("ort-fp32", "ort-uint8-qdq")]
+    data = fakes.payload({r.key: r for r in (*recs.values(), arm, *mcu)})
+    data["meta"]["targets"] = {"host via the test process": {"how": "in the test process", "cpu": {}},
+                               "arm64-n1 via qemu": {"how": "qemu-aarch64 -cpu neoverse-n1", "mode": "qemu", "cpu": {}}}
+    text = report.render(data)
+    assert "On `mcu` it is gated against the fp32 model of its framework measured on the same target" in text
+    assert "On `arm64-n1` the fp32 model runs only as a probe" in text and "gated against them" in text
+    assert "| arm64-n1 | qemu-aarch64 -cpu neoverse-n1 (emulated: speed not measured) |" in text
+    assert "| host | in the test process |" in text
