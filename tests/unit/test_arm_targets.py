@@ -121,3 +121,23 @@ def test_a_faulty_arm_evaluation_is_not_cached(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(TargetError, match="emulator or runtime fault on arm64-n1"):
         get_or_build(folder, "probs.npy", run, run_id="t")
     assert cached(folder, "probs.npy") is None
+
+
+def test_one_apt_cache_call_tells_which_arm64_packages_have_a_candidate():
+    policy = """python3.11-minimal:arm64:
+  Installed: (none)
+  Candidate: 3.11.2-6+deb12u9
+  Version table:
+     3.11.2-6+deb12u9 500
+        500 http://deb.debian.org/debian-security bookworm-security/main arm64 Packages
+libnsl2:arm64:
+  Installed: (none)
+  Candidate: (none)
+  Version table:
+libc6:arm64:
+  Installed: (none)
+  Candidate: 2.36-9+deb12u14
+  Version table:
+"""
+    assert arm_setup._candidates(policy) == ["python3.11-minimal", "libc6"]
+    assert arm_setup._candidates("") == []
