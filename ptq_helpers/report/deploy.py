@@ -45,8 +45,7 @@ def _how_gated(view: View) -> list[str]:
     quantized = [m for m in view.models.values() if not m.is_fp32 and m.target != "host"]
     own = sorted({m.target for m in quantized if not m.baseline_target or m.baseline_target == m.target})
     on_host = sorted({m.target for m in quantized if m.baseline_target == "host"})
-    n = f"{view.models[next(iter(view.models))].total:,}" if view.models else "all"
-    text = f"Every quantized build is evaluated on each target on all {n} test images."
+    text = f"Every quantized build is evaluated on each target on all {view.images or 0:,} test images."
     if own:
         text += (f" On {', '.join(f'`{t}`' for t in own)} it is gated against the fp32 model of its framework "
                  "measured on the same target, on the same images.")

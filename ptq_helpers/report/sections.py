@@ -30,6 +30,7 @@ class View:
         self.classes: list[str] = list(data.get("classes") or CLASSES)
         self.bench: Mapping[str, Any] = data.get("benchmarks") or {}
         self.unsupported: list[Mapping[str, Any]] = list(data.get("unsupported") or [])
+        self.images: int | None = next(iter(self.models.values())).total if self.models else None  # test set
 
     def frameworks(self) -> dict[str, str]:
         """Framework id -> label, in the records' order (the label each record carries)."""
