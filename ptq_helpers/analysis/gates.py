@@ -90,6 +90,28 @@ def fp32_pinned(rec: ModelRecord, th: Thresholds) -> str | None:
             f"{th.fp32_correct}/{rec.total} (--ptq-fp32-correct)")
 
 
+EXECUTED = "--ptq-executed-precision"
+
+
+def integer_execution(rec: ModelRecord, th: Thresholds) -> str | None:
+    """A quantized build whose runtime runs some of its compute layers in float (or reports none at all): the
+    layers, the CPU, the likely cause and the option. None when every layer runs as an integer kernel or when the
+    runtime was not asked (no facts in the record); the caller decides by `th.executed_precision` what it means."""
+    ex = rec.executed
+    if rec.is_fp32 or ex is None or ex.all_integer:
+        return None
+    if not ex.layers:
+        return (f"{rec.where}: the runtime reported no Conv/Gemm/MatMul layer at all ({ex.how}); the executed-"
+                f"precision facts are broken, not the build ({EXECUTED}={th.executed_precision})")
+    shown = ", ".join(ex.float[:6]) + (f" and {len(ex.float) - 6} more" if len(ex.float) > 6 else "")
+    causes = list(dict.fromkeys(c.split(": ", 1)[-1] for c in ex.causes))
+    cause = f"; likely cause: {causes[0]}" + (f" (+{len(causes) - 1} other)" if len(causes) > 1 else "") if causes \
+        else ""
+    return (f"{rec.where}: {len(ex.float)} of {ex.layers} compute layers run in float, not as integer kernels: "
+            f"{shown}{cause} ({EXECUTED}={th.executed_precision}; how the runtime was asked: the record's "
+            f"runtime.executed.how)")
+
+
 def all_failures(rec: ModelRecord, th: Thresholds) -> dict[str, str]:
     """Every gate that applies to a record and failed: gate name -> message (for summary and JSON)."""
     found = {"accuracy": accuracy(rec, th)}
@@ -97,6 +119,8 @@ def all_failures(rec: ModelRecord, th: Thresholds) -> dict[str, str]:
         found["fp32-pin"] = fp32_pinned(rec, th)
     elif rec.compared:
         found.update({"drop": drop(rec, th), "size": size_reduction(rec, th), "class-drop": class_drop(rec, th)})
+    if th.executed_precision == "fail" and not rec.is_fp32:
+        found["executed"] = integer_execution(rec, th)
     return {name: msg for name, msg in found.items() if msg}
 
 

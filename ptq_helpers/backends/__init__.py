@@ -40,11 +40,16 @@ _DTYPE_OF = {"s8s8": "int8", "u8u8": "uint8", "u8s8": "u8s8", "u8s8rr": "u8s8"}
 _METHODS = {"mm": "MinMax", "ent": "Entropy", "pct": "Percentile"}
 
 
-def _ort(types: str, fmt: str, per_channel: bool, method: str, pre: bool) -> Case:
+def _ort(types: str, fmt: str, per_channel: bool, method: str, pre: bool, matrix: str = "full") -> Case:
     act, wt, rr = _ORT_TYPES[types]
     slug = f"ort-{types}-{fmt}-{'pc' if per_channel else 'pt'}-{method}-{'pre' if pre else 'raw'}"
     quant = OrtQuant(act, wt, "QDQ" if fmt == "qdq" else "QOperator", _METHODS[method], per_channel, rr, pre)
-    return Case(slug, "onnxruntime", _DTYPE_OF[types], fmt if fmt == "qdq" else "qoperator", quant, matrix="full")
+    return Case(slug, "onnxruntime", _DTYPE_OF[types], fmt if fmt == "qdq" else "qoperator", quant, matrix=matrix)
+
+
+# ONNX Runtime's fast integer build on x86, in the seed: batch norm folded (quant_pre_process), uint8 activations
+# and per-channel int8 weights, so the CPU EP fuses every Conv into QLinearConv (docs/executed-precision.md).
+ORT_FAST = _ort("u8s8", "qdq", True, "mm", True, matrix="seed")
 
 
 # The full matrix: every QDQ combination of the axes, and QOperator for the pre-processed u8s8 graphs.
@@ -52,6 +57,7 @@ FULL: tuple[Case, ...] = tuple(
     _ort(t, "qdq", pc, m, pre)
     for t in _ORT_TYPES for pc in (False, True) for m in _METHODS for pre in (False, True)
     if not (t in ("s8s8", "u8u8") and m == "mm" and not pc and not pre)  # = the seed's ort-int8/uint8-qdq
+    and not (t == "u8s8" and pc and m == "mm" and pre)  # = ORT_FAST
 ) + tuple(_ort("u8s8", "qop", pc, m, True) for pc in (False, True) for m in ("mm", "pct"))
 
 # PyTorch beyond FX/fbgemm: FX on the x86 engine, and PT2E lowered with torch.compile (gated compiled).
@@ -70,4 +76,4 @@ FULL += (
     # OpenVINO's defaults: `ov.save_model` stores fp16 weights, the CPU plugin picks bf16 where the CPU has it
     Case("ov-bf16", "openvino", "bf16", "ir", OvQuant(precision_hint="default", nncf=False), matrix="full"),
 )
-add(*SEED, *FULL)
+add(*SEED[:4], ORT_FAST, *SEED[4:], *FULL)

@@ -33,6 +33,7 @@ class LiteRTQuant:
 
 FRAMEWORK = Framework("litert", "LiteRT", "litert", build="ptq_helpers.backends.litert:build_int8",
                       build_fp32="ptq_helpers.backends.litert:build_fp32", run="ptq_helpers.backends.litert:runner", source="h5",
+                      runtime_facts="ptq_helpers.backends.litert:runtime_facts",
                       needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert")),
                       size_kind=SizeKind("tflite", "TFLite file (vs the float .tflite)", 55.0),
                       libraries=("ai-edge-litert", "tensorflow-cpu"),
@@ -120,6 +121,47 @@ def runner(case: Case, path: Path, threads: int):
         return result.astype(np.float32) if out["dtype"] == np.float32 else dequantize(result, out_scale, out_zp)
 
     return lambda x: np.concatenate([invoke(x[i:i + MAX_BATCH]) for i in range(0, len(x), MAX_BATCH)])
+
+
+COMPUTE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL")
+
+
+def layer_name(tensor_name: str) -> str:
+    """The Keras layer of a fused op's output tensor ('model_1/activation_1/Relu;...;model_1/conv2d_1/BiasAdd;...'
+    -> 'model_1/conv2d_1/BiasAdd', the name the ONNX conversion of the same .h5 gives that layer)."""
+    parts = tensor_name.split(";")
+    return next((p for p in parts if p.endswith(("/BiasAdd", "/MatMul")) and ("/conv2d" in p or "/dense" in p)), parts[0])
+
+
+def executed_precision(path: Path, how: str) -> dict[str, object]:
+    """The .tflite's compute ops with their input and weight tensor types, as the interpreter reports them (an op
+    with int8/int16 input and int8 weights runs an integer kernel in every TFLite runtime; a float one runs float)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    integer, floating, kernels, delegated = [], [], {}, 0
+    for op in interpreter._get_ops_details():  # noqa: SLF001 - the interpreter's only per-op listing
+        if op["op_name"] == "DELEGATE":
+            delegated += 1
+        if op["op_name"] not in COMPUTE_OPS:
+            continue
+        name = layer_name(tensors[op["outputs"][0]]["name"])
+        types = [np.dtype(tensors[i]["dtype"]).name for i in op["inputs"][:2] if i >= 0]
+        kernels[name] = f"{op['op_name']} ({'/'.join(types)})"
+        (integer if all(t.startswith(("int", "uint")) for t in types) else floating).append(name)
+    return {"executed": {"integer": integer, "float": floating, "kernels": kernels, "how": how,
+                         "causes": [f"{n}: float input or weights in the file" for n in floating]},
+            "delegate": f"{delegated} XNNPACK delegate partition(s) applied by the default interpreter"}
+
+
+def runtime_facts(case: Case, path: Path) -> dict[str, object]:
+    """What the LiteRT interpreter (ai-edge-litert, default XNNPACK delegate) runs: its ops and tensor types."""
+    from importlib.metadata import version
+
+    return executed_precision(path, f"ai-edge-litert {version('ai-edge-litert')} interpreter's ops and tensor types "
+                                    "(the ops the XNNPACK delegate takes keep their int8/float types)")
 
 
 def main(argv: list[str] | None = None) -> None:

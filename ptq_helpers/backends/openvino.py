@@ -222,20 +222,36 @@ def runner(case: Case, path: Path, threads: int):
     return run
 
 
-def runtime_facts(case: Case, path: Path) -> dict[str, str]:
+INTEGER_PRECISIONS = ("u8", "i8", "u4", "i4")  # runtimePrecision of a layer that runs an integer kernel
+
+
+def runtime_facts(case: Case, path: Path) -> dict[str, object]:
     """How the CPU plugin really runs the model (asked of the compiled model, not assumed): its inference
-    precision and the precisions its convolutions and fully connected layers execute in; for an accuracy-
-    controlled build, what NNCF reverted and the held-out top-1 it reached."""
+    precision and the precision each convolution and fully connected layer executes in (named by the first
+    original layer the runtime node fuses); for an accuracy-controlled build, what NNCF reverted and the held-out
+    top-1 it reached."""
     from collections import Counter
 
     model = compiled(case, path, 1)
     layers = Counter()
-    for node in model.get_runtime_model().get_ops():
+    integer, floating, kernels = [], [], {}
+    ops = sorted(model.get_runtime_model().get_ops(), key=lambda n: int(n.get_rt_info()["execOrder"].astype(str)))
+    for node in ops:
         info = node.get_rt_info()
-        if info["layerType"].astype(str) in ("Convolution", "FullyConnected"):
-            layers[f"{info['layerType'].astype(str)} {info['runtimePrecision'].astype(str)}"] += 1
-    facts = {"inference precision": model.get_property("INFERENCE_PRECISION_HINT").to_string(),
-             "layers": ", ".join(f"{n}x {kind}" for kind, n in sorted(layers.items()))}
+        kind, precision = info["layerType"].astype(str), info["runtimePrecision"].astype(str)
+        if kind in ("Convolution", "FullyConnected", "MatMul"):
+            layers[f"{kind} {precision}"] += 1
+            name = info["originalLayersNames"].astype(str).split(",")[0]
+            kernels[name] = f"{kind} {precision} ({info['primitiveType'].astype(str)})"
+            (integer if precision.lower() in INTEGER_PRECISIONS else floating).append(name)
+    hint = model.get_property("INFERENCE_PRECISION_HINT").to_string()
+    facts: dict[str, object] = {
+        "inference precision": hint, "layers": ", ".join(f"{n}x {kind}" for kind, n in sorted(layers.items())),
+        "executed": {"integer": integer, "float": floating, "kernels": kernels,
+                     "causes": [f"{n}: runtime precision {kernels[n].split()[1]} (inference precision hint {hint})"
+                                for n in floating],
+                     "how": "OpenVINO CPU plugin's runtime model (compiled with the runner's settings on this CPU): "
+                            "each Convolution/FullyConnected node's runtimePrecision, in execution order"}}
     with zipfile.ZipFile(path) as archive:
         if CONTROL in archive.namelist():
             facts["accuracy control"] = control_summary(json.loads(archive.read(CONTROL)))

@@ -30,7 +30,7 @@ class OrtQuant:
 
 FRAMEWORK = Framework("onnxruntime", "ONNX Runtime", "ort", build="ptq_helpers.backends.ort:quantize",
                       libraries=("onnxruntime", "onnx"),
-                      run="ptq_helpers.backends.ort:runner",
+                      run="ptq_helpers.backends.ort:runner", runtime_facts="ptq_helpers.backends.ort:runtime_facts",
                       tools="ONNX Runtime `onnxruntime.quantization.quantize_static` (CalibrationDataReader over the "
                             "calibration images)")
 FORMATS = {"onnx": Format("onnx", "ONNX"), "qdq": Format("onnx", "ONNX (QDQ)"),
@@ -191,3 +191,99 @@ def runner(case: Case, path: Path, threads: int) -> Callable[[np.ndarray], np.nd
     sess = ort_session(path, threads)
     name = sess.get_inputs()[0].name
     return lambda x: sess.run(None, {name: x})[0]
+
+
+# --- Executed precision -------------------------------------------------------------------------------------
+# Asked of ONNX Runtime itself: the graph its CPU execution provider runs after the graph optimizations the runner's
+# session applies (ORT's default level, ORT_ENABLE_ALL, on this CPU), saved with SessionOptions.optimized_model_filepath.
+COMPUTE = ("Conv", "Gemm", "MatMul")  # the source model's compute layers (as the quantized file keeps them)
+INTEGER_OPS = {"QLinearConv", "QLinearMatMul", "QGemm", "ConvInteger", "MatMulInteger", "MatMulIntegerToFloat",
+               "DynamicQuantizeMatMul", "NhwcQLinearConv"}
+FLOAT_OPS = {"Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul", "FusedMatMul", "NchwcConv"}
+_QOPERATOR = {"QLinearConv": "Conv", "QLinearMatMul": "MatMul", "QGemm": "Gemm", "ConvInteger": "Conv",
+              "MatMulInteger": "MatMul"}
+
+
+def _source_layers(model) -> dict[str, str]:  # noqa: ANN001 - onnx.ModelProto
+    """The quantized file's compute layers: node name -> its weight tensor's name (QDQ keeps the source's Conv,
+    Gemm and MatMul nodes; QOperator names its QLinear* nodes after them)."""
+    layers = {}
+    for node in model.graph.node:
+        if node.op_type in COMPUTE:
+            layers[node.name] = node.input[1]
+        elif node.op_type in _QOPERATOR:
+            layers[node.name.removesuffix("_quant")] = node.input[3 if node.op_type.startswith("QLinear") else 1]
+    return layers
+
+
+def _weight_root(name: str) -> str:
+    for suffix in ("_quantized", "_DequantizeLinear_Output"):
+        name = name.split(suffix)[0]
+    return name
+
+
+def _float_cause(model, layer: str) -> str | None:  # noqa: ANN001 - the QDQ model before ORT optimizes it
+    """Why ORT's x86 CPU EP left a QDQ layer in float, when the QDQ file shows it: an int8 activation input that
+    several nodes consume (ORT fuses QDQ Conv into QLinearConv with uint8 activations only, and rewrites an int8
+    Q/DQ pair to uint8 only where the quantized activation has a single consumer; a residual branch point has
+    several)."""
+    nodes = {n.name: n for n in model.graph.node}
+    producer = {out: n for n in model.graph.node for out in n.output}
+    consumers: dict[str, int] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            consumers[i] = consumers.get(i, 0) + 1
+    node = nodes.get(layer)
+    dq = producer.get(node.input[0]) if node is not None else None
+    if dq is None or dq.op_type != "DequantizeLinear":
+        return None
+    q = producer.get(dq.input[0])
+    init = {t.name: t for t in model.graph.initializer}
+    zp = init.get(dq.input[2]) if len(dq.input) > 2 else None
+    if zp is None or zp.data_type != 3:  # onnx.TensorProto.INT8
+        return None
+    shared = max(consumers.get(dq.output[0], 0), consumers.get(q.output[0], 0) if q is not None else 0)
+    if shared > 1:
+        return (f"{layer}: its int8 input activation is consumed by {shared} nodes (a residual branch point); ONNX "
+                "Runtime's x86 CPU EP fuses QDQ Conv into QLinearConv with uint8 activations only and rewrites int8 "
+                "Q/DQ to uint8 only for single-consumer activations, so this layer runs as float Conv between "
+                "DequantizeLinear nodes: quantize activations as uint8 (QUInt8, e.g. U8S8)")
+    return None
+
+
+def runtime_facts(case: Case, path: Path) -> dict[str, object]:
+    """What ONNX Runtime's CPU EP runs: its optimized graph (at the runner's optimization level, on this CPU)
+    matched back to the quantized file's Conv/Gemm/MatMul layers by their weight tensors."""
+    import onnx
+    import onnxruntime as ort
+
+    source = onnx.load(str(path))
+    layers = _source_layers(source)
+    with tempfile.TemporaryDirectory(prefix="ptq-ort-facts-") as tmp:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = 1, 1
+        opts.log_severity_level = 3  # ORT warns that an ORT_ENABLE_ALL graph is hardware specific: that is the point
+        opts.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
+        ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        optimized = onnx.load(opts.optimized_model_filepath)
+    by_weight = {w: name for name, w in layers.items()}
+    kernels: dict[str, str] = {}
+    ops: dict[str, int] = {}
+    for node in optimized.graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+        if node.op_type not in INTEGER_OPS | FLOAT_OPS:
+            continue
+        weight = node.input[3] if node.op_type.startswith(("QLinear", "NhwcQLinear")) else node.input[1]
+        layer = by_weight.get(_weight_root(weight)) or next(
+            (name for name in layers if node.name.startswith(name)), node.name)
+        kernels[layer] = f"{node.domain + '.' if node.domain else ''}{node.op_type}"
+    integer = [name for name in layers if kernels.get(name, "").split(".")[-1] in INTEGER_OPS]
+    floating = [name for name in layers if name not in integer]
+    causes = [c for name in floating if (c := _float_cause(source, name))]
+    counted = ", ".join(f"{n} {op}" for op, n in sorted(ops.items()) if op in INTEGER_OPS | FLOAT_OPS
+                        | {"QuantizeLinear", "DequantizeLinear", "QLinearAdd", "QLinearMul", "Mul", "Add"})
+    return {"optimized graph": counted,
+            "executed": {"integer": integer, "float": floating, "causes": causes, "kernels": kernels,
+                         "how": f"ONNX Runtime {ort.__version__}'s optimized graph (CPUExecutionProvider, "
+                                "ORT_ENABLE_ALL as the runner's session, SessionOptions.optimized_model_filepath) on "
+                                "this CPU, its nodes matched to the file's Conv/Gemm/MatMul layers by weight tensor"}}

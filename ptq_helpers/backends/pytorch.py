@@ -32,6 +32,7 @@ class TorchQuant:
 
 FRAMEWORK = Framework("pytorch", "PyTorch", "torch", build="ptq_helpers.backends.pytorch:build_quantized",
                       build_fp32="ptq_helpers.backends.pytorch:build_fp32", run="ptq_helpers.backends.pytorch:runner",
+                      runtime_facts="ptq_helpers.backends.pytorch_facts:runtime_facts",
                       size_kind=SizeKind("torch", "TorchScript file", 45.0),
                       libraries=("torch", "torchvision", "onnx2torch", "torchao", "onnx"),
                       noops=(NoOp("engine", ("fbgemm", "x86"), ("avx512_vnni",),

@@ -77,6 +77,10 @@ THRESHOLD_OPTIONS: tuple[Option, ...] = (
     Option("gate_margin", "--ptq-gate-margin", "ptq_gate_margin", one_of("point", "ci"), "point",
            "'point' gates the measured values; 'ci' gates their one-sided 95% bounds: the Clopper-Pearson lower "
            "bound of top-1, and the paired-bootstrap upper bounds of the drop and of each class's drop", "{point,ci}"),
+    Option("executed_precision", "--ptq-executed-precision", "ptq_executed_precision", one_of("report", "fail"),
+           "report", "what a quantized build whose runtime runs some Conv/Gemm/MatMul layers in float (asked of the "
+           "runtime on this CPU) does: 'report' says so (an xfail naming the layers, the summary's Executed column, "
+           "the report); 'fail' fails test_quantized_layers_run_as_integer and the build's gates", "{report,fail}"),
     Option("max_sram_kib", "--ptq-max-sram-kib", "ptq_max_sram_kib", number_in(0, 1 << 20), 64.0,
            "Ethos-U55-128 SRAM (Vela estimate) of every int8 .tflite must not exceed this (KiB)", "N"),
     Option("max_flash_kib", "--ptq-max-flash-kib", "ptq_max_flash_kib", number_in(0, 1 << 20), 128.0,

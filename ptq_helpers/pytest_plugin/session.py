@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ptq_helpers import compare
-from ptq_helpers.analysis import recipe, speed
+from ptq_helpers.analysis import gates, recipe, speed
 from ptq_helpers.core import runtime
 from ptq_helpers.matrix import cases
 from ptq_helpers.pytest_plugin import outputs
@@ -211,6 +211,11 @@ class PTQSession:
                 tr.write_line(f"SUSPICIOUS: {line}: a setting that should change the model had no effect")
             for line in odd["predictions"] + odd["expected"]:
                 tr.write_line(f"NOTE: {line}")
+            for rec in records.values():  # every build whose runtime runs layers in float, as the runtime says
+                fallback = gates.integer_execution(rec, self.thresholds)
+                if fallback:
+                    tr.write_line(("FAIL" if self.thresholds.executed_precision == "fail" else "FLOAT LAYERS")
+                                  + f": {fallback}", red=self.thresholds.executed_precision == "fail")
             if len(self.settings.targets) > 1:
                 tr.write_sep("-", "deployment targets: " + "; ".join(
                     f"{name}: {TARGETS[name].here()}" for name in self.settings.targets if name != "host"))

@@ -10,6 +10,7 @@ from ptq_helpers.results.record import ModelRecord, load_all
 from ptq_helpers.results.record import kib as _kib
 from ptq_helpers.matrix.thresholds import Thresholds
 from ptq_helpers.analysis.speed import NOISE_NOTE
+from ptq_helpers.report.executed import executed_line, runtime_text
 from ptq_helpers.report.tables import ci_text, dtype_label, framework_label
 
 Payload = Mapping[str, Any]
@@ -93,7 +94,7 @@ def summary(view: View) -> list[str]:
         f"({best_size.size_reduction:.1f}% smaller than its fp32 file).",
         f"- **Gates:** {len(q) - len(failed)} of {len(q)} quantized models pass every gate"
         + (f"; failing: {failing}." if failed else "."),
-    ]
+    ] + executed_line(q)
     chosen = _pick(view)[0][1]
     out.append(f"- **Recommendation:** ship {chosen.label}{_holds_on(view, chosen)} (see "
                f"[Recommendation](#recommendation))" + _across_backends(view, chosen) if chosen
@@ -172,8 +173,7 @@ def frameworks(view: View) -> list[str]:
                    + (", ".join(f"{m.dtype_label} ({m.accuracy:.2f}%)" for m in mine) or "none"))
         if refused:
             out.append("- **Not supported:** " + "; ".join(f"{view.dtype_label(u)}: {u['reason']}" for u in refused))
-        ran = [f"  - `{m.key}`: " + "; ".join(f"{k}: {v}" for k, v in m.runtime.items())
-               for m in view.models.values() if m.framework == fw and m.runtime]
+        ran = [f"  - `{m.key}`: {runtime_text(m)}" for m in view.models.values() if m.framework == fw and m.runtime]
         if ran:
             out += ["- **As the runtime reports it** (asked of the compiled model):", *ran]
         formats = sorted({m.format_label for m in mine})

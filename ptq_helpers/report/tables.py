@@ -9,7 +9,7 @@ from ptq_helpers.results.mcu_budget import McuBudget
 from ptq_helpers.results.record import ModelRecord, by_model, in_matrix_order, kib
 from ptq_helpers.matrix.thresholds import Thresholds
 
-HEADERS = ("Model", "Framework", "Data type", "Accuracy", "Δ vs fp32", "Size", "Size reduction", "Gates")
+HEADERS = ("Model", "Framework", "Data type", "Accuracy", "Δ vs fp32", "Size", "Size reduction", "Executed", "Gates")
 STATS_HEADERS = ("Model", "Top-1 agreement", "Only fp32 right", "Only quantized right", "McNemar p", "Holm p",
                  "Δ vs fp32, 95% CI")
 SWEEP_HEADERS = ("Model", "Draws", "Mean", "Std", "Min", "Max")
@@ -27,10 +27,18 @@ def ci_text(rec: ModelRecord) -> str:
     return f"[{rec.stats.diff_ci_low:+.2f}, {rec.stats.diff_ci_high:+.2f}]" if rec.stats else "-"
 
 
+def executed_text(rec: ModelRecord) -> str:
+    """The Executed column: how many compute layers the runtime runs as integer kernels ('integer 10/10',
+    'integer 5/10, 5 float'), 'not asked' for a quantized build whose runtime was not asked, '-' for fp32."""
+    if rec.executed is not None:
+        return rec.executed.summary()
+    return "-" if rec.is_fp32 else "not asked"
+
+
 def unsupported_row(entry: Mapping[str, Any], records: Mapping[str, ModelRecord]) -> tuple[str, ...]:
     """The results row of a case the backend cannot build (an entry of the JSON's `unsupported` list)."""
     return (entry["id"], framework_label(entry, records), dtype_label(entry, records), "N/A", "N/A", "N/A",
-            f"N/A — not supported ({entry['reason']})", "-")
+            f"N/A — not supported ({entry['reason']})", "-", "-")
 
 
 def framework_label(entry: Mapping[str, Any], records: Mapping[str, ModelRecord]) -> str:
@@ -71,7 +79,7 @@ def rows(records: Mapping[str, ModelRecord], th: Thresholds,
         failed = gates.all_failures(rec, th)
         status = "FAIL: " + ", ".join(failed) if failed else "pass"
         body.append((rec.key, rec.framework_label, rec.dtype_label, f"{rec.accuracy:.2f}%", delta,
-                     kib(rec.size_bytes), reduction, status))
+                     kib(rec.size_bytes), reduction, executed_text(rec), status))
         owners.append(rec.framework)
     return with_unsupported(body, owners, unsupported, records)
 

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from typing import Any
 
+from ptq_helpers.results.executed import Executed, of as executed_of
+
 
 @dataclass(frozen=True)
 class PairedStats:
@@ -70,7 +72,8 @@ class ModelRecord:
     stats: PairedStats | None = None
     target: str = "host"
     vs_host: TargetAgreement | None = None  # the same build on the host (targets other than host)
-    runtime: Mapping[str, str] | None = None  # facts the runtime reports about how it ran the model
+    runtime: Mapping[str, Any] | None = None  # facts the runtime reports about how it ran the model (strings, and
+    # "executed": which layers run as integer kernels, see results.executed)
     hits: str | None = None  # per test image 1 = correct, np.packbits as hex: paired comparisons across runs
     # What a reader needs of the registry, as the writer's registry had it ("" when unknown: see __post_init__).
     framework_label: str = ""  # e.g. "ONNX Runtime"
@@ -104,6 +107,11 @@ class ModelRecord:
     @property
     def is_fp32(self) -> bool:
         return self.dtype == "fp32"
+
+    @cached_property
+    def executed(self) -> Executed | None:
+        """Which compute layers the runtime runs as integer kernels and which in float (None: not asked)."""
+        return executed_of(self.runtime)
 
     @property
     def size_threshold(self) -> str:

@@ -46,7 +46,7 @@ def test_header_and_summary_table(suite: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines([
         "resnet8-ptq: onnxruntime *", "resnet8-ptq: matrix seed (10 configurations); calibration seed 42, 100/class from train*",
         "*resnet8-ptq results*",
-        "Model * Framework * Data type * Accuracy * Δ vs fp32 * Size * Size reduction * Gates",
+        "Model * Framework * Data type * Accuracy * Δ vs fp32 * Size * Size reduction * Executed * Gates",
         "ort-fp32 * ONNX Runtime * float32 * 87.19% * - * 312.5 KiB * - * pass",
         "ort-int8-qdq * ONNX Runtime * int8 * 86.12% * -1.07 * 122.1 KiB * 60.9% * pass",
         "torch-uint8-fx * PyTorch * uint8 * N/A * N/A * N/A * N/A — not supported (fbgemm requires qint8 weights)*",
