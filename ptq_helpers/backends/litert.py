@@ -133,12 +133,13 @@ def layer_name(tensor_name: str) -> str:
     return next((p for p in parts if p.endswith(("/BiasAdd", "/MatMul")) and ("/conv2d" in p or "/dense" in p)), parts[0])
 
 
-def executed_precision(path: Path, how: str) -> dict[str, object]:
+def executed_precision(path: Path, how: str, delegate: bool = True) -> dict[str, object]:
     """The .tflite's compute ops with their input and weight tensor types, as the interpreter reports them (an op
     with int8/int16 input and int8 weights runs an integer kernel in every TFLite runtime; a float one runs float)."""
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    resolver = OpResolverType.AUTO if delegate else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interpreter = Interpreter(model_path=str(path), num_threads=1, experimental_op_resolver_type=resolver)
     interpreter.allocate_tensors()
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
     integer, floating, kernels, delegated = [], [], {}, 0
@@ -153,7 +154,8 @@ def executed_precision(path: Path, how: str) -> dict[str, object]:
         (integer if all(t.startswith(("int", "uint")) for t in types) else floating).append(name)
     return {"executed": {"integer": integer, "float": floating, "kernels": kernels, "how": how,
                          "causes": [f"{n}: float input or weights in the file" for n in floating]},
-            "delegate": f"{delegated} XNNPACK delegate partition(s) applied by the default interpreter"}
+            **({"delegate": f"{delegated} XNNPACK delegate partition(s) applied by the default interpreter"}
+               if delegate else {})}
 
 
 def runtime_facts(case: Case, path: Path) -> dict[str, object]:

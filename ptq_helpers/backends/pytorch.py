@@ -157,6 +157,24 @@ def strip_debug_info(path: Path) -> None:
     path.write_bytes(out.getvalue())
 
 
+def deflate_text(path: Path) -> None:
+    """Deflate the text members of a .pt2 archive (the serialized graph `models/*.json`, ~160 KB of JSON for this
+    model, stored uncompressed by torch.export.save) as TorchScript deflates its code; tensors stay stored (PyTorch's
+    zip reader reads both). The shipped file then weighs what the int8 model is, not its graph's JSON text."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        members = [(info, src.read(info)) for info in src.infolist()]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info, data in members:
+            entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+            entry.compress_type = zipfile.ZIP_DEFLATED if info.filename.endswith(".json") else info.compress_type
+            dst.writestr(entry, data)
+    path.write_bytes(out.getvalue())
+
+
 def build_fp32(source: Path, dest: Path) -> None:
     """onnx2torch conversion, traced and saved as TorchScript (in a fresh child process, see _in_child)."""
     _in_child("torch-fp32", source, None, dest)
@@ -242,6 +260,7 @@ def build_quantized(case: Case, source: Path, calibration: np.ndarray, dest: Pat
         converted, example, batch = pt2e_quantize(onnx_to_torch(source), q, calibration)
         program = torch.export.export(converted, example, dynamic_shapes=({0: batch},))
         torch.export.save(program, str(dest))
+        deflate_text(dest)
         return
     _in_child(case.id, source, calibration, dest)
 

@@ -139,7 +139,7 @@ class Case:
     fmt: str  # a FORMATS key
     quant: Any = None  # the framework's own settings dataclass (frozen; asdict() is part of the cache key)
     unsupported: str | None = None  # reason, when the backend cannot build it
-    matrix: Literal["seed", "full"] = "seed"  # "full" cases run with --ptq-matrix full
+    matrix: Literal["seed", "fast", "full"] = "seed"  # which --ptq-matrix runs it (MATRICES)
 
     @property
     def is_fp32(self) -> bool:
@@ -230,9 +230,14 @@ def noops_on(flags: Mapping[str, bool]) -> list[dict[str, Any]]:
             for fw in FRAMEWORKS.values() for n in fw.noops if not any(flags.get(f) for f in n.unless)]
 
 
+# --ptq-matrix value -> the case matrices it runs: "fast" adds the fast integer builds whose cold build and
+# evaluation cost more than the seed gate's budget (compiled PyTorch, ExecuTorch); "full" adds every other row.
+MATRICES = {"seed": ("seed",), "fast": ("seed", "fast"), "full": ("seed", "fast", "full")}
+
+
 def selected(matrix: str) -> tuple[Case, ...]:
     """The cases a run with `--ptq-matrix matrix` covers."""
-    return CASES if matrix == "full" else tuple(c for c in CASES if c.matrix == "seed")
+    return tuple(c for c in CASES if c.matrix in MATRICES[matrix])
 
 
 def get(case_id: str) -> Case:

@@ -91,8 +91,10 @@ THRESHOLD_OPTIONS: tuple[Option, ...] = (
            "TFLM tensor arena of every int8 .tflite must not exceed this (KiB)", "N"),
 )
 RUN_OPTIONS: tuple[Option, ...] = (
-    Option("matrix", "--ptq-matrix", "ptq_matrix", one_of("seed", "full"), "seed",
-           "which configurations to build: the seed matrix or the full matrix", "{seed,full}"),
+    Option("matrix", "--ptq-matrix", "ptq_matrix", one_of("seed", "fast", "full"), "seed",
+           "which configurations to build: the seed matrix; 'fast' adds the fast integer builds that cost more than "
+           "the seed gate's budget to build and evaluate cold (PyTorch PT2E compiled with Inductor, ExecuTorch "
+           "XNNPACK); 'full' adds every configuration", "{seed,fast,full}"),
     Option("seed", "--ptq-seed", "ptq_seed", count_in(0, 2**32 - 1, "numpy's legacy seed range"), DEFAULT_SEED,
            "calibration draw seed", "N"),
     Option("per_class", "--ptq-calibration-per-class", "ptq_calibration_per_class",

@@ -224,7 +224,8 @@ class PTQSession:
                     tr.write_line(line)
                 for r in records.values():  # e.g. Arm: fp32 checked by the probe only, the host's predictions stand
                     for what, note in (r.runtime or {}).items() if r.target != "host" else ():
-                        tr.write_line(f"NOTE: {r.key}: {what}: {note}")
+                        if what != "executed":  # said by the Executed column and the FLOAT LAYERS lines
+                            tr.write_line(f"NOTE: {r.key}: {what}: {note}")
             paired = tables.stats_rows(records)
             if paired:
                 tr.write_sep("-", "paired statistics vs fp32 on the same 10,000 images (McNemar exact, Holm-adjusted over "

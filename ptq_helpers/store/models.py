@@ -46,7 +46,7 @@ class ModelResult:
         return self.probs.argmax(axis=1)
 
 
-def _evaluation_note(facts: dict[str, object]) -> dict[str, str] | None:
+def _evaluation_note(facts: dict[str, object]) -> dict[str, object] | None:
     """What a record off the host must say about how it was measured when it is not a full evaluation on the
     target (Arm: an fp32 build is checked by the probe only, and drops are gated against the host's fp32)."""
     note = {}
@@ -56,6 +56,8 @@ def _evaluation_note(facts: dict[str, object]) -> dict[str, str] | None:
                              f"{probe.get('max_abs_diff', '?')}): the host's predictions stand for the 10,000")
     if facts.get("fp32_baseline") == "host":
         note["fp32 baseline"] = str(facts.get("fp32_note") or "the host's fp32, after the probe")
+    if facts.get("executed"):  # asked of the runtime in the target's child, on the target's CPU
+        note["executed"] = facts["executed"]
     return note or None
 
 
@@ -66,7 +68,7 @@ class Store(Inputs, SideMeasurements):
     on_event: Callable[[BuildEvent], None] = lambda event: None
     on_target_facts: Callable[[str, dict[str, object]], None] = lambda target, facts: None
     _results: dict[str, ModelResult] = field(default_factory=dict)
-    _emulated: dict[str, dict[str, str] | None] = field(default_factory=dict)  # how each target evaluation went
+    _emulated: dict[str, dict[str, object] | None] = field(default_factory=dict)  # how each target evaluation went
 
     def builder_code(self, case: Case) -> str:
         """Hash of the case's builder modules: a change to them invalidates that framework's built models."""

@@ -115,7 +115,8 @@ def evaluate(case: Case, target: Target, model: Path, images_npy: Path, n_images
         probe = check_fp32_probe(target, fp32_probs, host_fp32_probs[idx])
         probs = host_fp32_probs[:n_images].copy()  # the probe-validated host fp32 stands for the full evaluation
     else:
-        fp32_probs, _ = predict(fp32_case, target, fp32_model, probe_npy, len(idx), 1, workdir / "probe", workers, cache)
+        fp32_probs, _ = predict(fp32_case, target, fp32_model, probe_npy, len(idx), 1, workdir / "probe", workers, cache,
+                                executed=False)
         probe = check_fp32_probe(target, fp32_probs, host_fp32_probs[idx])
         probs, facts = predict(case, target, model, images_npy, n_images, 1, workdir / "build", workers, cache)
         probe.update(check_build(target, case, probs, host_probs, idx))

@@ -32,8 +32,9 @@ DEBS = ("python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "
         "libcrypt1", "libdb5.3", "libmpdec3", "libuuid1", "libsqlite3-0", "libncursesw6", "libtinfo6",
         "libreadline8", "libnsl2", "libtirpc3", "libgssapi-krb5-2", "libk5crypto3", "libkrb5-3", "libkrb5support0",
         "libkeyutils1", "libcom-err2", "media-types")
-# What the child imports under emulation: the runtimes, their runtime dependencies, the suite's own imports.
-WHEELS = ("onnxruntime", "numpy", "ai-edge-litert", "flatbuffers", "packaging", "protobuf", "ml_dtypes", "tqdm",
+# What the child imports under emulation: the runtimes, their runtime dependencies, the suite's own imports (onnx:
+# ONNX Runtime's executed-precision facts read the optimized graph it saves on the target).
+WHEELS = ("onnxruntime", "onnx", "numpy", "ai-edge-litert", "flatbuffers", "packaging", "protobuf", "ml_dtypes", "tqdm",
           "backports.strenum", "typing-extensions", "filelock")
 PLATFORMS = ("manylinux2014_aarch64", *(f"manylinux_2_{m}_aarch64" for m in range(17, 37)))
 PYTHON = "usr/bin/python3.11"

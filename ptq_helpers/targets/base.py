@@ -80,6 +80,7 @@ class Target:
     not_run: Mapping[str, str] = field(default_factory=dict)  # format -> why it is not run here (a skip), measured
     runner: str | None = None  # "module:function" replacing the framework's runner (another kernel library)
     runner_label: str = ""  # that runner, as headers and reports name it
+    runtime_facts: str | None = None  # "module:function"(case, path) -> {"executed": ...} for its own runner
     needs: tuple[tuple[str, str], ...] = ()  # (module, pip extra) its runner imports
     libraries: tuple[str, ...] = ()  # distributions whose versions shape its predictions (cache keys)
     code: tuple[str, ...] = ()  # modules whose source shapes its predictions (beyond this one and the child)
@@ -88,8 +89,13 @@ class Target:
     def code_modules(self) -> tuple[str, ...]:
         """Modules whose source is part of the key of every prediction made on this target."""
         own = ("ptq_helpers.targets.base", "ptq_helpers.targets.child") if not self.is_host else ()
-        runner = (self.runner.partition(":")[0],) if self.runner else ()
+        runner = tuple(d.partition(":")[0] for d in (self.runner, self.runtime_facts) if d)
         return tuple(dict.fromkeys((*own, *runner, *self.code)))
+
+    def facts_function(self, case: Case) -> str | None:
+        """What asks, on this target, which of a case's layers run as integer kernels: the target's own (for its
+        own runner) or the framework's runtime facts (run in the target's child, on its CPU)."""
+        return self.runtime_facts if self.runner else case.backend.runtime_facts
 
     @property
     def is_host(self) -> bool:
@@ -178,6 +184,7 @@ MCU = Target(
     "mcu", "a Cortex-M micro-controller: TensorFlow Lite Micro's reference kernels (PyPI tflite-micro), one image "
     "per invoke, in child processes; .tflite builds only", formats=frozenset({"tflite"}),
     runner="ptq_helpers.targets.tflm:runner", runner_label="the TensorFlow Lite Micro interpreter",
+    runtime_facts="ptq_helpers.targets.tflm:runtime_facts",
     needs=(("tflite_micro", "mcu"),), libraries=("tflite-micro", "ethos-u-vela", "ai-edge-litert"),
     code=("ptq_helpers.targets.mcu", "ptq_helpers.targets.vela", "ptq_helpers.backends.litert"),
 )
@@ -267,9 +274,11 @@ class _Child:
 
 
 def predict(case: Case, target: Target, model: Path, images_npy: Path, n_images: int, threads: int,
-            workdir: Path, workers: int | None = None, cache: Path | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+            workdir: Path, workers: int | None = None, cache: Path | None = None,
+            executed: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
     """Probabilities for images_npy[:n_images] computed on `target`, and what the children saw (`cache`: where a
-    target with its own userland keeps it; default: the suite's cache folder)."""
+    target with its own userland keeps it; default: the suite's cache folder); with `executed`, the first child
+    also asks the runtime which layers run as integer kernels there (facts["executed"])."""
     mode = target.mode(case)
     reason = target.missing_tool(case)
     if reason:
@@ -299,6 +308,8 @@ def predict(case: Case, target: Target, model: Path, images_npy: Path, n_images:
                    "--threads", str(threads), "--out", str(out), "--facts", str(facts)]
             if target.runner:
                 cmd += ["--runner", target.runner]
+            if executed and i == 0 and not case.is_fp32 and target.facts_function(case):
+                cmd += ["--executed", str(target.facts_function(case))]
             with open(err, "wb") as fh:
                 proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=fh)
             children.append(_Child(proc, cmd, start, stop, out, facts, err))
@@ -321,4 +332,5 @@ def predict(case: Case, target: Target, model: Path, images_npy: Path, n_images:
         if prefix else []
     return probs, {"target": target.name, "how": target.how(case), "mode": mode, "children": len(children),
                    "wall_s": round(time.perf_counter() - started, 1), "cpu": seen[0]["cpu"],
-                   "runtime": seen[0]["runtime"], "emulator": emulator[0] if emulator else None}
+                   "runtime": seen[0]["runtime"], "emulator": emulator[0] if emulator else None,
+                   **({"executed": seen[0]["executed"]} if seen[0].get("executed") else {})}

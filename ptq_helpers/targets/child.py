@@ -1,7 +1,7 @@
 """One evaluation shard on a deployment target (started by ptq_helpers.targets.base, maybe under qemu-user):
 
     python -m ptq_helpers.targets.child --case ID --model PATH --images IMAGES.npy --start S --stop E \
-        --threads 1 --out OUT.npy --facts FACTS.json
+        --threads 1 --out OUT.npy --facts FACTS.json [--executed MODULE:FUNCTION]
 
 Loads the model with its framework's runner (the same code as the host evaluation), predicts
 images[S:E], writes OUT.npy and then FACTS.json (the CPU this process saw, and timings) atomically.
@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--facts", type=Path, required=True)
     p.add_argument("--runner", help="module:function replacing the framework's runner (the target's kernels)")
+    p.add_argument("--executed", metavar="MODULE:FUNCTION", help="also ask this runtime-facts function (case, model) "
+                   "which layers run as integer kernels in this process, on this CPU, and add its 'executed' to FACTS")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     case = cases.get(args.case)
@@ -74,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             runtime[module] = getattr(sys.modules[module], "__version__", "?")
     if "torch" in sys.modules:
         runtime["torch_cpu_capability"] = sys.modules["torch"].backends.cpu.get_cpu_capability()
-    _atomic(args.facts, json.dumps({"cpu": _cpu_facts(), "runtime": runtime}).encode())
+    seen: dict[str, object] = {"cpu": _cpu_facts(), "runtime": runtime}
+    if args.executed:
+        seen["executed"] = cases.resolve(args.executed)(case, args.model).get("executed")
+    _atomic(args.facts, json.dumps(seen).encode())
     return 0
 
 

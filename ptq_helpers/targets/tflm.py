@@ -86,3 +86,16 @@ def non_integer_ops(path: Path) -> list[str]:
                 builtin = runtime.get_builtin_code_from_operator_code(code)
                 found.append(code.customCode.decode() if code.customCode else op_names.get(builtin, f"BUILTIN_{builtin}"))
     return found
+
+
+def runtime_facts(case: Case, path: Path) -> dict[str, object]:
+    """Which layers TFLite Micro runs as integer kernels: the .tflite's compute ops and their tensor types (TFLM has
+    no delegate and no float fallback: it runs each op with the reference kernel registered for its types)."""
+    from importlib.metadata import version
+
+    from ptq_helpers.backends.litert import executed_precision
+
+    facts = executed_precision(path, f"the .tflite's compute ops and tensor types (read with ai-edge-litert's "
+                                     f"interpreter, no delegate applied); TensorFlow Lite Micro {version('tflite-micro')} "
+                                     "runs each with its reference kernel for those types", delegate=False)
+    return facts
