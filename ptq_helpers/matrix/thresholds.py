@@ -32,6 +32,7 @@ class Thresholds:
     max_flash_kib: float = 128.0
     max_npu_fallback_ops: int = 0
     max_arena_kib: float = 64.0  # TFLM tensor arena
+    min_speedup: float | None = None  # opt-in: batch-256 paired speedup vs the runtime's fp32 (benchmark runs only)
     # size kind -> minimum file-size reduction vs fp32 (percent); default: every registered kind's default
     size_reductions: Mapping[str, float] = field(default_factory=_registered_defaults)
 

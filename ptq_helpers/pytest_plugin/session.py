@@ -138,9 +138,11 @@ class PTQSession:
     # --- collection -------------------------------------------------------------------------------
     def in_run(self, item: pytest.Item, bench_only: bool) -> bool:
         """Whether an item belongs to this run's matrix, markers and --benchmark-only selection."""
-        timed = "benchmark" in getattr(item, "fixturenames", ())
+        timed = "benchmark" in getattr(item, "fixturenames", ()) or bool(item.get_closest_marker("speed"))
         if (bench_only and not timed) or (timed and self.under_xdist):  # pytest-benchmark is off under xdist
             return False
+        if item.get_closest_marker("speed") and (self.thresholds.min_speedup is None or not self.times(item.config)):
+            return False  # the opt-in speed gate: only with --ptq-min-speedup, in a run that times
         if item.get_closest_marker("slow") and not self.settings.sweep_draws:
             return False
         if item.get_closest_marker("recipe") and not self.settings.recipe_draws:
@@ -152,6 +154,11 @@ class PTQSession:
         selected = {c.id for c in cases.selected(self.settings.matrix)}
         chosen = _cases_of(item)
         return all(c.id in selected for c in chosen)
+
+    @staticmethod
+    def times(config: pytest.Config) -> bool:
+        """Whether this run times models (pytest-benchmark on: no --benchmark-skip or --benchmark-disable)."""
+        return not (config.getoption("benchmark_skip", False) or config.getoption("benchmark_disable", False))
 
     def parametrize(self, metafunc: pytest.Metafunc) -> None:
         """One test per case (and target) of the matrix, for each model fixture the test asks for."""
