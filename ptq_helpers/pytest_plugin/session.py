@@ -16,7 +16,8 @@ from ptq_helpers.analysis import recipe, speed
 from ptq_helpers.core import runtime
 from ptq_helpers.matrix import cases
 from ptq_helpers.pytest_plugin import outputs
-from ptq_helpers.report import payload as results, tables
+from ptq_helpers.report import payload as results, speed as speed_table, tables
+from ptq_helpers.report.sections import View
 from ptq_helpers.data.assets import Assets, resolve_assets, resolve_cache_dir, writable_cache
 from ptq_helpers.data.contract import REFERENCE_WEIGHTS_SHA256, check_onnx, weights_sha256
 from ptq_helpers.matrix.cases import Build, Case
@@ -250,11 +251,17 @@ class PTQSession:
             for line in tables.aligned(tables.RECIPE_HEADERS, tables.recipe_rows(res.recipe, records)):
                 tr.write_line(line)
         if res.bench:
-            tr.write_sep("-", f"resnet8-ptq speed ({runtime.cpu_name()}, {self.settings.threads} threads, medians)")
-            baselines = {c.id: c.baseline_id for c in cases.CASES}
-            speed_ref = speed.reference(res.bench, baselines)
-            for line in tables.aligned(speed.headers(speed_ref), speed.rows(res.bench, baselines, speed_ref)):
+            tr.write_sep("-", f"resnet8-ptq accuracy x size x speed ({summary(cpu_facts())}, {self.settings.threads} "
+                              f"threads; medians; speedups: paired median ratio [95% interval])")
+            for line in tables.aligned(speed_table.headers(speed_table.reference_id(res.bench)),
+                                       speed_table.rows(records, res.bench, self.thresholds)):
                 tr.write_line(line)
+            speed_rows = speed_table.rows(records, res.bench, self.thresholds)
+            if any("†" in cell for row in speed_rows for cell in row):
+                tr.write_line(speed_table.INTERFERENCE_NOTE)
+            view = speed_table.summary_lines(View(self.payload())) if records else []
+            for line in view:
+                tr.write_line(line.removeprefix("- ").replace("**", "").replace("`", ""))
             if any(f.get("noisy") for per_batch in res.bench.values() for f in per_batch.values()):
                 tr.write_line(speed.NOISE_NOTE)
             ref = res.bench.get("ort-fp32", {}).get(str(speed.THROUGHPUT_BATCH))
