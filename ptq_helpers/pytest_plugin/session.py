@@ -253,15 +253,9 @@ class PTQSession:
         if res.bench:
             tr.write_sep("-", f"resnet8-ptq accuracy x size x speed ({summary(cpu_facts())}, {self.settings.threads} "
                               f"threads; medians; speedups: paired median ratio [95% interval])")
-            for line in tables.aligned(speed_table.headers(speed_table.reference_id(res.bench)),
-                                       speed_table.rows(records, res.bench, self.thresholds)):
+            view = View(self.payload()) if records else None
+            for line in speed_table.terminal_lines(records, res.bench, self.thresholds, view):
                 tr.write_line(line)
-            speed_rows = speed_table.rows(records, res.bench, self.thresholds)
-            if any("†" in cell for row in speed_rows for cell in row):
-                tr.write_line(speed_table.INTERFERENCE_NOTE)
-            view = speed_table.summary_lines(View(self.payload())) if records else []
-            for line in view:
-                tr.write_line(line.removeprefix("- ").replace("**", "").replace("`", ""))
             if any(f.get("noisy") for per_batch in res.bench.values() for f in per_batch.values()):
                 tr.write_line(speed.NOISE_NOTE)
             ref = res.bench.get("ort-fp32", {}).get(str(speed.THROUGHPUT_BATCH))

@@ -5,7 +5,7 @@ the report (section `section`, summary lines `summary_lines`, recommendation row
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ptq_helpers.analysis import gates, paired, speed_pick
 from ptq_helpers.analysis.speed import LATENCY_BATCH, THROUGHPUT_BATCH
@@ -15,8 +15,20 @@ from ptq_helpers.matrix.thresholds import Thresholds
 from ptq_helpers.results.record import ModelRecord
 from ptq_helpers.results.record import kib as _kib
 
-if TYPE_CHECKING:
-    from ptq_helpers.report.sections import View
+
+
+class View(Protocol):
+    """What the speed sections read of report.sections.View (not imported: sections imports this module)."""
+
+    data: Mapping[str, Any]
+    models: Mapping[str, ModelRecord]
+    th: Thresholds
+    bench: Mapping[str, Any]
+    images: int | None
+
+    def passing(self) -> list[ModelRecord]: ...
+
+    def quantized(self) -> list[ModelRecord]: ...
 
 NOT_MEASURED = "accuracy not measured: run `pytest -n auto` first"
 Bench = Mapping[str, Mapping[str, Mapping[str, Any]]]
@@ -217,3 +229,17 @@ def section(view: View) -> list[str]:
 def _md_table(hdr: tuple[str, ...], body: list[tuple[str, ...]]) -> list[str]:
     return ["| " + " | ".join(hdr) + " |", "|" + "|".join("---" for _ in hdr) + "|",
             *("| " + " | ".join(r) + " |" for r in body), ""]
+
+
+def terminal_lines(records: Mapping[str, ModelRecord], bench: Bench, th: Thresholds, view: View | None) -> list[str]:
+    """The terminal summary's speed table (the report's columns, aligned), its notes and the speed picks of `view`
+    (the run's payload as the report reads it; None when no record was measured)."""
+    from ptq_helpers.report.tables import aligned
+
+    body = rows(records, bench, th)
+    out = aligned(headers(reference_id(bench)), body)
+    if any("†" in cell for row in body for cell in row):
+        out.append(INTERFERENCE_NOTE)
+    for line in summary_lines(view) if view is not None else []:
+        out.append(line.removeprefix("- ").replace("**", "").replace("`", ""))
+    return out
