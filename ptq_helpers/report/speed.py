@@ -92,7 +92,7 @@ def rows(records: Mapping[str, ModelRecord], bench: Bench, th: Thresholds, md: b
         m, per_batch = host.get(key), bench[key]
         b1, b256 = per_batch.get(str(LATENCY_BATCH), {}), per_batch.get(str(THROUGHPUT_BATCH), {})
         if m is None:
-            top1 = size = NOT_MEASURED if not md else "not measured"
+            top1, size = "not measured", "-"  # the last column says how to measure it
         elif m.compared:
             top1, size = f"{m.accuracy:.2f}% ({-m.drop:+.2f})", f"{_kib(m.size_bytes)} ({m.size_reduction:.1f}%)"
         else:

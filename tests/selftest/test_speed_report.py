@@ -34,7 +34,7 @@ def test_benchmark_run_reports_accuracy_from_the_gate_and_paired_speed(tmp_path:
     assert before.returncode == 0, out[-3000:]
     assert "evaluating" not in out  # a benchmark run never evaluates the test set
     text = (tmp_path / "before.md").read_text()
-    assert "| `ort-int8-qdq` | not measured | not measured |" in text
+    assert "| `ort-int8-qdq` | not measured | - |" in text
     assert "accuracy not measured: run `pytest -n auto` first" in text
 
     gate = _pytest(cache, "-n", "2", "-k", PICK)

@@ -141,7 +141,7 @@ def test_report_weighs_speed_with_accuracy_and_says_tie() -> None:
     assert "## Accuracy × size × speed on this CPU" in text
     assert "| `ort-int8-qdq` | 86.12% (-1.07) | 122.5 KiB (61.0%) | 200 µs | 8,000 | 2.00x [1.80, 2.20] | " \
            "2.00x [1.80, 2.20] | 2.00x [1.80, 2.20] | pass |" in text
-    assert "| `ov-int8-nncf` | not measured | not measured |" in text
+    assert "| `ov-int8-nncf` | not measured | - |" in text
     assert "accuracy not measured: run `pytest -n auto` first" in text
     # ort-uint8-qdq's 1.95x reaches ort-int8-qdq's interval: a tie, the more accurate uint8 build is shipped
     assert "- **Fastest passing build on this CPU:** ship `ort-uint8-qdq`" in text and "a **tie** with" in text
