@@ -35,6 +35,7 @@ class Thresholds:
     # "report": a quantized build whose runtime runs compute layers in float is said (xfail, summary, report), not
     # failed; "fail": it fails test_quantized_layers_run_as_integer and counts as a failed gate
     executed_precision: str = "report"
+    min_speedup: float | None = None  # opt-in: batch-256 paired speedup vs the runtime's fp32 (benchmark runs only)
     # size kind -> minimum file-size reduction vs fp32 (percent); default: every registered kind's default
     size_reductions: Mapping[str, float] = field(default_factory=_registered_defaults)
 

@@ -22,7 +22,8 @@ from ptq_helpers.results.json_io import load
 from ptq_helpers.targets.base import parse_targets
 
 __all__ = ["INI_SOURCE", "RUN_OPTIONS", "THRESHOLD_OPTIONS", "Option", "Settings", "Thresholds", "add_options",
-           "baseline_file", "model_file", "recipe_draws", "resolve", "size_options", "sweep_draws", "thresholds"]
+           "baseline_file", "model_file", "recipe_draws", "resolve", "size_options", "speedup_factor", "sweep_draws",
+           "thresholds"]
 
 
 def sweep_draws(raw: str) -> int:
@@ -64,6 +65,15 @@ def baseline_file(raw: str) -> tuple[Path, Any]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def speedup_factor(raw: str) -> float:
+    """--ptq-min-speedup: a factor above 0 (e.g. 1.5: each quantized build at least 1.5x its fp32's throughput)."""
+    value = number_in(0, 1000)(raw)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value:g} is not above 0; give the least batch-256 speedup over the "
+                                         "build's own fp32 as a factor above 0, e.g. 1.5 (or leave it out: no speed gate)")
+    return value
+
+
 _PERCENT = _POINTS = number_in(0, 100)
 THRESHOLD_OPTIONS: tuple[Option, ...] = (
     Option("min_accuracy", "--ptq-min-accuracy", "ptq_min_accuracy", _PERCENT, 85.0,
@@ -89,6 +99,9 @@ THRESHOLD_OPTIONS: tuple[Option, ...] = (
            count_in(0, 10_000, "operators"), 0, "operators Vela leaves to the CPU must not exceed this", "N"),
     Option("max_arena_kib", "--ptq-max-arena-kib", "ptq_max_arena_kib", number_in(0, 1 << 20), 64.0,
            "TFLM tensor arena of every int8 .tflite must not exceed this (KiB)", "N"),
+    Option("min_speedup", "--ptq-min-speedup", "ptq_min_speedup", speedup_factor, None,
+           "opt-in speed gate of benchmark runs (no -n): every quantized build's batch-256 throughput over its own "
+           "runtime's fp32 (paired median ratio, this CPU) must reach this factor (test_speedup; default off)", "X"),
 )
 RUN_OPTIONS: tuple[Option, ...] = (
     Option("matrix", "--ptq-matrix", "ptq_matrix", one_of("seed", "fast", "full"), "seed",

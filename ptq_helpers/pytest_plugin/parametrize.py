@@ -21,6 +21,7 @@ PARAMETRIZED: dict[str, tuple[Callable[[tuple[str, ...]], Sequence[object]], str
     "host_model": (lambda targets: _on(("host",), cases.BUILDABLE), "session"),
     "host_build": (lambda targets: _on(("host",), cases.BUILDABLE), "session"),
     "host_quantized_model": (lambda targets: _on(("host",), cases.QUANTIZED), "session"),
+    "host_quantized_build": (lambda targets: _on(("host",), cases.QUANTIZED), "session"),
     "unsupported_case": (lambda targets: cases.UNSUPPORTED, "function"),
     "reference_target": (lambda targets: [t for t in targets if t in REFERENCE_KERNELS], "function"),
 }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,10 @@ from typing import Any
 import pytest
 
 from ptq_helpers import compare
-from ptq_helpers.analysis import gates, recipe, speed
 from ptq_helpers.core import runtime
 from ptq_helpers.matrix import cases
-from ptq_helpers.pytest_plugin import outputs
-from ptq_helpers.report import payload as results, tables
+from ptq_helpers.pytest_plugin import outputs, terminal
+from ptq_helpers.report import payload as results
 from ptq_helpers.data.assets import Assets, resolve_assets, resolve_cache_dir, writable_cache
 from ptq_helpers.data.contract import REFERENCE_WEIGHTS_SHA256, check_onnx, weights_sha256
 from ptq_helpers.matrix.cases import Build, Case
@@ -30,20 +28,6 @@ from ptq_helpers.pytest_plugin.options import RUN_OPTIONS, Settings, Thresholds,
 
 _KEY = pytest.StashKey["PTQSession"]()
 EXPORT_KEY = "resnet8_ptq"  # xdist workeroutput key
-
-
-def built_summary(events: list[Any]) -> str:
-    """What this run built (not reused), in one short line: each item when few, else counts by kind (every
-    item is in the JSON's meta.built)."""
-    built = Counter(f"{e.case} {e.what}" for e in events if e.built)
-    if not built:
-        return "nothing (all reused from the cache)"
-    if len(built) <= 6:
-        return ", ".join(f"{k} x{n}" for k, n in sorted(built.items()))
-    kinds = Counter(e.what.split(" (")[0] for e in events if e.built)
-    reused = sum(1 for e in events if not e.built)
-    return (", ".join(f"{kind} x{n}" for kind, n in sorted(kinds.items()))
-            + f" ({reused} reused; each one in --ptq-json's meta.built)")
 
 
 def _cases_of(item: pytest.Item) -> list[Case]:
@@ -138,9 +122,11 @@ class PTQSession:
     # --- collection -------------------------------------------------------------------------------
     def in_run(self, item: pytest.Item, bench_only: bool) -> bool:
         """Whether an item belongs to this run's matrix, markers and --benchmark-only selection."""
-        timed = "benchmark" in getattr(item, "fixturenames", ())
+        timed = "benchmark" in getattr(item, "fixturenames", ()) or bool(item.get_closest_marker("speed"))
         if (bench_only and not timed) or (timed and self.under_xdist):  # pytest-benchmark is off under xdist
             return False
+        if item.get_closest_marker("speed") and (self.thresholds.min_speedup is None or not self.times(item.config)):
+            return False  # the opt-in speed gate: only with --ptq-min-speedup, in a run that times
         if item.get_closest_marker("slow") and not self.settings.sweep_draws:
             return False
         if item.get_closest_marker("recipe") and not self.settings.recipe_draws:
@@ -152,6 +138,11 @@ class PTQSession:
         selected = {c.id for c in cases.selected(self.settings.matrix)}
         chosen = _cases_of(item)
         return all(c.id in selected for c in chosen)
+
+    @staticmethod
+    def times(config: pytest.Config) -> bool:
+        """Whether this run times models (pytest-benchmark on: no --benchmark-skip or --benchmark-disable)."""
+        return not (config.getoption("benchmark_skip", False) or config.getoption("benchmark_disable", False))
 
     def parametrize(self, metafunc: pytest.Metafunc) -> None:
         """One test per case (and target) of the matrix, for each model fixture the test asks for."""
@@ -194,83 +185,8 @@ class PTQSession:
         ]
 
     def terminal_summary(self, tr: Any) -> None:
-        """The results, statistics, sweep and speed tables; then the JSON and report files."""
-        if self.progress:
-            self.progress.stop()
-        self.results.order = (tuple(c.id for c in cases.CASES), tuple(TARGETS))
-        records, res = self.results.linked_records(), self.results
-        if records:
-            tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
-            for line in tables.table(records, self.thresholds, results.unsupported()):
-                tr.write_line(line)
-            for ref in res.references.values():
-                tr.write_line(f"reference {ref.id} on {ref.kernels or ref.target}: {ref.accuracy:.2f}% "
-                              f"({ref.correct}/{ref.total}), {ref.size_bytes / 1024:.1f} KiB - {ref.note}")
-            odd = results.suspicious(records, self.cpu_noops())
-            for line in odd["models"]:
-                tr.write_line(f"SUSPICIOUS: {line}: a setting that should change the model had no effect")
-            for line in odd["predictions"] + odd["expected"]:
-                tr.write_line(f"NOTE: {line}")
-            for rec in records.values():  # every build whose runtime runs layers in float, as the runtime says
-                fallback = gates.integer_execution(rec, self.thresholds)
-                if fallback:
-                    tr.write_line(("FAIL" if self.thresholds.executed_precision == "fail" else "FLOAT LAYERS")
-                                  + f": {fallback}", red=self.thresholds.executed_precision == "fail")
-            if len(self.settings.targets) > 1:
-                tr.write_sep("-", "deployment targets: " + "; ".join(
-                    f"{name}: {TARGETS[name].here()}" for name in self.settings.targets if name != "host"))
-                body = tables.target_rows(records, self.thresholds, self.settings.targets)
-                for line in tables.aligned(tables.target_headers(self.settings.targets), body):
-                    tr.write_line(line)
-                for r in records.values():  # e.g. Arm: fp32 checked by the probe only, the host's predictions stand
-                    for what, note in (r.runtime or {}).items() if r.target != "host" else ():
-                        if what != "executed":  # said by the Executed column and the FLOAT LAYERS lines
-                            tr.write_line(f"NOTE: {r.key}: {what}: {note}")
-            paired = tables.stats_rows(records)
-            if paired:
-                tr.write_sep("-", "paired statistics vs fp32 on the same 10,000 images (McNemar exact, Holm-adjusted over "
-                                 "the run; bootstrap: 2,000 resamples)")
-                for line in tables.aligned(tables.STATS_HEADERS, paired):
-                    tr.write_line(line)
-        if res.mcu:
-            tr.write_sep("-", "micro-controller budgets (Vela estimate for the Ethos-U55-128; TFLM tensor arena)")
-            for line in tables.aligned(tables.MCU_HEADERS, tables.mcu_rows(res.mcu, self.thresholds)):
-                tr.write_line(line)
-        if res.sweep:
-            draws = max(sw["draws"] for sw in res.sweep.values())
-            s = self.settings
-            tr.write_sep("-", f"calibration-draw sweep ({draws} draws of {s.per_class}/class, seed {s.seed} stream)")
-            for line in tables.aligned(tables.SWEEP_HEADERS, tables.sweep_rows(res.sweep, records)):
-                tr.write_line(line)
-        if res.recipe:
-            draws = max(r["draws"] for r in res.recipe.values())
-            tr.write_sep("-", f"recipe-level uncertainty ({draws} calibration draws besides draw 0; "
-                              f"{recipe.METHOD.split(':')[0]})")
-            for line in tables.aligned(tables.RECIPE_HEADERS, tables.recipe_rows(res.recipe, records)):
-                tr.write_line(line)
-        if res.bench:
-            tr.write_sep("-", f"resnet8-ptq speed ({runtime.cpu_name()}, {self.settings.threads} threads, medians)")
-            baselines = {c.id: c.baseline_id for c in cases.CASES}
-            speed_ref = speed.reference(res.bench, baselines)
-            for line in tables.aligned(speed.headers(speed_ref), speed.rows(res.bench, baselines, speed_ref)):
-                tr.write_line(line)
-            if any(f.get("noisy") for per_batch in res.bench.values() for f in per_batch.values()):
-                tr.write_line(speed.NOISE_NOTE)
-            ref = res.bench.get("ort-fp32", {}).get(str(speed.THROUGHPUT_BATCH))
-            if ref:
-                tr.write_line(f"benchmark overhead: ort-fp32 batch {speed.THROUGHPUT_BATCH} median {ref['median_ms']:.2f} "
-                              f"ms vs bare session.run loop {ref['bare_loop_median_ms']:.2f} ms ({ref['overhead_pct']:+.1f}%)")
-        if self.mixed:
-            tr.write_sep("!", "resnet8-ptq: the xdist workers ran on different kinds of CPU", red=True)
-            for line in self.mixed:
-                tr.write_line(f"  {line}", red=True)
-            tr.write_line("Results of different machines are not one gate: give --tx only hosts of one kind, run each "
-                          "kind separately with --ptq-json, and compare them with "
-                          "python -m ptq_helpers.report A.json B.json -o machines.md", red=True)
-        if records or res.bench:
-            tr.write_line(f"built this run: {built_summary(res.events)}; cache {self.settings.cache}")
-        for line in self.closing:
-            tr.write_line(line, red=line.startswith(("REGRESSION", "--ptq-")))
+        """The results, statistics, sweep and speed tables; then the JSON and report files (terminal.py)."""
+        terminal.write(self, tr)
 
     @staticmethod
     def cpu_noops() -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from ptq_helpers.results.record import kib as _kib
 from ptq_helpers.matrix.thresholds import Thresholds
 from ptq_helpers.analysis.speed import NOISE_NOTE
 from ptq_helpers.report.executed import executed_line, runtime_text
+from ptq_helpers.report import speed
 from ptq_helpers.report.tables import ci_text, dtype_label, framework_label
 
 Payload = Mapping[str, Any]
@@ -71,10 +72,7 @@ def _pick(view: View) -> list[tuple[str, Mapping[str, Any] | None, str]]:
         mine = [m for m in ok if m.framework == fw]
         picks.append((f"{label}-only deployment", max(mine, key=lambda m: (m.accuracy, -m.size_bytes), default=None),
                       f"highest top-1 among passing {label} builds"))
-    if view.bench:
-        fast = [m for m in ok if view.throughput(m)]
-        fastest = max(fast, key=lambda m: view.throughput(m) or 0.0, default=None)
-        picks.append(("Fastest on this CPU", fastest, "highest batch-256 throughput among passing builds"))
+    picks += speed.picks(view)  # fastest passing build at batch 256 and batch 1, with the tie rule
     return picks
 
 
@@ -82,7 +80,7 @@ def summary(view: View) -> list[str]:
     out = ["## Executive summary", ""]
     q = view.quantized()
     if not q:
-        return out + ["No quantized model was evaluated in this run.", ""]
+        return out + ["No quantized model was evaluated in this run.", *speed.summary_lines(view), ""]
     best_keep = min(q, key=lambda m: m.drop)
     best_size = max(q, key=lambda m: m.size_reduction)
     failed = [m for m in q if view.failures(m)]
@@ -99,7 +97,7 @@ def summary(view: View) -> list[str]:
     out.append(f"- **Recommendation:** ship {chosen.label}{_holds_on(view, chosen)} (see "
                f"[Recommendation](#recommendation))" + _across_backends(view, chosen) if chosen
                else "- **Recommendation:** no quantized build passes every gate; ship the fp32 model.")
-    return out + [""]
+    return out + speed.summary_lines(view) + [""]
 
 
 def _holds_on(view: View, chosen: ModelRecord) -> str:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 
@@ -206,16 +207,40 @@ class Store(Inputs, SideMeasurements):
                               fp32_case=fp32, fp32_model=fp32_stored.path, host_fp32_probs=host_fp32,
                               labels=self.test.labels, host_probs=host_own, cache=self.settings.cache)
 
-    def result(self, case: Case, draw: int = 0, target: Target = HOST) -> ModelResult:
-        """Build (or load) the case's model and score it on the full test split on a target, once per process."""
+    @overload
+    def result(self, case: Case, draw: int = 0, target: Target = HOST, *,
+               cached_only: Literal[False] = False) -> ModelResult: ...
+
+    @overload
+    def result(self, case: Case, draw: int = 0, target: Target = HOST, *,
+               cached_only: bool) -> ModelResult | None: ...
+
+    def result(self, case: Case, draw: int = 0, target: Target = HOST, *,
+               cached_only: bool = False) -> ModelResult | None:
+        """Build (or load) the case's model and score it on the full test split on a target, once per process.
+        `cached_only` (the host's draw 0, what a benchmark run records): score the predictions a gate run left in
+        the cache, whatever its thread count, and never evaluate: None when they (or its fp32 baseline's) are not
+        there."""
         memo = f"{case.id}@{target.name}@{draw}"
         if memo in self._results:
             return self._results[memo]
         stored = self.artifact(case, draw)
-        probs = np.load(self._predictions(case, target, stored, draw).path)
+        if cached_only:
+            if not target.is_host or draw:
+                raise ValueError("cached_only reads the host's draw-0 predictions only")
+            found = self.cached_predictions(case, stored)
+            if found is None:
+                return None
+            self.on_event(BuildEvent(case.id, "predictions", False))
+            probs = found
+        else:
+            probs = np.load(self._predictions(case, target, stored, draw).path)
         metrics = evaluate.score(probs.argmax(1), self.test.labels)
         base_target = HOST if target.arch == "aarch64" else target  # Arm: the probe-validated host fp32
-        base = None if case.is_fp32 or draw else self.result(cases.get(case.baseline_id), target=base_target)
+        base = None if case.is_fp32 or draw else self.result(cases.get(case.baseline_id), target=base_target,
+                                                             cached_only=cached_only)
+        if base is None and not case.is_fp32 and not draw:  # cached_only, and the baseline was never evaluated
+            return None
         host = None if target.is_host or draw else self.result(case)
         record = ModelRecord(
             id=case.id, framework=case.framework, dtype=case.dtype, format=case.fmt, baseline_id=case.baseline_id,

@@ -19,8 +19,10 @@ pytestmark = pytest.mark.real
 @pytest.mark.benchmark(warmup=True, warmup_iterations=10, disable_gc=True, min_rounds=10, max_time=2.0)
 @pytest.mark.parametrize("batch", speed.BATCHES, ids=lambda b: f"batch{b}")
 def test_inference_speed(benchmark, host_build: HostBuild, runner: Runner, batch: int, test_split, ptq_store,
-                         ptq_session) -> None:
-    """Times the built file the gate evaluates (the same cache entry); never evaluates the test set itself."""
+                         ptq_session, record_from_cache, paired_speed) -> None:
+    """Times the built file the gate evaluates (the same cache entry), then alternately with its fp32 baseline and
+    the reference fp32 (paired ratios); records its accuracy from the gate's cached predictions, never evaluating
+    the test set itself."""
     model = host_build
     x = np.ascontiguousarray(test_split.images(np.arange(batch)))  # prepared outside the timed call
     benchmark.group = f"batch {batch}" + (" (latency)" if batch == speed.LATENCY_BATCH else " (throughput)")
@@ -41,8 +43,12 @@ def test_inference_speed(benchmark, host_build: HostBuild, runner: Runner, batch
         np.testing.assert_array_equal(probs.argmax(1), gated[:batch].argmax(1))
     if benchmark.disabled or benchmark.stats is None:
         return
+    recorded = record_from_cache(model.case)  # None: the gate never evaluated it (the report says so)
+    if recorded is not None:
+        benchmark.extra_info.update(accuracy=recorded.record.accuracy)
     stats = benchmark.stats.stats
     bare = speed.bare_loop_median(runner, x, rounds=stats.rounds)
     fig = speed.figures(stats.median, batch, bare, stats.rounds, stats.iqr, stats.max)
+    fig.update(paired_speed(model.case, model.artifact, batch))  # vs_fp32, vs_reference: ratio, ci, pairs
     benchmark.extra_info.update(images_per_s=fig["images_per_s"], bare_loop_median_ms=fig["bare_loop_median_ms"])
     ptq_session.results.add_benchmark(model.case.id, batch, fig)

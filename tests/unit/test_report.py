@@ -68,7 +68,7 @@ def test_benchmarks_appear_when_they_ran() -> None:
     fig = {"1": {"median_ms": 0.25, "images_per_s": 4000.0}, "256": {"median_ms": 30.0, "images_per_s": 8533.3}}
     text = report.render(fakes.payload(bench={"ort-int8-qdq": fig}))
     assert "| `ort-int8-qdq` | 250 µs | 8,533 |" in text
-    assert "| Fastest on this CPU | ONNX Runtime int8 (`ort-int8-qdq`) |" in text
+    assert "| Fastest passing build on this CPU (batch 256) | ONNX Runtime int8 (`ort-int8-qdq`) |" in text
     assert "Benchmarks were not run" in report.render(fakes.payload())
 
 

@@ -152,7 +152,7 @@ def test_identical_outputs_of_a_setting_that_is_a_no_op_on_this_cpu_are_expected
 
 def test_built_this_run_is_one_short_line_with_the_detail_in_the_json() -> None:
     from ptq_helpers.results.run_results import BuildEvent
-    from ptq_helpers.pytest_plugin.session import built_summary
+    from ptq_helpers.pytest_plugin.terminal import built_summary
 
     many = [BuildEvent(f"model-{i}", what, True) for i in range(30) for what in ("model", "predictions")]
     many += [BuildEvent("ort-fp32", "predictions", False), BuildEvent("x", "model (draw 2)", True)]
