@@ -7,14 +7,15 @@ runners by dotted path, resolved when a model is built or run.
 """
 from __future__ import annotations
 
-from ptq_helpers.backends import litert, openvino, ort, pytorch
+from ptq_helpers.backends import executorch, litert, openvino, ort, pytorch
+from ptq_helpers.backends.executorch import ExecuTorchQuant
 from ptq_helpers.backends.litert import LiteRTQuant
 from ptq_helpers.backends.openvino import OvQuant
 from ptq_helpers.backends.ort import OrtQuant
 from ptq_helpers.backends.pytorch import TorchQuant
 from ptq_helpers.matrix.cases import Case, add, register
 
-for _backend in (ort, pytorch, litert, openvino):
+for _backend in (ort, pytorch, litert, openvino, executorch):
     register(_backend.FRAMEWORK, _backend.FORMATS)
 
 # Adding a configuration is one line here.
@@ -69,5 +70,8 @@ FULL += (
     Case("ov-int8-nncf-ac", "openvino", "int8", "ir", OvQuant(accuracy_control=True), matrix="full"),
     # OpenVINO's defaults: `ov.save_model` stores fp16 weights, the CPU plugin picks bf16 where the CPU has it
     Case("ov-bf16", "openvino", "bf16", "ir", OvQuant(precision_hint="default", nncf=False), matrix="full"),
+    # ExecuTorch: PT2E with the XNNPACKQuantizer, lowered to the XNNPACK delegate (.pte).
+    Case("et-fp32", "executorch", "fp32", "pte", matrix="full"),
+    Case("et-int8-xnnpack", "executorch", "int8", "pte", ExecuTorchQuant(), matrix="full"),
 )
 add(*SEED, *FULL)

@@ -1,0 +1,290 @@
+"""ExecuTorch builds of the fp32 ONNX model, lowered to the XNNPACK delegate, and their runner.
+
+Both builds start from the onnx2torch module of the ONNX file (`ptq_helpers.backends.pytorch.onnx_to_torch`):
+`et-fp32` is that module exported with `torch.export` and lowered with `to_edge_transform_and_lower(...,
+partitioner=[XnnpackPartitioner()])`; `et-int8-xnnpack` is first quantized with PT2E (torchao `prepare_pt2e` with
+ExecuTorch's `XNNPACKQuantizer`, per-channel symmetric int8 weights and per-tensor int8 activations, calibrated on
+the suite's draw, `convert_pt2e`), then exported and lowered the same way. The `.pte` is the program's buffer.
+
+Shapes: the program is exported with a static input of one image (1, 32, 32, 3), and the runner executes the
+images one at a time. Measured here (ExecuTorch 1.5.1, 2 threads): a static batch-1 fp32 program ran at ~285 µs
+per image, static batch 32 at ~410 and batch 256 at ~470 µs per image, so one image per call is the fastest way
+to run batches of 1,000 and 256 as well as the batch-1 benchmark, with no padding and one program for all. A
+dynamic batch dim (`torch.export.Dim("batch", max=1024)`) exported, but the memory planner sized the bounded
+input for 15 images whatever the max, and the runtime refused 256 ("Attempted to resize a bounded tensor with a
+maximum capacity of 46080 elements"): not used.
+
+Threads: XNNPACK runs on ExecuTorch's process-wide threadpool; the runner sets it to the run's thread count
+with the pybindings' `_unsafe_reset_threadpool(threads)` (marked experimental), which is what the
+portable_lib-backed `executorch.runtime.Runtime` uses.
+
+Executed precision (`runtime_facts`) is read from the built `.pte` itself: the program's execution plan
+(operators run outside any delegate, and the delegate calls) and each XnnpackBackend payload decoded with the
+XNNPACK flatbuffer schema shipped in the wheel (`flatc`, also from the wheel): the node types and the datatypes
+of their values.
+"""
+from __future__ import annotations
+
+import json
+import re
+import struct
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ptq_helpers.data.calibration import CALIBRATION_BATCH
+from ptq_helpers.matrix.cases import Case, Format, Framework, SizeKind
+
+
+@dataclass(frozen=True)
+class ExecuTorchQuant:
+    """PT2E with ExecuTorch's XNNPACKQuantizer (`get_symmetric_quantization_config`)."""
+
+    per_channel: bool = True  # int8 weights per output channel (else per tensor); activations int8 per tensor
+
+
+FRAMEWORK = Framework("executorch", "ExecuTorch", "et", build="ptq_helpers.backends.executorch:build_int8",
+                      build_fp32="ptq_helpers.backends.executorch:build_fp32",
+                      run="ptq_helpers.backends.executorch:runner",
+                      size_kind=SizeKind("pte", ".pte file (vs the fp32 .pte)", 55.0),
+                      needs=(("executorch", "executorch"),),
+                      libraries=("executorch", "torch", "torchao", "onnx2torch", "onnx"),
+                      code=("ptq_helpers.backends.pytorch",),
+                      runtime_facts="ptq_helpers.backends.executorch:runtime_facts",
+                      tools="ExecuTorch: the onnx2torch module quantized with PT2E (torchao `prepare_pt2e`/"
+                            "`convert_pt2e`, `XNNPACKQuantizer` with per-channel symmetric int8 weights, every "
+                            "calibration image), exported with `torch.export` at batch 1 and lowered with "
+                            "`to_edge_transform_and_lower` to the XNNPACK delegate (.pte), run by the ExecuTorch "
+                            "runtime's Python bindings one image per call")
+FORMATS = {"pte": Format("pte", "ExecuTorch program (.pte, XNNPACK delegate)")}
+
+EXAMPLE_SHAPE = (1, 32, 32, 3)  # the program's static input: one NHWC image
+
+
+def _lower(module, dest: Path) -> None:
+    """torch.export at the static example shape, lowered to XNNPACK, written as a .pte."""
+    import torch
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    example = (torch.zeros(EXAMPLE_SHAPE),)
+    program = torch.export.export(module, example)
+    lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch()
+    dest.write_bytes(lowered.buffer)
+
+
+def build_fp32(source: Path, dest: Path) -> None:
+    """The onnx2torch module, exported and lowered to XNNPACK in fp32."""
+    from ptq_helpers.backends.pytorch import onnx_to_torch
+
+    _lower(onnx_to_torch(source), dest)
+
+
+def xnnpack_quantize(module, q: ExecuTorchQuant, calibration: np.ndarray):
+    """torch.export (dynamic batch, for calibration in batches) -> prepare_pt2e(XNNPACKQuantizer) -> calibrate
+    -> convert_pt2e."""
+    import torch
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    example = (torch.from_numpy(calibration[:2]),)
+    graph = torch.export.export(module, example, dynamic_shapes=({0: torch.export.Dim("batch")},)).module()
+    quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=q.per_channel))
+    prepared = prepare_pt2e(graph, quantizer)
+    with torch.no_grad():
+        for i in range(0, len(calibration), CALIBRATION_BATCH):
+            prepared(torch.from_numpy(calibration[i:i + CALIBRATION_BATCH]))
+    return convert_pt2e(prepared)
+
+
+def build_int8(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> None:
+    """PT2E int8 with the XNNPACKQuantizer, exported at batch 1 and lowered to XNNPACK."""
+    from ptq_helpers.backends.pytorch import onnx_to_torch
+
+    q = case.quant
+    assert isinstance(q, ExecuTorchQuant), case
+    _lower(xnnpack_quantize(onnx_to_torch(source), q, np.ascontiguousarray(calibration, dtype=np.float32)), dest)
+
+
+def set_threads(threads: int) -> None:
+    """ExecuTorch's threadpool (the one XNNPACK runs on) is process-wide: resize it to `threads`."""
+    from executorch.extension.pybindings import portable_lib
+
+    if portable_lib._threadpool_get_thread_count() != threads:
+        portable_lib._unsafe_reset_threadpool(threads)
+
+
+def runner(case: Case, path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+    """`run(images NHWC float32 0..255) -> probabilities`: the program's `forward`, one image per call (the
+    program's static shape; see the module docstring for why)."""
+    import torch
+    from executorch.runtime import Runtime
+
+    set_threads(threads)
+    method = Runtime.get().load_program(Path(path)).load_method("forward")
+
+    def run(x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = np.empty((len(x), 10), dtype=np.float32)
+        for i in range(len(x)):
+            out[i] = method.execute([torch.from_numpy(x[i:i + 1])])[0].numpy()[0]
+        return out
+
+    return run
+
+
+# --- what the .pte executes ---------------------------------------------------------------------------------
+
+# XNNPACK value datatypes (schema.fbs `XNNDatatype`) that are integer.
+_INTEGER = {"xnn_datatype_qint8", "xnn_datatype_quint8", "xnn_datatype_qcint8", "xnn_datatype_qcint4",
+            "xnn_datatype_qdint8", "xnn_datatype_qbint4", "xnn_datatype_qpint8", "xnn_datatype_qint32",
+            "xnn_datatype_qcint32", "xnn_datatype_int32"}
+_CONV_NODES = ("XNNConv2d", "XNNDepthwiseConv2d", "XNNConvTranspose2d")
+_FC_NODES = ("XNNFullyConnected", "XNNBatchMatrixMultiply")
+# Operators of the execution plan (outside any delegate) that would be a convolution or a matrix product.
+_PORTABLE_CONV = re.compile(r"convolution|conv2d")
+_PORTABLE_FC = re.compile(r"linear|addmm|\bmm\b|aten::mm|bmm|matmul")
+
+
+def _xnnpack_graph(payload: bytes) -> dict[str, Any]:
+    """An XnnpackBackend delegate payload (XNNHeader + flatbuffer + constant data) as the schema's JSON."""
+    from executorch.backends.xnnpack.serialization import xnnpack_graph_serialize
+    from executorch.exir._serialize import _flatbuffer
+
+    if payload[4:8] != b"XH00":
+        raise ValueError(f"not an XNNPACK delegate payload (magic {payload[4:8]!r})")
+    offset, size = struct.unpack_from("<II", payload, 10)
+    schema = Path(xnnpack_graph_serialize.__file__).with_name("schema.fbs")
+    with tempfile.TemporaryDirectory(prefix="ptq-et-") as work:
+        binary = Path(work, "graph.bin")
+        binary.write_bytes(payload[offset:offset + size])
+        _flatbuffer._flatc_decompile(work, str(schema), str(binary), ["--raw-binary"])
+        text = Path(work, "graph.json").read_text()
+    text = re.sub(r"(:\s*-?)inf\b", r"\1Infinity", text)  # flatc writes inf/nan, which JSON has no words for
+    return json.loads(re.sub(r"(:\s*-?)nan\b", r"\1NaN", text))
+
+
+def _value(graph: dict[str, Any], index: int) -> tuple[str, list[int]]:
+    """(datatype, dims) of an xvalue."""
+    union = graph["xvalues"][index]["xvalue_union"]
+    tensor = union.get("tensor_value", union)
+    return tensor["datatype"], list(tensor.get("dims") or [])
+
+
+def executed_layers(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The program's convolutions and matrix products in execution order, each with where it runs (the XNNPACK
+    delegate or a kernel of the execution plan), its node type, input/weight/output datatypes and weight dims;
+    and the program's other facts (delegates, operators outside them, XNNPACK node counts)."""
+    from collections import Counter
+
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    program = deserialize_pte_binary(Path(path).read_bytes()).program
+    if len(program.execution_plan) != 1:
+        raise ValueError(f"{path}: {len(program.execution_plan)} methods; expected one (forward)")
+    plan = program.execution_plan[0]
+    layers: list[dict[str, Any]] = []
+    nodes: Counter[str] = Counter()
+    float_nodes: Counter[str] = Counter()
+    outside: Counter[str] = Counter()
+    backends: Counter[str] = Counter()
+    for chain in plan.chains:
+        for instruction in chain.instructions:
+            args = instruction.instr_args
+            kind = type(args).__name__
+            if kind == "KernelCall":
+                op = plan.operators[args.op_index]
+                name = f"{op.name}.{op.overload}" if op.overload else op.name
+                outside[name] += 1
+                if _PORTABLE_CONV.search(name) or _PORTABLE_FC.search(name):
+                    integer = "quantized" in name
+                    layers.append({"kind": "conv" if _PORTABLE_CONV.search(name) else "fc", "where": "kernel",
+                                   "node": name, "integer": integer})
+            elif kind == "DelegateCall":
+                delegate = plan.delegates[args.delegate_index]
+                backends[delegate.id] += 1
+                if delegate.id != "XnnpackBackend":
+                    continue
+                data = program.backend_delegate_data[delegate.processed.index].data
+                graph = _xnnpack_graph(bytes(data))
+                for xnode in graph["xnodes"]:
+                    kind_ = xnode["xnode_union_type"]
+                    nodes[kind_] += 1
+                    node = xnode["xnode_union"]
+                    out_type = _value(graph, node["output_id"])[0] if "output_id" in node else None
+                    if out_type == "xnn_datatype_fp32" and kind_ not in ("XNNConvert",):
+                        float_nodes[kind_] += 1
+                    if kind_ not in _CONV_NODES + _FC_NODES:
+                        continue
+                    (x_type, _), (w_type, w_dims) = (_value(graph, node["input1_id"]),
+                                                     _value(graph, node.get("filter_id", node.get("input2_id"))))
+                    layers.append({"kind": "conv" if kind_ in _CONV_NODES else "fc", "where": "XNNPACK",
+                                   "node": kind_, "input": x_type.removeprefix("xnn_datatype_"),
+                                   "weights": w_type.removeprefix("xnn_datatype_"),
+                                   "output": out_type.removeprefix("xnn_datatype_") if out_type else None,
+                                   "weight_dims": w_dims,
+                                   "integer": x_type in _INTEGER and w_type in _INTEGER})
+    facts = {"delegates": dict(backends), "outside": dict(outside), "xnnpack_nodes": dict(nodes),
+             "xnnpack_float_nodes": dict(float_nodes)}
+    return layers, facts
+
+
+def _named(layers: list[dict[str, Any]]) -> list[str]:
+    """Positional names in execution order: "conv 1".."conv N", and "fc" (or "fc 1".."fc M" when there are several)."""
+    total = {kind: sum(layer["kind"] == kind for layer in layers) for kind in ("conv", "fc")}
+    seen = {"conv": 0, "fc": 0}
+    names = []
+    for layer in layers:
+        seen[layer["kind"]] += 1
+        alone = layer["kind"] == "fc" and total["fc"] == 1
+        names.append(layer["kind"] if alone else f"{layer['kind']} {seen[layer['kind']]}")
+    return names
+
+
+def runtime_facts(case: Case, path: Path) -> dict[str, Any]:
+    """What the .pte executes, read from the file: which convolutions and matrix products run as integer
+    (int8) XNNPACK kernels and which in float, the delegates and the operators left outside them."""
+    layers, program = executed_layers(path)
+    names = _named(layers)
+    integer = [n for n, layer in zip(names, layers) if layer["integer"]]
+    floating = [n for n, layer in zip(names, layers) if not layer["integer"]]
+    causes = []
+    for name, layer in zip(names, layers):
+        if layer["integer"]:
+            continue
+        if layer["where"] == "kernel":
+            causes.append(f"{name}: not delegated, runs the execution plan's {layer['node']} kernel")
+        elif not case.is_fp32:
+            causes.append(f"{name}: {layer['node']} with {layer['input']} input and {layer['weights']} weights "
+                          "(the quantizer left it unannotated: XNNPACKQuantizer quantizes nn.Linear/F.linear "
+                          "and convolutions, not the torch.matmul that onnx2torch makes of an ONNX MatMul)"
+                          if layer["kind"] == "fc" else
+                          f"{name}: {layer['node']} with {layer['input']} input and {layer['weights']} weights")
+    delegates = ", ".join(f"{backend}: {n} delegated subgraph{'s' * (n != 1)}"
+                          for backend, n in sorted(program["delegates"].items())) or "none"
+    return {
+        "executed": {
+            "integer": integer,
+            "float": floating,
+            "how": ("the .pte's execution plan (operators outside delegates, delegate calls) and each XnnpackBackend "
+                    "payload decoded with the wheel's XNNPACK flatbuffer schema: a Conv2d/FullyConnected node is "
+                    "integer when its input and weight values are quantized int8 datatypes (qint8, qcint8, ...), "
+                    "float when fp32; names are positional in execution order (conv 1..9, fc), which for the "
+                    "ResNet8 ONNX is its node order (conv 1 = model_1/conv2d_1/BiasAdd, ..., fc = "
+                    "model_1/dense_1/MatMul); read with ExecuTorch's exir deserializer and flatc, not executed"),
+            "causes": causes,
+        },
+        "delegate": delegates,
+        "non-delegated ops": ", ".join(f"{n}x {op}" for op, n in sorted(program["outside"].items())) or "none",
+        "layers": ", ".join(f"{n}: {layer['node']} {layer.get('input', '?')}/{layer.get('weights', '?')}"
+                            for n, layer in zip(names, layers)),
+        "float nodes in XNNPACK": ", ".join(f"{n}x {node}" for node, n in sorted(program["xnnpack_float_nodes"].items()))
+                                  or "none",
+    }
