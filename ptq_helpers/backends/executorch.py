@@ -29,7 +29,9 @@ import json
 import re
 import struct
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,17 +66,37 @@ FORMATS = {"pte": Format("pte", "ExecuTorch program (.pte, XNNPACK delegate)")}
 
 EXAMPLE_SHAPE = (1, 32, 32, 3)  # the program's static input: one NHWC image
 
+# ExecuTorch 1.5.1 reads its schemas and op tables with importlib.resources' legacy API (deprecated in 3.11) when
+# it is imported and when it serializes, and its threadpool calls are marked experimental; known and harmless.
+_KNOWN_NOISE = (
+    (DeprecationWarning, r"(read_text|open_text|read_binary|open_binary) is deprecated\. Use files\(\) instead"),
+    (Warning, r"This API is experimental and subject to change without notice"),
+)
+
+
+@contextmanager
+def quiet_executorch() -> Iterator[None]:
+    """Silence exactly ExecuTorch's known noise; every other warning still surfaces (the suite makes warnings
+    errors, and an error raised inside ExecuTorch's first import leaves it half-imported for the process)."""
+    with warnings.catch_warnings():
+        for category, message in _KNOWN_NOISE:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        yield
+
 
 def _lower(module, dest: Path) -> None:
     """torch.export at the static example shape, lowered to XNNPACK, written as a .pte."""
     import torch
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
 
-    example = (torch.zeros(EXAMPLE_SHAPE),)
-    program = torch.export.export(module, example)
-    lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch()
-    dest.write_bytes(lowered.buffer)
+    with quiet_executorch():
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import to_edge_transform_and_lower
+
+        example = (torch.zeros(EXAMPLE_SHAPE),)
+        program = torch.export.export(module, example)
+        lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch()
+        buffer = lowered.buffer
+    dest.write_bytes(buffer)
 
 
 def build_fp32(source: Path, dest: Path) -> None:
@@ -88,11 +110,13 @@ def xnnpack_quantize(module, q: ExecuTorchQuant, calibration: np.ndarray):
     """torch.export (dynamic batch, for calibration in batches) -> prepare_pt2e(XNNPACKQuantizer) -> calibrate
     -> convert_pt2e."""
     import torch
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-        XNNPACKQuantizer,
-        get_symmetric_quantization_config,
-    )
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    with quiet_executorch():
+        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+            XNNPACKQuantizer,
+            get_symmetric_quantization_config,
+        )
 
     example = (torch.from_numpy(calibration[:2]),)
     graph = torch.export.export(module, example, dynamic_shapes=({0: torch.export.Dim("batch")},)).module()
@@ -115,20 +139,23 @@ def build_int8(case: Case, source: Path, calibration: np.ndarray, dest: Path) ->
 
 def set_threads(threads: int) -> None:
     """ExecuTorch's threadpool (the one XNNPACK runs on) is process-wide: resize it to `threads`."""
-    from executorch.extension.pybindings import portable_lib
+    with quiet_executorch():
+        from executorch.extension.pybindings import portable_lib
 
-    if portable_lib._threadpool_get_thread_count() != threads:
-        portable_lib._unsafe_reset_threadpool(threads)
+        if portable_lib._threadpool_get_thread_count() != threads:
+            portable_lib._unsafe_reset_threadpool(threads)
 
 
 def runner(case: Case, path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
     """`run(images NHWC float32 0..255) -> probabilities`: the program's `forward`, one image per call (the
     program's static shape; see the module docstring for why)."""
     import torch
-    from executorch.runtime import Runtime
 
-    set_threads(threads)
-    method = Runtime.get().load_program(Path(path)).load_method("forward")
+    with quiet_executorch():
+        from executorch.runtime import Runtime
+
+        set_threads(threads)
+        method = Runtime.get().load_program(Path(path)).load_method("forward")
 
     def run(x: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
@@ -182,6 +209,11 @@ def executed_layers(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The program's convolutions and matrix products in execution order, each with where it runs (the XNNPACK
     delegate or a kernel of the execution plan), its node type, input/weight/output datatypes and weight dims;
     and the program's other facts (delegates, operators outside them, XNNPACK node counts)."""
+    with quiet_executorch():
+        return _executed_layers(path)
+
+
+def _executed_layers(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from collections import Counter
 
     from executorch.exir._serialize._program import deserialize_pte_binary
