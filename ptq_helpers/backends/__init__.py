@@ -73,5 +73,7 @@ FULL += (
     # ExecuTorch: PT2E with the XNNPACKQuantizer, lowered to the XNNPACK delegate (.pte).
     Case("et-fp32", "executorch", "fp32", "pte", matrix="full"),
     Case("et-int8-xnnpack", "executorch", "int8", "pte", ExecuTorchQuant(), matrix="full"),
+    # ... with the ONNX MatMul rewritten as F.linear, which the quantizer annotates: the fully connected layer int8 too
+    Case("et-int8-xnnpack-linear", "executorch", "int8", "pte", ExecuTorchQuant(matmul_as_linear=True), matrix="full"),
 )
 add(*SEED, *FULL)

@@ -47,6 +47,10 @@ class ExecuTorchQuant:
     """PT2E with ExecuTorch's XNNPACKQuantizer (`get_symmetric_quantization_config`)."""
 
     per_channel: bool = True  # int8 weights per output channel (else per tensor); activations int8 per tensor
+    # The quantizer annotates F.linear, not torch.matmul (onnx2torch's MatMul): rewrite a MatMul by a constant
+    # 2-D weight (and the bias Add that follows it) as F.linear (fp32 outputs agree to ~1e-6), so the fully
+    # connected layer is int8 too.
+    matmul_as_linear: bool = False
 
 
 FRAMEWORK = Framework("executorch", "ExecuTorch", "et", build="ptq_helpers.backends.executorch:build_int8",
@@ -128,13 +132,58 @@ def xnnpack_quantize(module, q: ExecuTorchQuant, calibration: np.ndarray):
     return convert_pt2e(prepared)
 
 
+def matmul_as_linear(gm):
+    """Replace onnx2torch MatMul modules whose second operand is a constant 2-D weight W by `F.linear(x, W.T)`,
+    taking in the bias when the MatMul's only user is an Add of a constant 1-D tensor (`F.linear(x, W.T, b)`):
+    the same function (the fp32 probabilities agree to ~1e-6), in the form the XNNPACKQuantizer annotates."""
+    import torch
+    from onnx2torch.node_converters.binary_math_operations import OnnxBinaryMathOperation
+    from onnx2torch.node_converters.matmul import OnnxMatMul
+
+    from ptq_helpers.backends.pytorch import _attr
+
+    for index, node in enumerate(list(gm.graph.nodes)):
+        if node.op != "call_module" or not isinstance(gm.get_submodule(node.target), OnnxMatMul):
+            continue
+        x, w = node.args
+        if getattr(w, "op", None) != "get_attr" or _attr(gm, w.target).dim() != 2:
+            continue
+        weight = f"linear_weight_{index}"
+        gm.register_buffer(weight, _attr(gm, w.target).detach().t().contiguous())
+        args, replaced = [x], node
+        users = list(node.users)
+        if len(users) == 1 and users[0].op == "call_module" and len(users[0].args) == 2 and \
+                users[0].args[0] is node:
+            add, bias = users[0], users[0].args[1]
+            op = gm.get_submodule(add.target)
+            is_add = isinstance(op, OnnxBinaryMathOperation) and op.math_op_function is torch.add and \
+                op.broadcast is None
+            if is_add and getattr(bias, "op", None) == "get_attr" and _attr(gm, bias.target).dim() == 1:
+                replaced = add
+        with gm.graph.inserting_before(replaced):  # after the bias it may take in
+            weight_node = gm.graph.get_attr(weight)
+            bias_node = replaced.args[1] if replaced is not node else None
+            new = gm.graph.call_function(torch.nn.functional.linear, (x, weight_node, bias_node))
+        replaced.replace_all_uses_with(new)
+        if replaced is not node:
+            gm.graph.erase_node(replaced)
+        gm.graph.erase_node(node)
+    gm.graph.eliminate_dead_code()
+    gm.delete_all_unused_submodules()
+    gm.recompile()
+    return gm
+
+
 def build_int8(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> None:
     """PT2E int8 with the XNNPACKQuantizer, exported at batch 1 and lowered to XNNPACK."""
     from ptq_helpers.backends.pytorch import onnx_to_torch
 
     q = case.quant
     assert isinstance(q, ExecuTorchQuant), case
-    _lower(xnnpack_quantize(onnx_to_torch(source), q, np.ascontiguousarray(calibration, dtype=np.float32)), dest)
+    module = onnx_to_torch(source)
+    if q.matmul_as_linear:
+        module = matmul_as_linear(module)
+    _lower(xnnpack_quantize(module, q, np.ascontiguousarray(calibration, dtype=np.float32)), dest)
 
 
 def set_threads(threads: int) -> None:
@@ -296,7 +345,8 @@ def runtime_facts(case: Case, path: Path) -> dict[str, Any]:
         elif not case.is_fp32:
             causes.append(f"{name}: {layer['node']} with {layer['input']} input and {layer['weights']} weights "
                           "(the quantizer left it unannotated: XNNPACKQuantizer quantizes nn.Linear/F.linear "
-                          "and convolutions, not the torch.matmul that onnx2torch makes of an ONNX MatMul)"
+                          "and convolutions, not the torch.matmul that onnx2torch makes of an ONNX MatMul; "
+                          "ExecuTorchQuant(matmul_as_linear=True) rewrites it)"
                           if layer["kind"] == "fc" else
                           f"{name}: {layer['node']} with {layer['input']} input and {layer['weights']} weights")
     delegates = ", ".join(f"{backend}: {n} delegated subgraph{'s' * (n != 1)}"
@@ -317,6 +367,6 @@ def runtime_facts(case: Case, path: Path) -> dict[str, Any]:
         "non-delegated ops": ", ".join(f"{n}x {op}" for op, n in sorted(program["outside"].items())) or "none",
         "layers": ", ".join(f"{n}: {layer['node']} {layer.get('input', '?')}/{layer.get('weights', '?')}"
                             for n, layer in zip(names, layers)),
-        "float nodes in XNNPACK": ", ".join(f"{n}x {node}" for node, n in sorted(program["xnnpack_float_nodes"].items()))
-                                  or "none",
+        "float nodes in XNNPACK": ", ".join(f"{n}x {node}"
+                                            for node, n in sorted(program["xnnpack_float_nodes"].items())) or "none",
     }

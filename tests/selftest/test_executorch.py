@@ -46,6 +46,27 @@ def test_int8_runs_the_convolutions_in_int8_and_the_matmul_in_float(executorch_p
     assert [(layer["input"], layer["weights"]) for layer in layers] == [("qint8", "qcint8")] * 9 + [("fp32", "fp32")]
 
 
+def test_matmul_as_linear_makes_the_fully_connected_layer_int8_too(executorch_present, ptq_store) -> None:
+    case = cases.get("et-int8-xnnpack-linear")
+    path = ptq_store.artifact(case).path
+    executed = et.runtime_facts(case, path)["executed"]
+    assert executed["integer"] == [*CONVS, "fc"] and executed["float"] == [] and executed["causes"] == [], executed
+    layers, _ = et.executed_layers(path)
+    assert (layers[-1]["node"], layers[-1]["input"], layers[-1]["weights"]) == ("XNNFullyConnected", "qint8", "qcint8")
+
+
+def test_the_rewrite_keeps_the_fp32_function(executorch_present, ptq_store) -> None:
+    import torch
+
+    from ptq_helpers.backends.pytorch import onnx_to_torch
+
+    plain, rewritten = onnx_to_torch(ptq_store.source), et.matmul_as_linear(onnx_to_torch(ptq_store.source))
+    assert not any(type(m).__name__ == "OnnxMatMul" for m in rewritten.modules())
+    x = torch.from_numpy(np.random.default_rng(0).uniform(0, 255, (64, 32, 32, 3)).astype(np.float32))
+    with torch.no_grad():
+        assert torch.allclose(plain(x), rewritten(x), atol=1e-5, rtol=0)
+
+
 def test_positional_names_follow_the_onnx_node_order(executorch_present, ptq_store) -> None:
     """conv k / fc of the facts are the k-th Conv / the MatMul of the ONNX graph: every weight shape matches."""
     import onnx
@@ -54,7 +75,7 @@ def test_positional_names_follow_the_onnx_node_order(executorch_present, ptq_sto
     model = onnx.load(str(ptq_store.source))
     weights = {init.name: numpy_helper.to_array(init).shape for init in model.graph.initializer}
     onnx_layers = [(n.name, weights[n.input[1]]) for n in model.graph.node if n.op_type in ("Conv", "Gemm", "MatMul")]
-    for case_id in ("et-fp32", "et-int8-xnnpack"):
+    for case_id in ("et-fp32", "et-int8-xnnpack", "et-int8-xnnpack-linear"):
         layers, _ = et.executed_layers(ptq_store.artifact(cases.get(case_id)).path)
         assert len(layers) == len(onnx_layers) == 10
         for layer, (name, shape) in zip(layers, onnx_layers):
