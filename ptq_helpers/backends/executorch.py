@@ -4,7 +4,8 @@ Both builds start from the onnx2torch module of the ONNX file (`ptq_helpers.back
 `et-fp32` is that module exported with `torch.export` and lowered with `to_edge_transform_and_lower(...,
 partitioner=[XnnpackPartitioner()])`; `et-int8-xnnpack` is first quantized with PT2E (torchao `prepare_pt2e` with
 ExecuTorch's `XNNPACKQuantizer`, per-channel symmetric int8 weights and per-tensor int8 activations, calibrated on
-the suite's draw, `convert_pt2e`), then exported and lowered the same way. The `.pte` is the program's buffer.
+the suite's draw, `convert_pt2e`), then exported and lowered the same way; `et-int8-xnnpack-linear` first rewrites
+the ONNX MatMul as `F.linear` (`matmul_as_linear`), the form the quantizer annotates. The `.pte` is the program's buffer.
 
 Shapes: the program is exported with a static input of one image (1, 32, 32, 3), and the runner executes the
 images one at a time. Measured here (ExecuTorch 1.5.1, 2 threads): a static batch-1 fp32 program ran at ~285 µs
@@ -17,6 +18,10 @@ maximum capacity of 46080 elements"): not used.
 Threads: XNNPACK runs on ExecuTorch's process-wide threadpool; the runner sets it to the run's thread count
 with the pybindings' `_unsafe_reset_threadpool(threads)` (marked experimental), which is what the
 portable_lib-backed `executorch.runtime.Runtime` uses.
+
+Builds run in the test process: the same inputs gave a byte-identical .pte in one process after other exports and
+in a fresh process (tests/selftest/test_executorch.py keeps it so), so no child process is needed. ExecuTorch's C++
+runtime logs a few lines to stderr when it loads (cpuinfo, threadpool); they are not warnings.
 
 Executed precision (`runtime_facts`) is read from the built `.pte` itself: the program's execution plan
 (operators run outside any delegate, and the delegate calls) and each XnnpackBackend payload decoded with the
