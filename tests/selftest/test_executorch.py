@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ptq_helpers.backends import executorch as et
+from ptq_helpers.backends.executorch_pte import executed_layers
 from ptq_helpers.matrix import cases
 
 pytestmark = pytest.mark.real
@@ -42,7 +43,7 @@ def test_int8_runs_the_convolutions_in_int8_and_the_matmul_in_float(executorch_p
     assert executed["integer"] == CONVS, executed
     assert executed["float"] == ["fc"], executed
     assert len(executed["causes"]) == 1 and executed["causes"][0].startswith("fc: XNNFullyConnected with fp32")
-    layers, _ = et.executed_layers(path)
+    layers, _ = executed_layers(path)
     assert [(layer["input"], layer["weights"]) for layer in layers] == [("qint8", "qcint8")] * 9 + [("fp32", "fp32")]
 
 
@@ -51,7 +52,7 @@ def test_matmul_as_linear_makes_the_fully_connected_layer_int8_too(executorch_pr
     path = ptq_store.artifact(case).path
     executed = et.runtime_facts(case, path)["executed"]
     assert executed["integer"] == [*CONVS, "fc"] and executed["float"] == [] and executed["causes"] == [], executed
-    layers, _ = et.executed_layers(path)
+    layers, _ = executed_layers(path)
     assert (layers[-1]["node"], layers[-1]["input"], layers[-1]["weights"]) == ("XNNFullyConnected", "qint8", "qcint8")
 
 
@@ -76,7 +77,7 @@ def test_positional_names_follow_the_onnx_node_order(executorch_present, ptq_sto
     weights = {init.name: numpy_helper.to_array(init).shape for init in model.graph.initializer}
     onnx_layers = [(n.name, weights[n.input[1]]) for n in model.graph.node if n.op_type in ("Conv", "Gemm", "MatMul")]
     for case_id in ("et-fp32", "et-int8-xnnpack", "et-int8-xnnpack-linear"):
-        layers, _ = et.executed_layers(ptq_store.artifact(cases.get(case_id)).path)
+        layers, _ = executed_layers(ptq_store.artifact(cases.get(case_id)).path)
         assert len(layers) == len(onnx_layers) == 10
         for layer, (name, shape) in zip(layers, onnx_layers):
             if layer["kind"] == "conv":  # XNNPACK: (out, kh, kw, in); ONNX: (out, in, kh, kw)
@@ -90,6 +91,7 @@ _CHILD = """
 import sys, numpy as np
 from pathlib import Path
 from ptq_helpers.backends import executorch as et
+from ptq_helpers.backends.executorch_pte import executed_layers
 from ptq_helpers.matrix import cases
 et.build_int8(cases.get("et-int8-xnnpack"), Path(sys.argv[1]), np.load(sys.argv[2]), Path(sys.argv[3]))
 """
