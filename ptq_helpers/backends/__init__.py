@@ -7,14 +7,15 @@ runners by dotted path, resolved when a model is built or run.
 """
 from __future__ import annotations
 
-from ptq_helpers.backends import litert, openvino, ort, pytorch
+from ptq_helpers.backends import executorch, litert, openvino, ort, pytorch
+from ptq_helpers.backends.executorch import ExecuTorchQuant
 from ptq_helpers.backends.litert import LiteRTQuant
 from ptq_helpers.backends.openvino import OvQuant
 from ptq_helpers.backends.ort import OrtQuant
 from ptq_helpers.backends.pytorch import TorchQuant
 from ptq_helpers.matrix.cases import Case, add, register
 
-for _backend in (ort, pytorch, litert, openvino):
+for _backend in (ort, pytorch, litert, openvino, executorch):
     register(_backend.FRAMEWORK, _backend.FORMATS)
 
 # Adding a configuration is one line here.
@@ -71,11 +72,19 @@ FULL += (
          TorchQuant(weights="per_channel", activations="minmax8", matches="ort-s8s8-qdq-pc-mm-raw"), matrix="full"),
     # PyTorch's maintained int8 route on x86 (torchao PT2E, Inductor with freezing: oneDNN int8 kernels): in the
     # "fast" matrix, its cold evaluation (compiling for the batch shapes) costs more than the seed gate's budget.
-    Case("torch-int8-pt2e", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e"), matrix="fast"),
+    Case("torch-int8-pt2e", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e"), matrix="full"),
+    # ... with the ONNX MatMul as F.linear, which X86InductorQuantizer annotates: the fully connected layer int8 too
+    Case("torch-int8-pt2e-linear", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e", matmul_as_linear=True),
+         matrix="fast"),
     Case("torch-int8-pt2e-rr", "pytorch", "int8", "pt2", TorchQuant("x86", "qint8", "pt2e", True), matrix="full"),
     Case("ov-int8-nncf-mixed", "openvino", "int8", "ir", OvQuant("mixed"), matrix="full"),
     Case("ov-int8-nncf-ac", "openvino", "int8", "ir", OvQuant(accuracy_control=True), matrix="full"),
     # OpenVINO's defaults: `ov.save_model` stores fp16 weights, the CPU plugin picks bf16 where the CPU has it
     Case("ov-bf16", "openvino", "bf16", "ir", OvQuant(precision_hint="default", nncf=False), matrix="full"),
+    # ExecuTorch: PT2E with the XNNPACKQuantizer, lowered to the XNNPACK delegate (.pte).
+    Case("et-fp32", "executorch", "fp32", "pte", matrix="fast"),
+    Case("et-int8-xnnpack", "executorch", "int8", "pte", ExecuTorchQuant(), matrix="full"),
+    # ... with the ONNX MatMul rewritten as F.linear, which the quantizer annotates: the fully connected layer int8 too
+    Case("et-int8-xnnpack-linear", "executorch", "int8", "pte", ExecuTorchQuant(matmul_as_linear=True), matrix="fast"),
 )
 add(*SEED[:4], ORT_FAST, *SEED[4:], *FULL)

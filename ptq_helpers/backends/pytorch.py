@@ -13,6 +13,7 @@ import numpy as np
 from ptq_helpers.data.calibration import CALIBRATION_BATCH
 from ptq_helpers.matrix.cases import Case, Format, Framework, NoOp, SizeKind
 from ptq_helpers.core.errors import UnsupportedQuantization
+from ptq_helpers.backends.torch_graph import matmul_as_linear, onnx_to_torch
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class TorchQuant:
     weights: Literal["default", "per_tensor", "per_channel"] = "default"
     activations: Literal["default", "minmax8"] = "default"
     matches: str = ""  # the ONNX Runtime case with the same granularity, activation bit-width and calibration
+    # PT2E only: the ONNX MatMul as F.linear first (torch_graph.matmul_as_linear), the form X86InductorQuantizer
+    # annotates; without it the fully connected layer stays a float matmul in the compiled code
+    matmul_as_linear: bool = False
 
 
 FRAMEWORK = Framework("pytorch", "PyTorch", "torch", build="ptq_helpers.backends.pytorch:build_quantized",
@@ -35,6 +39,7 @@ FRAMEWORK = Framework("pytorch", "PyTorch", "torch", build="ptq_helpers.backends
                       runtime_facts="ptq_helpers.backends.pytorch_facts:runtime_facts",
                       size_kind=SizeKind("torch", "TorchScript file", 45.0),
                       libraries=("torch", "torchvision", "onnx2torch", "torchao", "onnx"),
+                      code=("ptq_helpers.backends.torch_graph",),
                       noops=(NoOp("engine", ("fbgemm", "x86"), ("avx512_vnni",),
                                   "torch's x86 quantized engine runs fbgemm's kernels on a CPU without AVX-512 VNNI, "
                                   "and both engines' default QConfig is the same"),),
@@ -75,47 +80,6 @@ def check_supported(q: TorchQuant) -> None:
             f"{q.weight_dtype}; FX would silently leave every convolution in fp32. Use int8 for PyTorch, "
             f"or ONNX Runtime for uint8"
         )
-
-
-def onnx_to_torch(source: Path):
-    """The fp32 ONNX model as a torch.fx.GraphModule (onnx2torch), in eval mode, reshapes made static."""
-    import onnx
-    from onnx2torch import convert
-
-    return static_reshapes(convert(onnx.load(str(source))).eval())
-
-
-def static_reshapes(gm):
-    """Replace onnx2torch Reshape modules whose target shape is a constant without zeros by an
-    exact `torch.reshape(x, shape)`. Their `if torch.any(shape == 0)` branch is data-dependent,
-    which tracing can only freeze (with warnings) and torch.export cannot handle at all."""
-    import torch
-    from onnx2torch.node_converters.reshape import OnnxReshape
-
-    for node in list(gm.graph.nodes):
-        if node.op != "call_module" or not isinstance(gm.get_submodule(node.target), OnnxReshape):
-            continue
-        data, shape_node = node.args
-        if getattr(shape_node, "op", None) != "get_attr":
-            continue
-        shape = tuple(int(v) for v in _attr(gm, shape_node.target).tolist())
-        if 0 in shape:
-            continue
-        with gm.graph.inserting_before(node):
-            new = gm.graph.call_function(torch.reshape, (data, shape))
-        node.replace_all_uses_with(new)
-        gm.graph.erase_node(node)
-    gm.graph.eliminate_dead_code()
-    gm.delete_all_unused_submodules()
-    gm.recompile()
-    return gm
-
-
-def _attr(gm, target: str):
-    obj = gm
-    for part in target.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 def _trace_and_save(module, dest: Path) -> None:
@@ -231,6 +195,8 @@ def pt2e_quantize(module, q: TorchQuant, calibration: np.ndarray):
         get_default_x86_inductor_quantization_config,
     )
 
+    if q.matmul_as_linear:
+        module = matmul_as_linear(module)
     batch = (torch.export.Dim("batch"),)
     example = (torch.from_numpy(calibration[:2]),)
     graph = torch.export.export(module, example, dynamic_shapes=({0: batch[0]},)).module()

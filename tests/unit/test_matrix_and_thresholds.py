@@ -44,7 +44,7 @@ def test_unknown_case_id_lists_the_known_ones() -> None:
 
 def test_defaults_are_the_project_bar() -> None:
     assert resolve({}, {}) == Thresholds(min_accuracy=85.0, max_drop=5.0, max_class_drop=10.0, fp32_correct=8719,
-                                         size_reductions={"onnx": 55.0, "torch": 45.0, "tflite": 55.0})
+                                         size_reductions={"onnx": 55.0, "torch": 45.0, "tflite": 55.0, "pte": 55.0})
 
 
 def test_size_limits_come_from_the_registered_size_kinds() -> None:

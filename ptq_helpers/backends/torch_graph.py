@@ -1,0 +1,86 @@
+"""The onnx2torch module of the fp32 ONNX file and the graph rewrites the PyTorch-based builds share (PyTorch FX and
+PT2E, ExecuTorch): static reshapes for torch.export, and the ONNX MatMul as `F.linear` for the quantizers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def onnx_to_torch(source: Path):
+    """The fp32 ONNX model as a torch.fx.GraphModule (onnx2torch), in eval mode, reshapes made static."""
+    import onnx
+    from onnx2torch import convert
+
+    return static_reshapes(convert(onnx.load(str(source))).eval())
+
+
+def static_reshapes(gm):
+    """Replace onnx2torch Reshape modules whose target shape is a constant without zeros by an
+    exact `torch.reshape(x, shape)`. Their `if torch.any(shape == 0)` branch is data-dependent,
+    which tracing can only freeze (with warnings) and torch.export cannot handle at all."""
+    import torch
+    from onnx2torch.node_converters.reshape import OnnxReshape
+
+    for node in list(gm.graph.nodes):
+        if node.op != "call_module" or not isinstance(gm.get_submodule(node.target), OnnxReshape):
+            continue
+        data, shape_node = node.args
+        if getattr(shape_node, "op", None) != "get_attr":
+            continue
+        shape = tuple(int(v) for v in _attr(gm, shape_node.target).tolist())
+        if 0 in shape:
+            continue
+        with gm.graph.inserting_before(node):
+            new = gm.graph.call_function(torch.reshape, (data, shape))
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
+    gm.graph.eliminate_dead_code()
+    gm.delete_all_unused_submodules()
+    gm.recompile()
+    return gm
+
+
+def _attr(gm, target: str):
+    obj = gm
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def matmul_as_linear(gm):
+    """Replace onnx2torch MatMul modules whose second operand is a constant 2-D weight W by `F.linear(x, W.T)`,
+    taking in the bias when the MatMul's only user is an Add of a constant 1-D tensor (`F.linear(x, W.T, b)`):
+    the same function (the fp32 probabilities agree to ~1e-6), in the form the XNNPACKQuantizer annotates."""
+    import torch
+    from onnx2torch.node_converters.binary_math_operations import OnnxBinaryMathOperation
+    from onnx2torch.node_converters.matmul import OnnxMatMul
+
+    for index, node in enumerate(list(gm.graph.nodes)):
+        if node.op != "call_module" or not isinstance(gm.get_submodule(node.target), OnnxMatMul):
+            continue
+        x, w = node.args
+        if getattr(w, "op", None) != "get_attr" or _attr(gm, w.target).dim() != 2:
+            continue
+        weight = f"linear_weight_{index}"
+        gm.register_buffer(weight, _attr(gm, w.target).detach().t().contiguous())
+        replaced = node
+        users = list(node.users)
+        if len(users) == 1 and users[0].op == "call_module" and len(users[0].args) == 2 and \
+                users[0].args[0] is node:
+            add, bias = users[0], users[0].args[1]
+            op = gm.get_submodule(add.target)
+            is_add = isinstance(op, OnnxBinaryMathOperation) and op.math_op_function is torch.add and \
+                op.broadcast is None
+            if is_add and getattr(bias, "op", None) == "get_attr" and _attr(gm, bias.target).dim() == 1:
+                replaced = add
+        with gm.graph.inserting_before(replaced):  # after the bias it may take in
+            weight_node = gm.graph.get_attr(weight)
+            bias_node = replaced.args[1] if replaced is not node else None
+            new = gm.graph.call_function(torch.nn.functional.linear, (x, weight_node, bias_node))
+        replaced.replace_all_uses_with(new)
+        if replaced is not node:
+            gm.graph.erase_node(replaced)
+        gm.graph.erase_node(node)
+    gm.graph.eliminate_dead_code()
+    gm.delete_all_unused_submodules()
+    gm.recompile()
+    return gm
