@@ -47,9 +47,10 @@ def _attr(gm, target: str):
 
 
 def matmul_as_linear(gm):
-    """Replace onnx2torch MatMul modules whose second operand is a constant 2-D weight W by `F.linear(x, W.T)`,
-    taking in the bias when the MatMul's only user is an Add of a constant 1-D tensor (`F.linear(x, W.T, b)`):
-    the same function (the fp32 probabilities agree to ~1e-6), in the form the XNNPACKQuantizer annotates."""
+    """Replace onnx2torch MatMul modules whose second operand is a constant 2-D weight W by an `nn.Linear` holding
+    W.T, taking in the bias when the MatMul's only user is an Add of a constant 1-D tensor: the same function (the
+    fp32 probabilities agree to ~1e-6), in the form the quantizers annotate (XNNPACKQuantizer matches aten.linear;
+    X86InductorQuantizer finds linear layers by their source module, which a bare F.linear call does not record)."""
     import torch
     from onnx2torch.node_converters.binary_math_operations import OnnxBinaryMathOperation
     from onnx2torch.node_converters.matmul import OnnxMatMul
@@ -60,22 +61,26 @@ def matmul_as_linear(gm):
         x, w = node.args
         if getattr(w, "op", None) != "get_attr" or _attr(gm, w.target).dim() != 2:
             continue
-        weight = f"linear_weight_{index}"
-        gm.register_buffer(weight, _attr(gm, w.target).detach().t().contiguous())
-        replaced = node
+        weight = _attr(gm, w.target).detach()
+        replaced, bias = node, None
         users = list(node.users)
         if len(users) == 1 and users[0].op == "call_module" and len(users[0].args) == 2 and \
                 users[0].args[0] is node:
-            add, bias = users[0], users[0].args[1]
+            add, bias_node = users[0], users[0].args[1]
             op = gm.get_submodule(add.target)
             is_add = isinstance(op, OnnxBinaryMathOperation) and op.math_op_function is torch.add and \
                 op.broadcast is None
-            if is_add and getattr(bias, "op", None) == "get_attr" and _attr(gm, bias.target).dim() == 1:
-                replaced = add
+            if is_add and getattr(bias_node, "op", None) == "get_attr" and _attr(gm, bias_node.target).dim() == 1:
+                replaced, bias = add, _attr(gm, bias_node.target).detach()
+        linear = torch.nn.Linear(weight.shape[0], weight.shape[1], bias=bias is not None)
+        with torch.no_grad():
+            linear.weight.copy_(weight.t())
+            if bias is not None:
+                linear.bias.copy_(bias)
+        name = f"linear_{index}"
+        gm.add_submodule(name, linear.eval())
         with gm.graph.inserting_before(replaced):  # after the bias it may take in
-            weight_node = gm.graph.get_attr(weight)
-            bias_node = replaced.args[1] if replaced is not node else None
-            new = gm.graph.call_function(torch.nn.functional.linear, (x, weight_node, bias_node))
+            new = gm.graph.call_module(name, (x,))
         replaced.replace_all_uses_with(new)
         if replaced is not node:
             gm.graph.erase_node(replaced)
