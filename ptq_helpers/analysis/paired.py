@@ -1,8 +1,14 @@
 """Paired speed ratios: a build and a baseline timed alternately in one process, with a 95% interval.
 
-Each pair times the build (A) and the baseline (B) back to back on the same input, the order alternating from one
-pair to the next (A B, B A, A B, ...) so that a drift of the machine (another process starting, the CPU clocking down)
-falls on both sides. A pair's ratio is B's time / A's time: the build's speedup over the baseline (> 1 faster).
+A pair is two adjacent **blocks**: the build (A) run back to back for a while, then the baseline (B), the order
+alternating from one pair to the next (A B, B A, A B, ...) so that a drift of the machine (another process starting,
+the CPU clocking down) falls on both sides. Each block first runs untimed for a settling window: runtimes keep
+their worker threads spinning after a call (ONNX Runtime's intra-op pool spins for tens of milliseconds by default,
+XNNPACK's and OpenVINO's pools spin too), and on a few cores the previous runtime's spinners slow the next one down.
+Measured on a 2-vCPU EPYC: an OpenVINO int8 call at batch 256 took 21-23 ms right after an ONNX Runtime call and
+12 ms once ORT's threads had gone quiet 50 ms later; timing call by call alternately therefore measured the
+interference, not the builds. A block's figure is the median of its timed calls; a pair's ratio is B's / A's: the
+build's speedup over the baseline (> 1 faster).
 
 The ratio reported is the median of the per-pair ratios, and its 95% interval is the distribution-free
 order-statistic interval for a median: with n pair ratios sorted r(1) <= ... <= r(n), [r(k), r(n+1-k)] where k is the
@@ -20,14 +26,19 @@ from typing import Any
 
 import numpy as np
 
-MIN_PAIRS = 15  # at least this many pairs, whatever the time budget (k = 4: a 96.5% interval)
+MIN_PAIRS = 10  # at least this many pairs, whatever the time budget (k = 2: a 97.9% interval)
 MAX_PAIRS = 200
 BUDGET_S = 2.0  # per build, batch and baseline: pairs are timed until both MIN_PAIRS and this are reached
+SETTLE_S = 0.06  # untimed running at the start of each block: the other runtime's spinning threads go quiet
+BLOCK_S = 0.1  # then timed calls for at least this long (and at least MIN_CALLS calls)
+MIN_CALLS = 3
 LEVEL = 0.95
-METHOD = ("paired rounds timed alternately in one process (A B, B A, ...; at least "
-          f"{MIN_PAIRS} pairs and {BUDGET_S:g} s per build, batch and baseline); ratio = baseline time / build time "
-          "(speedup, > 1 faster), the median of the per-pair ratios with the distribution-free order-statistic 95% "
-          "interval for a median (binomial ranks)")
+METHOD = ("paired blocks timed alternately in one process (A B, B A, ...; each block runs "
+          f"{SETTLE_S * 1e3:.0f} ms untimed so the other runtime's spinning threads go quiet, then at least "
+          f"{BLOCK_S * 1e3:.0f} ms and {MIN_CALLS} calls timed, the block's figure their median; at least {MIN_PAIRS} "
+          f"pairs and {BUDGET_S:g} s per build, batch and baseline); ratio = baseline time / build time (speedup, > 1 "
+          "faster), the median of the per-pair ratios with the distribution-free order-statistic 95% interval for a "
+          "median (binomial ranks)")
 
 
 def median_rank(n: int, level: float = LEVEL) -> int:
@@ -66,17 +77,31 @@ def summarize(model_s: Sequence[float], base_s: Sequence[float], baseline: str, 
             "model_images_per_s": round(batch / model_med, 1), "baseline_images_per_s": round(batch / base_med, 1)}
 
 
-def time_pairs(model: Callable[[np.ndarray], Any], base: Callable[[np.ndarray], Any], x: np.ndarray,
-               budget_s: float = BUDGET_S, min_pairs: int = MIN_PAIRS,
-               max_pairs: int = MAX_PAIRS) -> tuple[list[float], list[float]]:
-    """Seconds per call of `model` and of `base`, pair by pair, timed alternately (order flipping every pair), GC
-    off, after one warm-up call of each; until min_pairs and budget_s are both reached (or max_pairs)."""
-    def once(run: Callable[[np.ndarray], Any]) -> float:
+def block(run: Callable[[np.ndarray], Any], x: np.ndarray, settle_s: float = SETTLE_S, block_s: float = BLOCK_S,
+          min_calls: int = MIN_CALLS) -> float:
+    """Median seconds per call of `run` over one block: untimed calls for `settle_s` (at least one), then timed
+    calls for at least `block_s` and `min_calls`."""
+    start = time.perf_counter()
+    run(x)
+    while time.perf_counter() - start < settle_s:
+        run(x)
+    times: list[float] = []
+    begin = time.perf_counter()
+    while len(times) < min_calls or time.perf_counter() - begin < block_s:
         t0 = time.perf_counter()
         run(x)
-        return time.perf_counter() - t0
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
-    model(x), base(x)  # warm-up
+
+def time_pairs(model: Callable[[np.ndarray], Any], base: Callable[[np.ndarray], Any], x: np.ndarray,
+               budget_s: float = BUDGET_S, min_pairs: int = MIN_PAIRS, max_pairs: int = MAX_PAIRS,
+               settle_s: float = SETTLE_S, block_s: float = BLOCK_S) -> tuple[list[float], list[float]]:
+    """Seconds per call of `model` and of `base`, pair by pair of blocks (see `block`), timed alternately (order
+    flipping every pair), GC off; until min_pairs and budget_s are both reached (or max_pairs)."""
+    def once(run: Callable[[np.ndarray], Any]) -> float:
+        return block(run, x, settle_s, block_s)
+
     a_times: list[float] = []
     b_times: list[float] = []
     gc_was_enabled = gc.isenabled()

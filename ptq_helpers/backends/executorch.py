@@ -192,6 +192,8 @@ def runtime_facts(case: Case, path: Path) -> dict[str, Any]:
                     "ResNet8 ONNX is its node order (conv 1 = model_1/conv2d_1/BiasAdd, ..., fc = "
                     "model_1/dense_1/MatMul); read with ExecuTorch's exir deserializer and flatc, not executed"),
             "causes": causes,
+            "kernels": {n: f"{layer['node']} ({layer.get('input', '?')}/{layer.get('weights', '?')})"
+                        for n, layer in zip(names, layers)},
         },
         "delegate": delegates,
         "non-delegated ops": ", ".join(f"{n}x {op}" for op, n in sorted(program["outside"].items())) or "none",

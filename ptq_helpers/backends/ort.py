@@ -276,8 +276,8 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
         weight = node.input[3] if node.op_type.startswith(("QLinear", "NhwcQLinear")) else node.input[1]
         layer = by_weight.get(_weight_root(weight)) or next(
             (name for name in layers if node.name.startswith(name)), node.name)
-        kernels[layer] = f"{node.domain + '.' if node.domain else ''}{node.op_type}"
-    integer = [name for name in layers if kernels.get(name, "").split(".")[-1] in INTEGER_OPS]
+        kernels[layer] = node.op_type + (f" ({node.domain})" if node.domain else "")
+    integer = [name for name in layers if kernels.get(name, "").split(" (")[0] in INTEGER_OPS]
     floating = [name for name in layers if name not in integer]
     causes = [c for name in floating if (c := _float_cause(source, name))]
     counted = ", ".join(f"{n} {op}" for op, n in sorted(ops.items()) if op in INTEGER_OPS | FLOAT_OPS

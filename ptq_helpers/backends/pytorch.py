@@ -309,7 +309,10 @@ def runner(case: Case, path: Path, threads: int) -> Callable[[np.ndarray], np.nd
     def run(x: np.ndarray) -> np.ndarray:
         if engine is not None:
             torch.backends.quantized.engine = engine
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            # Inductor's oneDNN qlinear lowering (torch/_inductor/mkldnn_lowerings.py) copies a tensor with
+            # torch.tensor(t) when it compiles a new batch shape; its own notice, not the model's
+            warnings.filterwarnings("ignore", message=r"To copy construct from a tensor", category=UserWarning)
             return module(torch.from_numpy(x)).numpy()
 
     return run

@@ -2,6 +2,7 @@
 graph of the saved file or of the code Inductor generates for a PT2E program (the record's `runtime.executed`)."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from ptq_helpers.backends.pytorch import TorchQuant, compiled_pt2e, load_torchscript, quiet_torch
@@ -55,7 +56,8 @@ def _inductor_executed(case: Case, path: Path) -> dict[str, object]:
     from torch._inductor.utils import run_and_get_code
 
     module = compiled_pt2e(path)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"To copy construct from a tensor", category=UserWarning)
         _, code = run_and_get_code(module, torch.zeros(2, 32, 32, 3))
     calls = []
     for op in re.findall(INDUCTOR_CALL, "\n".join(code)):

@@ -48,7 +48,7 @@ def executed(view: Any) -> list[str]:  # a sections.View (sections imports this 
     rows = []
     for m in asked:
         ex = m.executed
-        ops = Counter(k.split(" (")[0].split(".")[-1] for k in ex.kernels.values())
+        ops = Counter(k.split(" (")[0] for k in ex.kernels.values())
         rows.append((f"`{m.key}`", m.dtype_label, f"**{ex.summary()}**" if ex.float else ex.summary(),
                      ", ".join(f"{n} {op}" for op, n in sorted(ops.items())) or "-",
                      ", ".join(f"`{n}`" for n in ex.float) or "-", m.cpu or "-"))

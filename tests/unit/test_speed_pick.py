@@ -6,6 +6,8 @@ import argparse
 import math
 import statistics
 
+import time
+
 import numpy as np
 import pytest
 
@@ -55,12 +57,26 @@ def test_summarize_is_baseline_time_over_build_time() -> None:
         paired.summarize(model, base[:-1], "ort-fp32", 256)
 
 
-def test_time_pairs_alternates_and_reaches_the_minimum() -> None:
+def test_time_pairs_alternates_blocks_and_reaches_the_minimum() -> None:
     calls: list[str] = []
     a_times, b_times = paired.time_pairs(lambda x: calls.append("A"), lambda x: calls.append("B"), np.zeros(1),
-                                         budget_s=0.0, min_pairs=6)
+                                         budget_s=0.0, min_pairs=6, settle_s=0.0, block_s=0.0)
     assert len(a_times) == len(b_times) == 6
-    assert "".join(calls) == "AB" + "AB" + "BA" + "AB" + "BA" + "AB" + "BA"  # warm-up, then the order flips per pair
+    # each block: one untimed settling call, then MIN_CALLS timed calls; the order flips every pair
+    blocks = ["A" * (1 + paired.MIN_CALLS), "B" * (1 + paired.MIN_CALLS)]
+    assert "".join(calls) == "".join(blocks[::1 if i % 2 == 0 else -1][0] + blocks[::1 if i % 2 == 0 else -1][1]
+                                     for i in range(6))
+
+
+def test_a_block_settles_untimed_before_it_times() -> None:
+    """The untimed settling window (the previous runtime's spinning threads) is not in the block's figure."""
+    state = {"calls": 0}
+
+    def run(x: np.ndarray) -> None:  # slow while 'disturbed' (the first calls), fast afterwards
+        state["calls"] += 1
+        time.sleep(0.02 if state["calls"] <= 2 else 0.001)
+
+    assert paired.block(run, np.zeros(1), settle_s=0.03, block_s=0.01) < 0.005
 
 
 # --- Pareto and the fastest build ---------------------------------------------------------------------------------
