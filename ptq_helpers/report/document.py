@@ -1,6 +1,7 @@
 """The analysis report (Markdown + figures), rendered only from a results payload (the --ptq-json data).
 
     python -m ptq_helpers.report results.json -o report.md
+    python -m ptq_helpers.report results.json --summary -o summary.md       (short: for a CI job's summary page)
     python -m ptq_helpers.report run-A.json run-B.json ... -o machines.md   (runs side by side)
 """
 from __future__ import annotations
@@ -50,6 +51,19 @@ def render(data: Payload, figures: Mapping[str, str] | None = None, figures_note
     return "\n".join(lines).rstrip() + "\n"
 
 
+def render_summary(data: Payload) -> str:
+    """A short Markdown page for a CI job's summary (GitHub's $GITHUB_STEP_SUMMARY, a GitLab merge-request artifact):
+    the executive summary, the failed gates and the comparison table; the full report stays the artifact."""
+    view = View(data)
+    failed = [msg for m in view.models.values() for msg in view.failures(m).values()]
+    lines = [f"# resnet8-ptq: {len(view.passing())} of {len(view.quantized())} quantized builds pass every gate", ""]
+    lines += summary(view)[2:]
+    if failed:
+        lines += ["**Failed gates:**", "", *(f"- :x: {msg}" for msg in failed), ""]
+    lines += comparison(view)
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def write(data: Payload, dest: Path) -> list[Path]:
     """Write dest (Markdown) and, when matplotlib is installed, its PNG figures beside it."""
     from ptq_helpers.report import figures as figs
@@ -73,7 +87,12 @@ def main(argv: list[str] | None = None) -> int:
                                                  "one report comparing several runs (machines) side by side.")
     parser.add_argument("results", type=Path, nargs="+", help="JSON written by pytest --ptq-json (one or more)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="Markdown file to write")
+    parser.add_argument("--summary", action="store_true", help="write only the short summary (executive summary, failed "
+                        "gates, comparison table) for a CI job page; one results file")
     args = parser.parse_args(argv)
+    if args.summary and len(args.results) != 1:
+        return _bad_input(parser, f"--summary renders one results file, got {len(args.results)}; give one, or drop "
+                                  "--summary to compare runs side by side")
     runs = []
     for path in args.results:
         try:
@@ -87,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
                                       f"{WRITE_AGAIN}")
         runs.append((path.stem if path.stem not in [r[0] for r in runs] else str(path), data))
     try:
-        if len(runs) == 1:
+        if args.summary:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(args.output, render_summary(runs[0][1]).encode())
+            written = [args.output]
+        elif len(runs) == 1:
             written = write(runs[0][1], args.output)
         else:
             text = render_runs(runs)
