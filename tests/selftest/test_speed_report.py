@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ptq_helpers.analysis.paired import MIN_PAIRS
+
 pytestmark = pytest.mark.real
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +54,7 @@ def test_benchmark_run_reports_accuracy_from_the_gate_and_paired_speed(tmp_path:
     assert models["ort-int8-qdq"]["stats"] is not None  # paired statistics vs fp32, as the gate records them
     for batch in ("1", "256"):
         paired = data["benchmarks"]["ort-int8-qdq"][batch]["vs_fp32"]
-        assert paired["baseline"] == "ort-fp32" and paired["pairs"] >= 15
+        assert paired["baseline"] == "ort-fp32" and paired["pairs"] >= MIN_PAIRS
         assert paired["ci"][0] <= paired["ratio"] <= paired["ci"][1]
     text = (tmp_path / "r.md").read_text()
     assert "## Accuracy × size × speed on this CPU" in text
