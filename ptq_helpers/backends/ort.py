@@ -222,33 +222,36 @@ def _weight_root(name: str) -> str:
     return name
 
 
-def _float_cause(model, layer: str) -> str | None:  # noqa: ANN001 - the QDQ model before ORT optimizes it
-    """Why ORT's x86 CPU EP left a QDQ layer in float, when the QDQ file shows it: an int8 activation input that
+def _float_causes(model, layers: list[str]) -> list[str]:  # noqa: ANN001 - the QDQ model before ORT optimizes it
+    """Why ORT's x86 CPU EP left QDQ layers in float, where the QDQ file shows it: an int8 activation input that
     several nodes consume (ORT fuses QDQ Conv into QLinearConv with uint8 activations only, and rewrites an int8
     Q/DQ pair to uint8 only where the quantized activation has a single consumer; a residual branch point has
     several)."""
     nodes = {n.name: n for n in model.graph.node}
     producer = {out: n for n in model.graph.node for out in n.output}
+    init = {t.name: t for t in model.graph.initializer}
     consumers: dict[str, int] = {}
     for n in model.graph.node:
         for i in n.input:
             consumers[i] = consumers.get(i, 0) + 1
-    node = nodes.get(layer)
-    dq = producer.get(node.input[0]) if node is not None else None
-    if dq is None or dq.op_type != "DequantizeLinear":
-        return None
-    q = producer.get(dq.input[0])
-    init = {t.name: t for t in model.graph.initializer}
-    zp = init.get(dq.input[2]) if len(dq.input) > 2 else None
-    if zp is None or zp.data_type != 3:  # onnx.TensorProto.INT8
-        return None
-    shared = max(consumers.get(dq.output[0], 0), consumers.get(q.output[0], 0) if q is not None else 0)
-    if shared > 1:
-        return (f"{layer}: its int8 input activation is consumed by {shared} nodes (a residual branch point); ONNX "
-                "Runtime's x86 CPU EP fuses QDQ Conv into QLinearConv with uint8 activations only and rewrites int8 "
-                "Q/DQ to uint8 only for single-consumer activations, so this layer runs as float Conv between "
-                "DequantizeLinear nodes: quantize activations as uint8 (QUInt8, e.g. U8S8)")
-    return None
+    causes = []
+    for layer in layers:
+        node = nodes.get(layer)
+        dq = producer.get(node.input[0]) if node is not None else None
+        if dq is None or dq.op_type != "DequantizeLinear":
+            continue
+        zp = init.get(dq.input[2]) if len(dq.input) > 2 else None
+        if zp is None or zp.data_type != 3:  # onnx.TensorProto.INT8
+            continue
+        q = producer.get(dq.input[0])
+        shared = max(consumers.get(dq.output[0], 0), consumers.get(q.output[0], 0) if q is not None else 0)
+        if shared > 1:
+            causes.append(f"{layer}: its int8 input activation is consumed by {shared} nodes (a residual branch "
+                          "point); ONNX Runtime's x86 CPU EP fuses QDQ Conv into QLinearConv with uint8 activations "
+                          "only and rewrites int8 Q/DQ to uint8 only for single-consumer activations, so this layer "
+                          "runs as float Conv between DequantizeLinear nodes: quantize activations as uint8 (QUInt8, "
+                          "e.g. U8S8)")
+    return causes
 
 
 def runtime_facts(case: Case, path: Path) -> dict[str, object]:
@@ -279,7 +282,7 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
         kernels[layer] = node.op_type + (f" ({node.domain})" if node.domain else "")
     integer = [name for name in layers if kernels.get(name, "").split(" (")[0] in INTEGER_OPS]
     floating = [name for name in layers if name not in integer]
-    causes = [c for name in floating if (c := _float_cause(source, name))]
+    causes = _float_causes(source, floating)
     counted = ", ".join(f"{n} {op}" for op, n in sorted(ops.items()) if op in INTEGER_OPS | FLOAT_OPS
                         | {"QuantizeLinear", "DequantizeLinear", "QLinearAdd", "QLinearMul", "Mul", "Add"})
     return {"optimized graph": counted,

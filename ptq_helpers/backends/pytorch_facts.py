@@ -23,14 +23,13 @@ def _torchscript_executed(path: Path) -> dict[str, object]:
     import re
 
     module = load_torchscript(path)
-    integer, floating, kernels, seen = [], [], {}, 0
+    integer, floating, kernels = [], [], {}
     for name, sub in module.named_modules():
         try:
             nodes = list(sub.graph.nodes())
         except RuntimeError:
             continue
         for i, node in enumerate(n for n in nodes if n.kind() in TS_INTEGER + TS_FLOAT):
-            seen += 1
             layer = re.sub(r"\.\d+$", "", name) if name else f"{node.kind()} #{i + 1} (top-level graph)"
             kernels[layer] = node.kind()
             (integer if node.kind() in TS_INTEGER else floating).append(layer)
