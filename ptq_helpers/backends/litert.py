@@ -1,9 +1,11 @@
-"""LiteRT (TFLite) builds from the MLPerf Tiny Keras .h5 and their host runner (ai-edge-litert, XNNPACK).
+"""LiteRT (TFLite) builds and their host runner (ai-edge-litert, XNNPACK), from the source's kind (its suffix):
 
-`litert-fp32` is TFLiteConverter's float model; `litert-int8` is full-integer PTQ (Optimize.DEFAULT,
-representative dataset = the suite's calibration images one at a time, int8 kernels only, int8 input
-and output). TensorFlow runs only in a child process (`python -m ptq_helpers.backends litert`), so the test
-process never imports it next to torch.
+- a Keras `.h5` (the MLPerf Tiny model): `litert-fp32` is TFLiteConverter's float model; `litert-int8` is
+  full-integer PTQ (Optimize.DEFAULT, representative dataset = the suite's calibration images one at a time, int8
+  kernels only, int8 input and output). TensorFlow runs only in a child process (`python -m ptq_helpers.backends
+  litert`), so the test process never imports it next to torch.
+- a torch.export `.pt2` (a PyTorch source): litert-torch and ai-edge-quantizer in their own environment, as a
+  child process (ptq_helpers.backends.litert_pt2).
 """
 from __future__ import annotations
 
@@ -37,9 +39,14 @@ FRAMEWORK = Framework("litert", "LiteRT", "litert", build="ptq_helpers.backends.
                       needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert")),
                       size_kind=SizeKind("tflite", "TFLite file (vs the float .tflite)", 55.0),
                       libraries=("ai-edge-litert", "tensorflow-cpu"),
+                      # the .pt2 path: its converter child, and the environment's pins (litert-torch's version)
+                      code=("ptq_helpers.backends.litert_pt2", "ptq_helpers.backends.litert_pt2_child",
+                            "ptq_helpers.backends.litert_torch_setup"),
                       tools="LiteRT `tf.lite.TFLiteConverter.from_keras_model` on the Keras .h5 (`Optimize.DEFAULT`, "
                             "representative dataset = the calibration images one per step, `TFLITE_BUILTINS_INT8`, int8 "
-                            "input/output), run with ai-edge-litert's default kernels (XNNPACK)")
+                            "input/output), or for a PyTorch .pt2 `litert_torch.convert` and ai-edge-quantizer's "
+                            "`static_wi8_ai8` (per-channel int8 weights, int8 activations and input/output, the same "
+                            "calibration images one per step); run with ai-edge-litert's default kernels (XNNPACK)")
 FORMATS = {"tflite": Format("tflite", "TFLite flatbuffer")}
 
 MAX_BATCH = 500  # images per invoke: bounds activation memory
@@ -88,19 +95,31 @@ def _run_converter(h5: Path, dest: Path, calibration: np.ndarray | None) -> None
                          f"'.[convert,litert]'). Last lines:\n{tail}")
 
 
-def build_fp32(h5: Path, dest: Path) -> None:
-    """The float .tflite of the Keras model."""
-    _run_converter(h5, dest, None)
+def build_fp32(source: Path, dest: Path) -> None:
+    """The float .tflite of the Keras model (.h5) or of the PyTorch program (.pt2)."""
+    if Path(source).suffix == ".pt2":
+        from ptq_helpers.backends import litert_pt2
+
+        litert_pt2.build_fp32(source, dest)
+        return
+    _run_converter(source, dest, None)
 
 
-def build_int8(case: Case, h5: Path, calibration: np.ndarray, dest: Path) -> None:
-    """Full-integer int8 .tflite calibrated on `calibration` (NHWC float32 pixels 0..255)."""
-    _run_converter(h5, dest, calibration)
+def build_int8(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> None:
+    """Full-integer int8 .tflite (int8 input and output) calibrated on `calibration` (float32 images in the
+    model's own input contract: NHWC pixels 0..255 for the Keras model)."""
+    if Path(source).suffix == ".pt2":
+        from ptq_helpers.backends import litert_pt2
+
+        litert_pt2.build_int8(source, calibration, dest)
+        return
+    _run_converter(source, dest, calibration)
 
 
 def runner(case: Case, path: Path, threads: int):
-    """ai-edge-litert's default kernels (XNNPACK) as `run(images NHWC float32 0..255) -> probabilities`;
-    integer input is quantized and integer output dequantized with the tensors' own parameters."""
+    """ai-edge-litert's default kernels (XNNPACK) as `run(float32 images in the model's input contract, any layout)
+    -> the model's outputs`; the input shape is the file's (batch resized), integer input is quantized and integer
+    output dequantized with the tensors' own parameters."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path), num_threads=threads)
