@@ -1,8 +1,38 @@
-"""The onnx2torch module of the fp32 ONNX file and the graph rewrites the PyTorch-based builds share (PyTorch FX and
-PT2E, ExecuTorch): static reshapes for torch.export, and the ONNX MatMul as `F.linear` for the quantizers."""
+"""The fp32 model as a torch module, from the user's torch.export program (.pt2) or as the onnx2torch module of the
+ONNX file, and the graph rewrites the PyTorch-based builds share (PyTorch FX and PT2E, ExecuTorch): static reshapes
+for torch.export, and the ONNX MatMul as `F.linear` for the quantizers."""
 from __future__ import annotations
 
 from pathlib import Path
+
+
+def torch_module(source: Path):
+    """The fp32 model as a torch.fx.GraphModule: a .pt2's own program (torch.export.load(...).module(), exported in
+    eval mode by its author), else the ONNX file's onnx2torch module (onnx_to_torch)."""
+    if source.suffix == ".pt2":
+        import torch
+
+        return torch.export.load(str(source)).module()
+    return onnx_to_torch(source)
+
+
+def input_shape(source: Path, batch: int) -> tuple[int, ...]:
+    """The model's input shape with `batch` images (NHWC or NCHW, as the file takes them)."""
+    if source.suffix == ".pt2":
+        import torch
+
+        program = torch.export.load(str(source))
+        name = program.graph_signature.user_inputs[0]
+        node = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == name)
+        dims = [int(d) if str(d).isdigit() else None for d in node.meta["val"].shape]
+    else:
+        import onnx
+
+        graph = onnx.load(str(source), load_external_data=False).graph
+        weights = {i.name for i in graph.initializer}
+        image = next(i for i in graph.input if i.name not in weights)
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in image.type.tensor_type.shape.dim]
+    return (batch, *(int(d or 0) for d in dims[1:]))
 
 
 def onnx_to_torch(source: Path):

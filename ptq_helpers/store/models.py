@@ -90,6 +90,8 @@ class Store(Inputs, SideMeasurements):
             "versions": self.versions,
             "code": self.builder_code(case),
         }
+        if not self.settings.contract.is_reference:  # how the calibration images are fed (keys unchanged otherwise)
+            parts.update(contract=self.settings.contract.key())
         if case.needs_validation:
             parts.update(validation=calibration.indices_sha256(self.validation_draw(draw)))
         if case.backend.options and not case.is_fp32:  # what its quantizing builder is given
@@ -106,7 +108,7 @@ class Store(Inputs, SideMeasurements):
         inputs: dict[str, object] = self.backend_options(case)
         if case.needs_validation:
             held_out = self.validation_draw(draw)
-            inputs["validation"] = (self.train.images(held_out), self.train.labels[held_out])
+            inputs["validation"] = (self.images(self.train, held_out), self.train.labels[held_out])
         return inputs
 
     def artifact(self, case: Case, draw: int = 0) -> Stored:
@@ -126,7 +128,7 @@ class Store(Inputs, SideMeasurements):
             if fp32_builder is not None:
                 fp32_builder(source, tmp)
             else:
-                case.backend.builder()(case, source, self.train.images(self.calibration_draw(draw)), tmp,
+                case.backend.builder()(case, source, self.images(self.train, self.calibration_draw(draw)), tmp,
                                        **self._build_inputs(case, draw))
             say(f"{case.id}: built in {time.perf_counter() - started:.0f} s")
 
@@ -142,6 +144,8 @@ class Store(Inputs, SideMeasurements):
         parts = {"model": stored.sha256, "case": case.spec(), "test": self.test.sha256,
                  "threads": threads or self.settings.threads, "versions": self.versions,
                  "code": self.runner_code(case, target)}
+        if not self.settings.contract.is_reference:  # how the test images are fed and the outputs read
+            parts.update(contract=self.settings.contract.key())
         if not target.is_host:
             parts.update(target=target.name, how=target.how(case))
             if target.mode(case) == "qemu":
@@ -169,7 +173,8 @@ class Store(Inputs, SideMeasurements):
             if target.is_host:
                 started = time.perf_counter()
                 say(f"{label}: evaluating {len(self.test.labels):,} images{f' (draw {draw})' if draw else ''} ...")
-                probs = evaluate.predict(case, stored.path, self.test.images(), self.settings.threads)
+                probs = self.settings.contract.probabilities(  # a logits model's outputs as probabilities
+                    evaluate.predict(case, stored.path, self.images(self.test), self.settings.threads))
                 say(f"{label}: evaluated in {time.perf_counter() - started:.1f} s")
             else:
                 say(f"{label}: evaluating {len(self.test.labels):,} images on target {target.name} "
@@ -182,6 +187,7 @@ class Store(Inputs, SideMeasurements):
                         # run) a lone evaluation still uses every core
                         probs, facts = targets.predict(case, target, stored.path, self.test_images_npy,
                                                        len(self.test.labels), 1, Path(work), cache=self.settings.cache)
+                        probs = self.settings.contract.probabilities(probs)
                 say(f"{label}: evaluated in {facts['wall_s']:.0f} s ({facts['children']} child processes)")
                 atomic_write_bytes(folder / "facts.json", json.dumps(facts).encode())
             with open(tmp, "wb") as fh:
@@ -205,7 +211,8 @@ class Store(Inputs, SideMeasurements):
         host_own = None if case.is_fp32 else np.load(self._predictions(case, HOST, stored, draw, name).path)
         return arm64.evaluate(case, target, stored.path, self.test_images_npy, len(self.test.labels), work,
                               fp32_case=fp32, fp32_model=fp32_stored.path, host_fp32_probs=host_fp32,
-                              labels=self.test.labels, host_probs=host_own, cache=self.settings.cache)
+                              labels=self.test.labels, host_probs=host_own, cache=self.settings.cache,
+                              probabilities=self.settings.contract.probabilities)
 
     @overload
     def result(self, case: Case, draw: int = 0, target: Target = HOST, *,
