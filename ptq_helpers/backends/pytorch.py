@@ -34,6 +34,13 @@ class TorchQuant:
     # annotates; without it the fully connected layer stays a float matmul in the compiled code
     matmul_as_linear: bool = False
 
+    @property
+    def source(self) -> Literal["onnx", "torch"]:
+        """Which fp32 model the build starts from: FX quantizes the nn.Module graph of onnx2torch, which a
+        torch.export program (an aten graph without modules) is not, so FX starts from the ONNX file; PT2E from
+        the user's .pt2 when there is one (Framework.source)."""
+        return "onnx" if self.flow == "fx" else "torch"
+
 
 FRAMEWORK = Framework("pytorch", "PyTorch", "torch", source="torch", build="ptq_helpers.backends.pytorch:build_quantized",
                       build_fp32="ptq_helpers.backends.pytorch:build_fp32", run="ptq_helpers.backends.pytorch:runner",

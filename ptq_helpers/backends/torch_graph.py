@@ -40,7 +40,45 @@ def onnx_to_torch(source: Path):
     import onnx
     from onnx2torch import convert
 
-    return static_reshapes(convert(onnx.load(str(source))).eval())
+    return float_divisions(static_reshapes(convert(_without_allowzero(onnx.load(str(source)))).eval()))
+
+
+def float_divisions(gm):
+    """Replace onnx2torch's Div modules by `torch.div`: theirs chooses integer or float division by the operands'
+    dtype at run time, a branch FX's symbolic tracing cannot follow; every tensor of the fp32 model is float, where
+    the two are the same true division."""
+    import torch
+    from onnx2torch.node_converters.binary_math_operations import OnnxBinaryMathOperation, _onnx_div
+
+    for node in list(gm.graph.nodes):
+        op = gm.get_submodule(node.target) if node.op == "call_module" else None
+        if not isinstance(op, OnnxBinaryMathOperation) or op.math_op_function is not _onnx_div or op.broadcast:
+            continue
+        with gm.graph.inserting_before(node):
+            new = gm.graph.call_function(torch.div, tuple(node.args))
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
+    gm.graph.eliminate_dead_code()
+    gm.delete_all_unused_submodules()
+    gm.recompile()
+    return gm
+
+
+def _without_allowzero(model):
+    """Reshape's `allowzero=1` (torch.onnx's dynamo exporter writes it) means the same as 0 when the target shape
+    holds no zero; onnx2torch implements only 0, so such Reshapes are given 0 (any other stays as it is)."""
+    from onnx import numpy_helper
+
+    constants = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    constants.update({n.output[0]: numpy_helper.to_array(a.t) for n in model.graph.node if n.op_type == "Constant"
+                      for a in n.attribute if a.name == "value"})
+    for node in model.graph.node:
+        if node.op_type != "Reshape" or node.input[1] not in constants or 0 in constants[node.input[1]]:
+            continue
+        for attr in node.attribute:
+            if attr.name == "allowzero" and attr.i == 1:
+                attr.i = 0
+    return model
 
 
 def static_reshapes(gm):

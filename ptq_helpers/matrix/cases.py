@@ -148,6 +148,11 @@ class Case:
         return self.dtype == "fp32"
 
     @property
+    def source(self) -> str:
+        """Which fp32 model its builder starts from (Framework.source), unless its settings say otherwise."""
+        return getattr(self.quant, "source", None) or self.backend.source
+
+    @property
     def needs_validation(self) -> bool:
         """Its builder also takes held-out training images (disjoint from the calibration draw) with labels."""
         return bool(getattr(self.quant, "needs_validation", False))

@@ -93,6 +93,12 @@ class PTQSession:
     def configure(cls, config: pytest.Config) -> PTQSession:
         """Resolve every setting (usage error on a bad one) and stash the session on the config."""
         workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+        model = config.getoption("ptq_model")
+        if model is not None and config.inipath is None and model.is_relative_to(config.rootpath):
+            raise pytest.UsageError(
+                f"--ptq-model {model}: pytest read this path as a test path and chose {config.rootpath} as the "
+                f"rootdir, so the suite's settings (pyproject.toml) were not read; write it as --ptq-model={model} "
+                f"(or add --rootdir pointing at the suite's folder)")
         try:
             th = thresholds(config.getoption, config.getini)
             run = resolve(RUN_OPTIONS, config.getoption, config.getini)
@@ -101,7 +107,7 @@ class PTQSession:
             assets = resolve_assets(config.getoption("assets_dir"), requested)  # may read a read-only cache
             cache, cache_note = writable_cache(requested)
             options = ContractOptions(run["input_layout"], run["input_scale"], run["input_mean"], run["input_std"])
-            assets = replace(assets, cache=cache, model=config.getoption("ptq_model"), contract=options)
+            assets = replace(assets, cache=cache, model=model, contract=options)
             reference, contract, conversion = inspect_model(assets, cache)
         except PTQError as exc:
             raise pytest.UsageError(str(exc)) from None
