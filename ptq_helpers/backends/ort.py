@@ -89,7 +89,7 @@ def quantize(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> N
     with tempfile.TemporaryDirectory(prefix="ptq-ort-") as tmp:
         work = Path(tmp)
         model = work / "source.onnx"
-        shutil.copyfile(source, model)
+        private_copy(source, model)
         if q.preprocess:
             from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -115,6 +115,19 @@ def quantize(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> N
             extra_options=extra,
         )
         shutil.copyfile(work / "model.onnx", dest)
+
+
+def private_copy(source: Path, dest: Path) -> None:
+    """The fp32 ONNX file as one self-contained file at `dest` (weights kept as external data beside the source
+    are read in; a self-contained file is copied byte for byte)."""
+    import onnx
+
+    from ptq_helpers.data.contract import model_files
+
+    if len(model_files(source)) == 1:
+        shutil.copyfile(source, dest)
+    else:
+        onnx.save(onnx.load(str(source)), str(dest))
 
 
 # --- Entropy threshold search, vectorised ------------------------------------------------------------------

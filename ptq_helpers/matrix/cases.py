@@ -80,7 +80,9 @@ class Framework:
     build_fp32: str | None = None
     size_kind: SizeKind = ONNX_SIZE
     tools: str = ""  # how its models are quantized, for the report's methodology
-    source: Literal["onnx", "h5"] = "onnx"  # which fp32 model its builders start from
+    # which fp32 model its builders start from: the ONNX file; the Keras .h5; "torch": a --ptq-model .pt2 itself,
+    # else the ONNX file (builders that make a torch module of either)
+    source: Literal["onnx", "h5", "torch"] = "onnx"
     needs: tuple[tuple[str, str], ...] = ()  # (module, pip extra) its builder and runner import
     runtime_facts: str | None = None  # "module:function" (case, path) -> {fact: value}, asked of the runtime
     libraries: tuple[str, ...] = ()  # distributions whose versions shape its models and predictions (cache keys)
@@ -144,6 +146,11 @@ class Case:
     @property
     def is_fp32(self) -> bool:
         return self.dtype == "fp32"
+
+    @property
+    def source(self) -> str:
+        """Which fp32 model its builder starts from (Framework.source), unless its settings say otherwise."""
+        return getattr(self.quant, "source", None) or self.backend.source
 
     @property
     def needs_validation(self) -> bool:
