@@ -101,9 +101,9 @@ class Inputs:
         """The fp32 model the case's builders start from, and its sha256: the Keras .h5 (LiteRT), the user's
         torch.export program when the model was given as one (PyTorch-based builds quantize it directly), else
         the ONNX file."""
-        if case.source == "h5":
-            return self.h5, sha256_file(self.h5)
         pt2 = self.settings.assets.pt2
+        if case.source == "h5":  # LiteRT: TFLiteConverter from the .h5, or litert-torch from a .pt2 model
+            return (pt2, sha256_file(pt2)) if pt2 is not None else (self.h5, sha256_file(self.h5))
         if case.source == "torch" and pt2 is not None:
             return pt2, sha256_file(pt2)
         return self.source, self.source_sha256
@@ -111,7 +111,8 @@ class Inputs:
     def unavailable(self, case: Case) -> str | None:
         """Why the case cannot be built here (its framework's extra is missing, or the fp32 model it starts from
         cannot be had from this run's model), or None."""
-        return case.backend.missing() or (self.settings.assets.h5_unavailable() if case.source == "h5" else None)
+        return case.backend.missing() or (self.settings.assets.h5_unavailable()
+                                        if case.source == "h5" and self.settings.assets.pt2 is None else None)
 
     def validation_draw(self, draw: int) -> np.ndarray:
         """Held-out training images for builders that validate (disjoint from the draw-th calibration set)."""
