@@ -103,6 +103,10 @@ def test_the_int8_tflite_is_integer_end_to_end_and_near_the_seed(env, torchstyle
     assert tuple(io[0]["shape"]) == (1, 3, 32, 32)  # the program's own NCHW input
     facts = litert.executed_precision(path, "test", delegate=False)["executed"]
     assert len(facts["integer"]) == 10 and facts["float"] == [], facts
+    if importlib.util.find_spec("tflite_micro") is not None:  # the mcu target's own check: no float tensor at all
+        from ptq_helpers.targets import tflm
+
+        assert tflm.non_integer_ops(path) == []
     labels = ptq_store.test.labels
     out = litert.runner(cases.get("litert-int8"), path, ptq_store.settings.threads)(test)
     accuracy = 100 * float((out.argmax(1) == labels).mean())
