@@ -77,3 +77,18 @@ def test_a_child_that_died_without_its_line_is_still_one_line() -> None:
     message = litert_pt2.failure(Path("mine.pt2"), -9, "one\ntwo\nKilled\n")
     assert message == "mine.pt2: the litert-torch converter child exited -9: one | two | Killed"
     assert litert_pt2.failure(Path("mine.pt2"), 1, "").endswith("exited 1: no error output")
+
+
+def test_a_failed_preparation_says_how_to_prepare_and_leaves_no_manifest(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
+    def offline(folder: Path, note) -> dict[str, object]:  # noqa: ANN001
+        raise LiteRTTorchSetupError("`pip install ...` failed (1):\nERROR: No matching distribution found")
+
+    monkeypatch.setattr(litert_torch_setup, "_build", offline)
+    notes: list[str] = []
+    with pytest.raises(LiteRTTorchSetupError) as info:
+        litert_torch_setup.environment(tmp_path, note=notes.append)
+    assert "preparing it failed (it needs PyPI once)" in str(info.value)
+    assert str(info.value).endswith("prepare it with: python -m ptq_helpers.backends.litert_torch_setup")
+    assert notes and notes[0].startswith("preparing the litert-torch environment in ")
+    assert not (litert_torch_setup.home(tmp_path) / litert_torch_setup.MANIFEST).exists()
