@@ -281,7 +281,7 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
         opts.log_severity_level = 3  # ORT warns that an ORT_ENABLE_ALL graph is hardware specific: that is the point
         opts.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
         ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-        optimized = onnx.load(opts.optimized_model_filepath)
+        optimized = onnx.load(opts.optimized_model_filepath, load_external_data=False)  # its nodes are the facts
     by_weight = {w: name for name, w in layers.items()}
     kernels: dict[str, str] = {}
     ops: dict[str, int] = {}

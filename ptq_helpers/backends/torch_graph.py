@@ -40,7 +40,19 @@ def onnx_to_torch(source: Path):
     import onnx
     from onnx2torch import convert
 
-    return float_divisions(static_reshapes(convert(_without_allowzero(onnx.load(str(source)))).eval()))
+    return float_divisions(static_reshapes(convert(_without_allowzero(_opset(onnx.load(str(source))))).eval()))
+
+
+ONNX2TORCH_OPSET = 17  # the newest opset whose operators onnx2torch 1.5 converts (AveragePool-19, Reshape-19: not)
+
+
+def _opset(model):
+    """The model at ONNX2TORCH_OPSET when it is newer (torch.onnx's dynamo exporter writes opset 20), converted by
+    onnx's own version converter; an older model as it is."""
+    from onnx import version_converter
+
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    return version_converter.convert_version(model, ONNX2TORCH_OPSET) if opset > ONNX2TORCH_OPSET else model
 
 
 def float_divisions(gm):

@@ -94,11 +94,14 @@ class PTQSession:
         """Resolve every setting (usage error on a bad one) and stash the session on the config."""
         workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
         model = config.getoption("ptq_model")
-        if model is not None and config.inipath is None and model.is_relative_to(config.rootpath):
+        suite = Path(__file__).resolve().parents[2]
+        if config.inipath is None and (suite / "pyproject.toml").is_file() and \
+                Path(config.invocation_params.dir).resolve() == suite:
+            taken = [a for a in map(str, config.invocation_params.args) if not a.startswith("-") and Path(a).exists()]
             raise pytest.UsageError(
-                f"--ptq-model {model}: pytest read this path as a test path and chose {config.rootpath} as the "
-                f"rootdir, so the suite's settings (pyproject.toml) were not read; write it as --ptq-model={model} "
-                f"(or add --rootdir pointing at the suite's folder)")
+                f"pytest chose {config.rootpath} as the rootdir because it read {', '.join(taken) or 'a path'} "
+                f"(an option's value) as a test path, so the suite's settings (pyproject.toml) were not read; write "
+                f"path options with '=' (e.g. --ptq-model=PATH, --ptq-json=PATH) or add --rootdir={suite}")
         try:
             th = thresholds(config.getoption, config.getini)
             run = resolve(RUN_OPTIONS, config.getoption, config.getini)
