@@ -36,6 +36,7 @@ class LiteRTQuant:
 FRAMEWORK = Framework("litert", "LiteRT", "litert", build="ptq_helpers.backends.litert:build_int8",
                       build_fp32="ptq_helpers.backends.litert:build_fp32", run="ptq_helpers.backends.litert:runner", source="h5",
                       runtime_facts="ptq_helpers.backends.litert:runtime_facts",
+                      unready="ptq_helpers.backends.litert_pt2:unready",
                       needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert")),
                       size_kind=SizeKind("tflite", "TFLite file (vs the float .tflite)", 55.0),
                       libraries=("ai-edge-litert", "tensorflow-cpu"),

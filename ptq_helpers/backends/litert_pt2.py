@@ -41,10 +41,24 @@ def failure(pt2: Path, returncode: int, stderr: str) -> str:
     return f"{pt2}: the litert-torch converter child exited {returncode}: {tail}"
 
 
-def convert(pt2: Path, dest: Path, calibration: np.ndarray | None, cache: Path | None = None) -> None:
+def unready(source: Path) -> str | None:
+    """Why the LiteRT builds cannot start from `source` here: a .pt2 needs the litert-torch environment prepared
+    (a skip naming the command: a gate run never downloads it by itself); None otherwise."""
+    if Path(source).suffix != ".pt2":
+        return None
+    try:
+        litert_torch_setup.environment(_cache(), prepare=False)
+    except litert_torch_setup.LiteRTTorchSetupError as exc:
+        return str(exc)
+    return None
+
+
+def convert(pt2: Path, dest: Path, calibration: np.ndarray | None, cache: Path | None = None,
+            prepare: bool = False) -> None:
     """dest = the .tflite of `pt2` (fp32, or full-integer int8 calibrated on `calibration`); AssetError naming the
-    file and what failed, or LiteRTTorchSetupError naming the command that prepares the environment."""
-    python = litert_torch_setup.environment(cache or _cache())
+    file and what failed, or LiteRTTorchSetupError naming the command that prepares the environment (`prepare`:
+    prepare it first when it is not there)."""
+    python = litert_torch_setup.environment(cache or _cache(), prepare=prepare)
     with tempfile.TemporaryDirectory(prefix="ptq-litert-pt2-") as work:
         cmd = [str(python), "-I", litert_pt2_child.__file__, "--pt2", str(Path(pt2).resolve()), "--out",
                str(Path(dest).resolve())]

@@ -10,7 +10,8 @@ loaded by the same torch that wrote it; the .tflite is run by the same LiteRT) a
 below. It lives in <cache>/litert-torch/<key>/venv/, the key being those pins and the Python version (computable
 offline, so a prepared environment is found without a network); it is built in place under a lock and counts as
 prepared only once its manifest (written last) is there, so concurrent runs prepare it once. The converter runs
-in it as a child process (ptq_helpers.backends.litert_pt2).
+in it as a child process (ptq_helpers.backends.litert_pt2); a gate run never prepares it by itself (a .pt2 source's
+LiteRT items are skipped naming this command until it is there).
 """
 from __future__ import annotations
 

@@ -85,6 +85,9 @@ class Framework:
     source: Literal["onnx", "h5", "torch"] = "onnx"
     needs: tuple[tuple[str, str], ...] = ()  # (module, pip extra) its builder and runner import
     runtime_facts: str | None = None  # "module:function" (case, path) -> {fact: value}, asked of the runtime
+    # "module:function" (source path) -> why its builders cannot start from that source here (a skip reason naming
+    # the fix, e.g. a converter environment to prepare), or None
+    unready: str | None = None
     libraries: tuple[str, ...] = ()  # distributions whose versions shape its models and predictions (cache keys)
     options: tuple[Option, ...] = ()  # its own settings (--ptq-* options and ini keys), passed to its builder
     code: tuple[str, ...] = ()  # further modules whose source shapes its models or predictions

@@ -111,8 +111,11 @@ class Inputs:
     def unavailable(self, case: Case) -> str | None:
         """Why the case cannot be built here (its framework's extra is missing, or the fp32 model it starts from
         cannot be had from this run's model), or None."""
-        return case.backend.missing() or (self.settings.assets.h5_unavailable()
-                                        if case.source == "h5" and self.settings.assets.pt2 is None else None)
+        missing = case.backend.missing()
+        if missing or (case.source == "h5" and self.settings.assets.pt2 is None):
+            return missing or self.settings.assets.h5_unavailable()
+        unready = case.backend.unready
+        return cases.resolve(unready)(self.source_of(case)[0]) if unready else None
 
     def validation_draw(self, draw: int) -> np.ndarray:
         """Held-out training images for builders that validate (disjoint from the draw-th calibration set)."""

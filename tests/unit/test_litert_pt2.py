@@ -92,3 +92,17 @@ def test_a_failed_preparation_says_how_to_prepare_and_leaves_no_manifest(monkeyp
     assert str(info.value).endswith("prepare it with: python -m ptq_helpers.backends.litert_torch_setup")
     assert notes and notes[0].startswith("preparing the litert-torch environment in ")
     assert not (litert_torch_setup.home(tmp_path) / litert_torch_setup.MANIFEST).exists()
+
+
+def test_a_pt2_source_is_unready_until_the_environment_is_prepared(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    """A gate run never downloads the environment by itself: the LiteRT items are skipped naming the command."""
+    monkeypatch.setattr(litert_pt2, "_cache", lambda: tmp_path)
+    assert cases.get("litert-int8").backend.unready == "ptq_helpers.backends.litert_pt2:unready"
+    assert litert_pt2.unready(tmp_path / "pretrainedResnet.h5") is None
+    reason = litert_pt2.unready(tmp_path / "mine.pt2")
+    assert reason is not None and reason.endswith("prepare it once with: python -m ptq_helpers.backends.litert_torch_setup")
+    folder = litert_torch_setup.home(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / litert_torch_setup.MANIFEST).write_text("{}")
+    assert litert_pt2.unready(tmp_path / "mine.pt2") is None
