@@ -35,6 +35,35 @@ def input_shape(source: Path, batch: int) -> tuple[int, ...]:
     return (batch, *(int(d or 0) for d in dims[1:]))
 
 
+MAX_DISAGREE = 2  # of 10,000 test images: float reassociation moves a near-tie or two, never more
+
+
+def export_program(source: Path, dest: Path, images) -> None:
+    """The ONNX file as a torch.export program (onnx2torch, dynamic batch) saved at dest, refused when it changes
+    the top-1 answer of more than MAX_DISAGREE of `images` (the test images in the model's contract) against ONNX
+    Runtime on the file itself."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    module = onnx_to_torch(source)
+    example = (torch.from_numpy(np.ascontiguousarray(images[:2])),)
+    program = torch.export.export(module, example, dynamic_shapes=({0: torch.export.Dim("batch")},))
+    session = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
+    name, disagree = session.get_inputs()[0].name, 0
+    runnable = program.module()
+    for i in range(0, len(images), 1000):
+        x = np.ascontiguousarray(images[i:i + 1000])
+        with torch.no_grad():
+            ours = runnable(torch.from_numpy(x)).numpy()
+        disagree += int((ours.argmax(1) != session.run(None, {name: x})[0].argmax(1)).sum())
+    if disagree > MAX_DISAGREE:
+        raise RuntimeError(f"{source}: its onnx2torch program changes the top-1 answer of {disagree} of "
+                           f"{len(images):,} test images against ONNX Runtime (at most {MAX_DISAGREE}); the LiteRT "
+                           f"builds cannot start from it")
+    torch.export.save(program, str(dest))
+
+
 def onnx_to_torch(source: Path):
     """The fp32 ONNX model as a torch.fx.GraphModule (onnx2torch), in eval mode, reshapes made static."""
     import onnx

@@ -105,14 +105,6 @@ class Assets:
     model: Path | None = None  # --ptq-model: the user's own fp32 model (.onnx, .h5 or .pt2) instead of MLPerf's
     contract: ContractOptions = ContractOptions()  # --ptq-input-*: how the model is fed (a .pt2's check uses it)
 
-    def h5_unavailable(self) -> str | None:
-        """Why there is no Keras .h5 for the builders that start from one (LiteRT), or None."""
-        if self.model is not None and self.model.suffix != ".h5":
-            kind = "an ONNX file" if self.model.suffix == ".onnx" else "a torch.export program"
-            return (f"--ptq-model {self.model} is {kind} and LiteRT builds start from the Keras .h5: pass the "
-                    f".h5 instead (it is converted to ONNX for the other frameworks) to gate LiteRT too")
-        return None
-
     @property
     def pt2(self) -> Path | None:
         """--ptq-model's torch.export program, when the model was given as one."""
@@ -140,7 +132,8 @@ class Assets:
         """The MLPerf Tiny Keras model (or --ptq-model's .h5), downloaded if absent."""
         if self.model is not None:
             if self.model.suffix != ".h5":
-                raise AssetError(self.h5_unavailable() or f"{self.model}: not a Keras .h5")
+                raise AssetError(f"--ptq-model {self.model}: not a Keras .h5 (builds that start from one take "
+                                 f"the torch.export program of other models: Inputs.torch_program)")
             return self.model
         found = self._find(H5_PATH)
         if found is not None:
