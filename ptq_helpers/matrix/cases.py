@@ -139,7 +139,7 @@ class Case:
     fmt: str  # a FORMATS key
     quant: Any = None  # the framework's own settings dataclass (frozen; asdict() is part of the cache key)
     unsupported: str | None = None  # reason, when the backend cannot build it
-    matrix: Literal["seed", "fast", "full"] = "seed"  # which --ptq-matrix runs it (MATRICES)
+    matrix: Literal["seed", "mcu", "fast", "full"] = "seed"  # which --ptq-matrix runs it (MATRICES)
 
     @property
     def is_fp32(self) -> bool:
@@ -230,9 +230,11 @@ def noops_on(flags: Mapping[str, bool]) -> list[dict[str, Any]]:
             for fw in FRAMEWORKS.values() for n in fw.noops if not any(flags.get(f) for f in n.unless)]
 
 
-# --ptq-matrix value -> the case matrices it runs: "fast" adds the fast integer builds whose cold build and
-# evaluation cost more than the seed gate's budget (compiled PyTorch, ExecuTorch); "full" adds every other row.
-MATRICES = {"seed": ("seed",), "fast": ("seed", "fast"), "full": ("seed", "fast", "full")}
+# --ptq-matrix value -> the case matrices it runs: "mcu" adds the micro-controller builds beyond int8 (16x8,
+# litert-quantizer, emulated ORT A16W8/W4A8), one of which fails the default SRAM budget by design; "fast" adds the
+# fast integer builds whose cold build and evaluation cost more than the seed gate's budget (compiled PyTorch,
+# ExecuTorch); "full" adds every other row.
+MATRICES = {"seed": ("seed",), "mcu": ("seed", "mcu"), "fast": ("seed", "fast"), "full": ("seed", "mcu", "fast", "full")}
 
 
 def selected(matrix: str) -> tuple[Case, ...]:
