@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from ptq_helpers.matrix.options import Option
 
-DType = Literal["fp32", "int8", "uint8", "u8s8", "bf16"]
+DType = Literal["fp32", "int8", "uint8", "u8s8", "bf16", "a16w8", "w4a8"]
 DTYPE_LABELS = {"fp32": "float32", "int8": "int8", "uint8": "uint8", "u8s8": "uint8 act/int8 wt",
-                "bf16": "bfloat16 (run time)"}
+                "bf16": "bfloat16 (run time)", "a16w8": "int16 act/int8 wt", "w4a8": "int8 act/int4 wt"}
 
 
 def resolve(dotted: str) -> Callable[..., Any]:
@@ -149,6 +149,11 @@ class Case:
     def needs_validation(self) -> bool:
         """Its builder also takes held-out training images (disjoint from the calibration draw) with labels."""
         return bool(getattr(self.quant, "needs_validation", False))
+
+    @property
+    def emulated(self) -> str | None:
+        """Why its runtime only emulates it on the CPU (accuracy only: not timed), as its settings declare, else None."""
+        return getattr(self.quant, "emulated", None)
 
     @property
     def baseline_id(self) -> str:
