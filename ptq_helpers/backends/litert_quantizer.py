@@ -68,7 +68,8 @@ class LiteRTQuantizerQuant:
     algorithm: str = "min_max_uniform_quantize"
     overrides: tuple[LayerOverride, ...] = field(default_factory=tuple)
     shape_reads_integer: bool = True  # feed the Flatten's SHAPE op the integer tensor (no DEQUANTIZE before it)
-    source: str = "litert-fp32 .tflite (TFLiteConverter of the .h5, float)"
+    # what it quantizes (not `source`: a settings field of that name picks the builder's fp32 model, Case.source)
+    starts_from: str = "litert-fp32 .tflite (TFLiteConverter of the .h5, float)"
     representative_dataset: str = "calibration draw, one image per step"
 
     def __post_init__(self) -> None:
