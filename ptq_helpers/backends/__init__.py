@@ -7,15 +7,16 @@ runners by dotted path, resolved when a model is built or run.
 """
 from __future__ import annotations
 
-from ptq_helpers.backends import executorch, litert, openvino, ort, pytorch
+from ptq_helpers.backends import executorch, litert, litert_quantizer, openvino, ort, pytorch
 from ptq_helpers.backends.executorch import ExecuTorchQuant
 from ptq_helpers.backends.litert import LiteRTQuant
+from ptq_helpers.backends.litert_quantizer import LiteRTQuantizerQuant
 from ptq_helpers.backends.openvino import OvQuant
 from ptq_helpers.backends.ort import OrtQuant
 from ptq_helpers.backends.pytorch import TorchQuant
 from ptq_helpers.matrix.cases import Case, add, register
 
-for _backend in (ort, pytorch, litert, openvino, executorch):
+for _backend in (ort, pytorch, litert, litert_quantizer, openvino, executorch):
     register(_backend.FRAMEWORK, _backend.FORMATS)
 
 # Adding a configuration is one line here.
@@ -87,4 +88,19 @@ FULL += (
     # ... with the ONNX MatMul rewritten as F.linear, which the quantizer annotates: the fully connected layer int8 too
     Case("et-int8-xnnpack-linear", "executorch", "int8", "pte", ExecuTorchQuant(matmul_as_linear=True), matrix="fast"),
 )
-add(*SEED[:4], ORT_FAST, *SEED[4:], *FULL)
+
+# The micro-controller builds beyond TFLiteConverter's int8 (--ptq-matrix=mcu; issue 30), gated like litert-int8 on
+# TFLite Micro and the Ethos-U budgets.
+MCU: tuple[Case, ...] = (
+    # 16-bit activations, 8-bit weights, int32 bias (TFLM's and Vela's 16x8 kernels take it; the converter's default
+    # is int64), int16 input and output
+    Case("litert-int16x8", "litert", "a16w8", "tflite",
+         LiteRTQuant(supported_ops="EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8", io_type="int16",
+                     bias_type="int32"), matrix="mcu"),
+    # per-channel W8A8 from litert-quantizer (min-max), on the float .tflite of litert-fp32
+    Case("litert-w8a8-lq", "litert_quantizer", "int8", "tflite", LiteRTQuantizerQuant(), matrix="mcu"),
+    # ONNX Runtime QDQ with 16-bit activations or 4-bit weights: accuracy only, emulated on CPU (OrtQuant.emulated)
+    Case("ort-a16w8-qdq-pc", "onnxruntime", "a16w8", "qdq", OrtQuant("QUInt16", "QInt8", per_channel=True), matrix="mcu"),
+    Case("ort-w4a8-qdq-pc", "onnxruntime", "w4a8", "qdq", OrtQuant("QUInt8", "QInt4", per_channel=True), matrix="mcu"),
+)
+add(*SEED[:4], ORT_FAST, *SEED[4:], *MCU, *FULL)

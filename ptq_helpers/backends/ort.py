@@ -19,13 +19,25 @@ from ptq_helpers.matrix.cases import Case, Format, Framework
 class OrtQuant:
     """onnxruntime.quantization.quantize_static settings."""
 
-    activation_type: Literal["QInt8", "QUInt8"]
-    weight_type: Literal["QInt8", "QUInt8"]
+    activation_type: Literal["QInt8", "QUInt8", "QInt16", "QUInt16"]
+    weight_type: Literal["QInt8", "QUInt8", "QInt4"]
     quant_format: Literal["QDQ", "QOperator"] = "QDQ"
     calibrate_method: Literal["MinMax", "Entropy", "Percentile"] = "MinMax"
     per_channel: bool = False
     reduce_range: bool = False
     preprocess: bool = False  # onnxruntime's quant_pre_process first (folds batch-norm Mul/Add into Conv)
+
+    @property
+    def emulated(self) -> str | None:
+        """Why the build is an accuracy-only emulation on CPU (16-bit activations or 4-bit weights: ONNX Runtime's
+        CPU EP has no integer kernels for them and runs DequantizeLinear -> float op), else None."""
+        wide = ([f"{self.activation_type} activations"] if self.activation_type.endswith("16") else []) + \
+            ([f"{self.weight_type} weights"] if self.weight_type == "QInt4" else [])
+        if not wide:
+            return None
+        return (f"emulated: no integer kernels on CPU ({' and '.join(wide)}: ONNX Runtime's CPU execution provider "
+                "has no QLinearConv/QGemm kernels for them, so each quantized layer runs as DequantizeLinear then a "
+                "float kernel; accuracy only, not timed)")
 
 
 FRAMEWORK = Framework("onnxruntime", "ONNX Runtime", "ort", build="ptq_helpers.backends.ort:quantize",
@@ -296,10 +308,15 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
     integer = [name for name in layers if kernels.get(name, "").split(" (")[0] in INTEGER_OPS]
     floating = [name for name in layers if name not in integer]
     causes = _float_causes(source, floating)
+    # declared by the settings, stated only when the optimized graph bears it out (no layer fused to an integer op)
+    emulated = case.quant.emulated if isinstance(case.quant, OrtQuant) and not integer else None
+    if emulated:
+        causes = [f"{name}: {emulated}" for name in floating]
     counted = ", ".join(f"{n} {op}" for op, n in sorted(ops.items()) if op in INTEGER_OPS | FLOAT_OPS
                         | {"QuantizeLinear", "DequantizeLinear", "QLinearAdd", "QLinearMul", "Mul", "Add"})
     return {"optimized graph": counted,
             "executed": {"integer": integer, "float": floating, "causes": causes, "kernels": kernels,
+                         **({"emulated": emulated} if emulated else {}),
                          "how": f"ONNX Runtime {ort.__version__}'s optimized graph (CPUExecutionProvider, "
                                 "ORT_ENABLE_ALL as the runner's session, SessionOptions.optimized_model_filepath) on "
                                 "this CPU, its nodes matched to the file's Conv/Gemm/MatMul layers by weight tensor"}}

@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from ptq_helpers.matrix.options import Option
 
-DType = Literal["fp32", "int8", "uint8", "u8s8", "bf16"]
+DType = Literal["fp32", "int8", "uint8", "u8s8", "bf16", "a16w8", "w4a8"]
 DTYPE_LABELS = {"fp32": "float32", "int8": "int8", "uint8": "uint8", "u8s8": "uint8 act/int8 wt",
-                "bf16": "bfloat16 (run time)"}
+                "bf16": "bfloat16 (run time)", "a16w8": "int16 act/int8 wt", "w4a8": "int8 act/int4 wt"}
 
 
 def resolve(dotted: str) -> Callable[..., Any]:
@@ -144,7 +144,7 @@ class Case:
     fmt: str  # a FORMATS key
     quant: Any = None  # the framework's own settings dataclass (frozen; asdict() is part of the cache key)
     unsupported: str | None = None  # reason, when the backend cannot build it
-    matrix: Literal["seed", "fast", "full"] = "seed"  # which --ptq-matrix runs it (MATRICES)
+    matrix: Literal["seed", "mcu", "fast", "full"] = "seed"  # which --ptq-matrix runs it (MATRICES)
 
     @property
     def is_fp32(self) -> bool:
@@ -159,6 +159,11 @@ class Case:
     def needs_validation(self) -> bool:
         """Its builder also takes held-out training images (disjoint from the calibration draw) with labels."""
         return bool(getattr(self.quant, "needs_validation", False))
+
+    @property
+    def emulated(self) -> str | None:
+        """Why its runtime only emulates it on the CPU (accuracy only: not timed), as its settings declare, else None."""
+        return getattr(self.quant, "emulated", None)
 
     @property
     def baseline_id(self) -> str:
@@ -240,9 +245,11 @@ def noops_on(flags: Mapping[str, bool]) -> list[dict[str, Any]]:
             for fw in FRAMEWORKS.values() for n in fw.noops if not any(flags.get(f) for f in n.unless)]
 
 
-# --ptq-matrix value -> the case matrices it runs: "fast" adds the fast integer builds whose cold build and
-# evaluation cost more than the seed gate's budget (compiled PyTorch, ExecuTorch); "full" adds every other row.
-MATRICES = {"seed": ("seed",), "fast": ("seed", "fast"), "full": ("seed", "fast", "full")}
+# --ptq-matrix value -> the case matrices it runs: "mcu" adds the micro-controller builds beyond int8 (16x8,
+# litert-quantizer, emulated ORT A16W8/W4A8), one of which fails the default SRAM budget by design; "fast" adds the
+# fast integer builds whose cold build and evaluation cost more than the seed gate's budget (compiled PyTorch,
+# ExecuTorch); "full" adds every other row.
+MATRICES = {"seed": ("seed",), "mcu": ("seed", "mcu"), "fast": ("seed", "fast"), "full": ("seed", "mcu", "fast", "full")}
 
 
 def selected(matrix: str) -> tuple[Case, ...]:

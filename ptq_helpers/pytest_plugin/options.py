@@ -134,10 +134,12 @@ THRESHOLD_OPTIONS: tuple[Option, ...] = (
            "runtime's fp32 (paired median ratio, this CPU) must reach this factor (test_speedup; default off)", "X"),
 )
 RUN_OPTIONS: tuple[Option, ...] = (
-    Option("matrix", "--ptq-matrix", "ptq_matrix", one_of("seed", "fast", "full"), "seed",
-           "which configurations to build: the seed matrix; 'fast' adds the fast integer builds that cost more than "
+    Option("matrix", "--ptq-matrix", "ptq_matrix", one_of(*cases.MATRICES), "seed",
+           "which configurations to build: the seed matrix; 'mcu' adds the micro-controller builds beyond int8 "
+           "(litert-int16x8, litert-quantizer's W8A8, ORT A16W8/W4A8 emulated on the host; gate them with "
+           "--ptq-targets=host,mcu); 'fast' adds the fast integer builds that cost more than "
            "the seed gate's budget to build and evaluate cold (PyTorch PT2E compiled with Inductor, ExecuTorch "
-           "XNNPACK); 'full' adds every configuration", "{seed,fast,full}"),
+           "XNNPACK); 'full' adds every configuration", "{" + ",".join(cases.MATRICES) + "}"),
     Option("seed", "--ptq-seed", "ptq_seed", count_in(0, 2**32 - 1, "numpy's legacy seed range"), DEFAULT_SEED,
            "calibration draw seed", "N"),
     Option("per_class", "--ptq-calibration-per-class", "ptq_calibration_per_class",
