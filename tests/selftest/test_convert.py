@@ -25,7 +25,7 @@ pytestmark = [
 def test_converted_h5_predicts_like_the_fp32_onnx(ptq_store, test_split, tmp_path: Path) -> None:
     assets: Assets = ptq_store.settings.assets
     converted = convert_h5(assets.h5_model(), tmp_path / "resnet8.onnx")
-    assert check_onnx(converted) == "input"
+    assert check_onnx(converted)["name"] == "input"
     probs = evaluate.predict(cases.get("ort-fp32"), converted, test_split.images(), ptq_store.settings.threads)
     reference = ptq_store.result(cases.get("ort-fp32"))
     assert float(np.abs(probs - reference.probs).max()) <= 1e-4
