@@ -17,6 +17,8 @@ from ptq_helpers.matrix.options import INI_SOURCE, Option, add_options, count_in
 from ptq_helpers.matrix.settings import Settings
 from ptq_helpers.matrix import cases
 from ptq_helpers.matrix.cases import SizeKind
+from ptq_helpers.matrix.size_recipe import SizeRecipe
+from ptq_helpers.matrix.size_recipe import load as load_size_recipe
 from ptq_helpers.matrix.thresholds import SIZE_PREFIX, Thresholds
 from ptq_helpers.results.json_io import load
 from ptq_helpers.targets.base import parse_targets
@@ -63,6 +65,14 @@ def baseline_file(raw: str) -> tuple[Path, Any]:
         return Path(raw), load(Path(raw))
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def size_recipe_file(raw: str) -> SizeRecipe:
+    """argparse `type=` for --ptq-size-recipe: a recipe file or an earlier results JSON holding one, read once."""
+    try:
+        return load_size_recipe(Path(raw).expanduser())
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--ptq-size-recipe ")) from None
 
 
 def speedup_factor(raw: str) -> float:
@@ -126,6 +136,14 @@ RUN_OPTIONS: tuple[Option, ...] = (
            "Micro's kernels; needs the mcu extra), arm64-a72 / arm64-n1 / arm64-max (Cortex-A72, Neoverse-N1, "
            "qemu's max without SME: ONNX Runtime and LiteRT under qemu-aarch64; needs qemu-user and python -m "
            "ptq_helpers.targets.arm_setup)", "host,avx2,mcu,arm64-n1"),
+    Option("search", "--ptq-search", "ptq_search", one_of("off", "size"), "off",
+           "'size': before the tests, find the smallest litert-quantizer build whose accuracy gates hold (per-layer "
+           "4-bit sensitivity on training-split validation images, greedy choice on test half A, confirmed on half "
+           "B; cached) and gate it as litert-size-search on every target of the run; its per-layer recipe goes to "
+           "the JSON and the report", "{off,size}"),
+    Option("size_recipe", "--ptq-size-recipe", None, size_recipe_file, None,
+           "gate this per-layer recipe as litert-size-search without searching: a recipe file, or the --ptq-json "
+           "of an earlier --ptq-search=size run", "FILE"),
 )
 
 
