@@ -7,18 +7,17 @@ runners by dotted path, resolved when a model is built or run.
 """
 from __future__ import annotations
 
-from ptq_helpers.backends import executorch, litert, litert_quantizer, openvino, ort, pytorch
+from ptq_helpers.backends import executorch, litert, litert_quantizer, litert_size, openvino, ort, pytorch
 from ptq_helpers.backends.executorch import ExecuTorchQuant
 from ptq_helpers.backends.litert import LiteRTQuant
 from ptq_helpers.backends.litert_quantizer import LiteRTQuantizerQuant
-from ptq_helpers.backends.litert_size import quant_of
 from ptq_helpers.matrix.size_recipe import LayerWidth, SizeRecipe
 from ptq_helpers.backends.openvino import OvQuant
 from ptq_helpers.backends.ort import OrtQuant
 from ptq_helpers.backends.pytorch import TorchQuant
 from ptq_helpers.matrix.cases import Case, add, register
 
-for _backend in (ort, pytorch, litert, litert_quantizer, openvino, executorch):
+for _backend in (ort, pytorch, litert, litert_quantizer, litert_size, openvino, executorch):
     register(_backend.FRAMEWORK, _backend.FORMATS)
 
 # Adding a configuration is one line here.
@@ -98,10 +97,8 @@ MCU: tuple[Case, ...] = (
     Case("litert-w8a8-lq", "litert_quantizer", "int8", "tflite", LiteRTQuantizerQuant(), matrix="mcu"),
 )
 
-# 4-bit weights that TFLite Micro runs (issue 30): litert-quantizer W8A8 per channel with the three largest convs at
-# 4 bits (the choice of the size search's validation sensitivity: the dense layer cannot be int4 on TFLM, the first
-# conv loses ~20 points alone), each with the algorithm that lost least there. docs/mcu-size.md has the measurements.
-W4_MIXED = SizeRecipe((LayerWidth("conv2d_7_1", 4, "MSE"), LayerWidth("conv2d_6_1", 4, "min_max_uniform_quantize"),
-                       LayerWidth("conv2d_4_1", 4, "min_max_uniform_quantize")), origin="catalog")
-MCU += (Case("litert-w4a8-mixed", "litert_quantizer", "w4a8", "tflite", quant_of(W4_MIXED), matrix="mcu"),)
+# 4-bit weights that TFLite Micro runs (issue 30): W8A8 per channel with the three largest convs at 4 bits, rounded by
+# GPTQ (the dense layer cannot be int4 on TFLM; the first conv loses most alone). docs/mcu-size.md has the measurements.
+W4_GPTQ = SizeRecipe((LayerWidth("conv2d_7_1"), LayerWidth("conv2d_6_1"), LayerWidth("conv2d_4_1")), origin="catalog")
+MCU += (litert_size.case_of(W4_GPTQ, "litert-w4a8-gptq", matrix="mcu"),)
 add(*SEED[:4], ORT_FAST, *SEED[4:], *MCU, *FULL)

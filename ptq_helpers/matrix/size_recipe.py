@@ -19,8 +19,10 @@ from ptq_helpers.core.errors import ConfigError
 KIND = "resnet8-ptq size recipe"
 VERSION = 1
 WEIGHT_BITS = (4, 8)
-# litert-quantizer 0.11's AlgorithmName values that quantize CONV_2D weights (GPTQ there takes FULLY_CONNECTED only)
-ALGORITHMS = ("min_max_uniform_quantize", "OCTAV", "MSE")
+# "GPTQ": the suite's GPTQ rounding of the float weights (ptq_helpers.backends.gptq), then litert-quantizer's
+# min-max, which reproduces those integers; the others are litert-quantizer 0.11's AlgorithmName values that quantize
+# CONV_2D weights (its own GPTQ takes FULLY_CONNECTED only: "Unsupported operation CONV_2D for Algorithm: GPTQ")
+ALGORITHMS = ("GPTQ", "min_max_uniform_quantize", "OCTAV", "MSE")
 _LAYER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # a Keras layer name, as in the .tflite's tensor names
 
 
@@ -30,7 +32,7 @@ class LayerWidth:
 
     layer: str  # the Keras layer name, e.g. "conv2d_7_1" (matched as "/<layer>/" in the op's tensor name)
     weight_bits: int = 4
-    algorithm: str = "min_max_uniform_quantize"
+    algorithm: str = "GPTQ"
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def from_json(data: Any, source: str) -> SizeRecipe:
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or set(row) - {"layer", "weight_bits", "algorithm"}:
             raise _fail(source, f"layers[{i}] must be an object with layer, weight_bits, algorithm")
-        name, bits, algo = row.get("layer"), row.get("weight_bits", 4), row.get("algorithm", ALGORITHMS[0])
+        name, bits, algo = row.get("layer"), row.get("weight_bits", 4), row.get("algorithm", "GPTQ")
         if not isinstance(name, str) or not _LAYER.match(name):
             raise _fail(source, f"layers[{i}].layer {name!r} is not a layer name like conv2d_7_1")
         if bits not in WEIGHT_BITS or isinstance(bits, bool):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ptq_helpers.matrix import cases
 from ptq_helpers.matrix.settings import Settings
 from ptq_helpers.matrix.size_recipe import SizeRecipe, from_json
 from ptq_helpers.matrix.thresholds import Thresholds
@@ -15,6 +14,7 @@ def add_size_case(settings: Settings, th: Thresholds, search: str, recipe: SizeR
     """Add the recipe's case to the matrix (once per process) and return what the JSON says of it."""
     if recipe is None and search != "size":
         return None
+    from ptq_helpers.backends.litert_size import CASE_ID, add_run_case
     from ptq_helpers.store import Store
     from ptq_helpers.store import size_search
 
@@ -27,7 +27,6 @@ def add_size_case(settings: Settings, th: Thresholds, search: str, recipe: SizeR
         if found["recipe"] is None:
             return record  # no candidate held the gates on half A: nothing to gate
         recipe = from_json(found["recipe"], "the size search")
-    if size_search.CASE_ID not in cases.BY_ID:
-        cases.add(size_search.case_of(recipe))
-    record["case"] = size_search.CASE_ID
+    add_run_case(recipe)
+    record["case"] = CASE_ID
     return record
