@@ -56,7 +56,7 @@ class SizeRecipe:
 def _fail(source: str, what: str) -> ConfigError:
     return ConfigError(f"--ptq-size-recipe {source}: {what}; give a recipe file written by --ptq-search=size (the "
                        f"results JSON's 'size_search' entry, or {{\"kind\": \"{KIND}\", \"version\": {VERSION}, "
-                       f"\"layers\": [{{\"layer\": \"conv2d_7_1\", \"weight_bits\": 4, \"algorithm\": \"MSE\"}}]}})")
+                       f"\"layers\": [{{\"layer\": \"conv2d_7_1\", \"weight_bits\": 4, \"algorithm\": \"GPTQ\"}}]}})")
 
 
 def from_json(data: Any, source: str) -> SizeRecipe:

@@ -14,7 +14,7 @@ def add_size_case(settings: Settings, th: Thresholds, search: str, recipe: SizeR
     """Add the recipe's case to the matrix (once per process) and return what the JSON says of it."""
     if recipe is None and search != "size":
         return None
-    from ptq_helpers.backends.litert_size import CASE_ID, add_run_case
+    from ptq_helpers.backends.litert_size import add_run_case
     from ptq_helpers.store import Store
     from ptq_helpers.store import size_search
 
@@ -27,6 +27,5 @@ def add_size_case(settings: Settings, th: Thresholds, search: str, recipe: SizeR
         if found["recipe"] is None:
             return record  # no candidate held the gates on half A: nothing to gate
         recipe = from_json(found["recipe"], "the size search")
-    add_run_case(recipe)
-    record["case"] = CASE_ID
+    record["case"] = add_run_case(recipe, settings.matrix).id
     return record

@@ -20,8 +20,8 @@ def section(view: View) -> list[str]:
         return []
     lines = ["## Smallest build that passes (size search)", "",
              f"Recipe ({found.get('from', '?')}): {_recipe(found.get('recipe'))}. Every other layer: litert-quantizer "
-             "W8A8 per channel, min-max. The build is `litert-size-search`, gated like every build on each target of "
-             "the run (its rows above; on `mcu` over TFLite Micro's kernels).", ""]
+             f"W8A8 per channel, min-max. The build is `{found.get('case', '?')}`, gated like every build on each "
+             "target of the run (its rows above; on `mcu` over TFLite Micro's kernels).", ""]
     how = found.get("how")
     if how:
         lines += [f"- sensitivity: {how['sensitivity']}; algorithms tried per layer: {', '.join(how['algorithms'])}",

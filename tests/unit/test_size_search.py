@@ -109,7 +109,7 @@ def test_the_report_shows_the_recipe_the_candidates_and_whether_half_b_confirmed
                            "how": {"sensitivity": "v", "choice": "a", "confirmation": "b", "algorithms": ["MSE"]}}
     text = document.render(data)
     assert "## Smallest build that passes (size search)" in text
-    assert "conv2d_7_1 4-bit (MSE)" in text and "| w4x3 | 66,088 |" in text and "confirmed." in text
+    assert "conv2d_7_1 4-bit (MSE)" in text and "`litert-size-search`, gated" in text and "| w4x3 | 66,088 |" in text and "confirmed." in text
 
 
 def test_gptq_stays_on_the_quantizers_grid_and_beats_round_to_nearest_on_correlated_inputs() -> None:
@@ -129,3 +129,11 @@ def test_gptq_stays_on_the_quantizers_grid_and_beats_round_to_nearest_on_correla
     def err(m: np.ndarray) -> float:
         return float(np.einsum("ok,kl,ol->", w - m, h, w - m))
     assert err(q) < err(rtn)
+
+
+def test_a_recipe_equal_to_a_catalog_row_of_the_run_is_that_row_not_a_second_name() -> None:
+    from ptq_helpers.backends import W4_GPTQ
+    from ptq_helpers.backends.litert_size import add_run_case
+
+    shuffled = SizeRecipe(tuple(reversed(W4_GPTQ.layers)), origin="test")
+    assert add_run_case(shuffled, "mcu").id == "litert-w4a8-gptq"
