@@ -104,6 +104,9 @@ def integer_execution(rec: ModelRecord, th: Thresholds) -> str | None:
         return (f"{rec.where}: the runtime reported no Conv/Gemm/MatMul layer at all ({ex.how}); the executed-"
                 f"precision facts are broken, not the build ({EXECUTED}={th.executed_precision})")
     shown = ", ".join(ex.float[:6]) + (f" and {len(ex.float) - 6} more" if len(ex.float) > 6 else "")
+    if ex.emulated:  # an accuracy-only row: say so first, never as if the build were meant to run integer
+        return (f"{rec.where}: {ex.emulated}; {len(ex.float)} of {ex.layers} compute layers run in float: {shown} "
+                f"({EXECUTED}={th.executed_precision})")
     causes = list(dict.fromkeys(c.split(": ", 1)[-1] for c in ex.causes))
     cause = f"; likely cause: {causes[0]}" + (f" (+{len(causes) - 1} other)" if len(causes) > 1 else "") if causes \
         else ""

@@ -93,8 +93,16 @@ FULL += (
 # The micro-controller builds beyond TFLiteConverter's int8 (--ptq-matrix=mcu; issue 30), gated like litert-int8 on
 # TFLite Micro and the Ethos-U budgets.
 MCU: tuple[Case, ...] = (
+    # 16-bit activations, 8-bit weights, int32 bias (TFLM's and Vela's 16x8 kernels take it; the converter's default
+    # is int64), int16 input and output
+    Case("litert-int16x8", "litert", "a16w8", "tflite",
+         LiteRTQuant(supported_ops="EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8", io_type="int16",
+                     bias_type="int32"), matrix="mcu"),
     # per-channel W8A8 from litert-quantizer (min-max), on the float .tflite of litert-fp32
     Case("litert-w8a8-lq", "litert_quantizer", "int8", "tflite", LiteRTQuantizerQuant(), matrix="mcu"),
+    # ONNX Runtime QDQ with 16-bit activations or 4-bit weights: accuracy only, emulated on CPU (OrtQuant.emulated)
+    Case("ort-a16w8-qdq-pc", "onnxruntime", "a16w8", "qdq", OrtQuant("QUInt16", "QInt8", per_channel=True), matrix="mcu"),
+    Case("ort-w4a8-qdq-pc", "onnxruntime", "w4a8", "qdq", OrtQuant("QUInt8", "QInt4", per_channel=True), matrix="mcu"),
 )
 
 # 4-bit weights that TFLite Micro runs (issue 30): every conv but the first at 4-bit weights rounded by GPTQ, the first

@@ -1,13 +1,14 @@
-"""ExecuTorch builds of the fp32 ONNX model, lowered to the XNNPACK delegate, and their runner.
+"""ExecuTorch builds of the fp32 model, lowered to the XNNPACK delegate, and their runner.
 
-Both builds start from the onnx2torch module of the ONNX file (`ptq_helpers.backends.torch_graph.onnx_to_torch`):
+Both builds start from the fp32 torch module (`ptq_helpers.backends.torch_graph.torch_module`: the user's .pt2
+program, or the onnx2torch module of the ONNX file):
 `et-fp32` is that module exported with `torch.export` and lowered with `to_edge_transform_and_lower(...,
 partitioner=[XnnpackPartitioner()])`; `et-int8-xnnpack` is first quantized with PT2E (torchao `prepare_pt2e` with
 ExecuTorch's `XNNPACKQuantizer`, per-channel symmetric int8 weights and per-tensor int8 activations, calibrated on
 the suite's draw, `convert_pt2e`), then exported and lowered the same way; `et-int8-xnnpack-linear` first rewrites
 the ONNX MatMul as `F.linear` (`matmul_as_linear`), the form the quantizer annotates. The `.pte` is the program's buffer.
 
-Shapes: the program is exported with a static input of one image (1, 32, 32, 3), and the runner executes the
+Shapes: the program is exported with a static input of one image (1, 32, 32, 3), or (1, 3, 32, 32), and the runner executes the
 images one at a time. Measured here (ExecuTorch 1.5.1, 2 threads): a static batch-1 fp32 program ran at ~285 µs
 per image, static batch 32 at ~410 and batch 256 at ~470 µs per image, so one image per call is the fastest way
 to run batches of 1,000 and 256 as well as the batch-1 benchmark, with no padding and one program for all. A
@@ -54,7 +55,7 @@ class ExecuTorchQuant:
     matmul_as_linear: bool = False
 
 
-FRAMEWORK = Framework("executorch", "ExecuTorch", "et", build="ptq_helpers.backends.executorch:build_int8",
+FRAMEWORK = Framework("executorch", "ExecuTorch", "et", source="torch", build="ptq_helpers.backends.executorch:build_int8",
                       build_fp32="ptq_helpers.backends.executorch:build_fp32",
                       run="ptq_helpers.backends.executorch:runner",
                       size_kind=SizeKind("pte", ".pte file (vs the fp32 .pte)", 55.0),
@@ -69,11 +70,11 @@ FRAMEWORK = Framework("executorch", "ExecuTorch", "et", build="ptq_helpers.backe
                             "runtime's Python bindings one image per call")
 FORMATS = {"pte": Format("pte", "ExecuTorch program (.pte, XNNPACK delegate)")}
 
-EXAMPLE_SHAPE = (1, 32, 32, 3)  # the program's static input: one NHWC image
+EXAMPLE_BATCH = 1  # the program's static input: one image, in the model's own layout
 
 
 
-def _lower(module, dest: Path) -> None:
+def _lower(module, dest: Path, shape: tuple[int, ...]) -> None:
     """torch.export at the static example shape, lowered to XNNPACK, written as a .pte."""
     import torch
 
@@ -81,7 +82,7 @@ def _lower(module, dest: Path) -> None:
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
         from executorch.exir import to_edge_transform_and_lower
 
-        example = (torch.zeros(EXAMPLE_SHAPE),)
+        example = (torch.zeros(shape),)
         program = torch.export.export(module, example)
         lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch()
         buffer = lowered.buffer
@@ -89,10 +90,10 @@ def _lower(module, dest: Path) -> None:
 
 
 def build_fp32(source: Path, dest: Path) -> None:
-    """The onnx2torch module, exported and lowered to XNNPACK in fp32."""
-    from ptq_helpers.backends.torch_graph import onnx_to_torch
+    """The fp32 torch module (the .pt2's, or onnx2torch's), exported and lowered to XNNPACK in fp32."""
+    from ptq_helpers.backends.torch_graph import input_shape, torch_module
 
-    _lower(onnx_to_torch(source), dest)
+    _lower(torch_module(source), dest, input_shape(source, EXAMPLE_BATCH))
 
 
 def xnnpack_quantize(module, q: ExecuTorchQuant, calibration: np.ndarray):
@@ -119,14 +120,15 @@ def xnnpack_quantize(module, q: ExecuTorchQuant, calibration: np.ndarray):
 
 def build_int8(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> None:
     """PT2E int8 with the XNNPACKQuantizer, exported at batch 1 and lowered to XNNPACK."""
-    from ptq_helpers.backends.torch_graph import matmul_as_linear, onnx_to_torch
+    from ptq_helpers.backends.torch_graph import matmul_as_linear, torch_module
 
     q = case.quant
     assert isinstance(q, ExecuTorchQuant), case
-    module = onnx_to_torch(source)
+    module = torch_module(source)
     if q.matmul_as_linear:
         module = matmul_as_linear(module)
-    _lower(xnnpack_quantize(module, q, np.ascontiguousarray(calibration, dtype=np.float32)), dest)
+    _lower(xnnpack_quantize(module, q, np.ascontiguousarray(calibration, dtype=np.float32)), dest,
+           (EXAMPLE_BATCH, *calibration.shape[1:]))
 
 
 def set_threads(threads: int) -> None:
@@ -139,7 +141,7 @@ def set_threads(threads: int) -> None:
 
 
 def runner(case: Case, path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
-    """`run(images NHWC float32 0..255) -> probabilities`: the program's `forward`, one image per call (the
+    """`run(images in the model's contract) -> its outputs`: the program's `forward`, one image per call (the
     program's static shape; see the module docstring for why)."""
     import torch
 

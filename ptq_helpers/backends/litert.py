@@ -1,13 +1,16 @@
-"""LiteRT (TFLite) builds from the MLPerf Tiny Keras .h5 and their host runner (ai-edge-litert, XNNPACK).
+"""LiteRT (TFLite) builds and their host runner (ai-edge-litert, XNNPACK), from the source's kind (its suffix):
 
-`litert-fp32` is TFLiteConverter's float model; `litert-int8` is full-integer PTQ (Optimize.DEFAULT,
-representative dataset = the suite's calibration images one at a time, int8 kernels only, int8 input
-and output). TensorFlow runs only in a child process (`python -m ptq_helpers.backends litert`), so the test
-process never imports it next to torch.
+- a Keras `.h5` (the MLPerf Tiny model): `litert-fp32` is TFLiteConverter's float model; `litert-int8` is
+  full-integer PTQ (Optimize.DEFAULT, representative dataset = the suite's calibration images one at a time, int8
+  kernels only, int8 input and output). TensorFlow runs only in a child process (`python -m ptq_helpers.backends
+  litert`), so the test process never imports it next to torch.
+- a torch.export `.pt2` (a PyTorch source): litert-torch and ai-edge-quantizer in their own environment, as a
+  child process (ptq_helpers.backends.litert_pt2).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ptq_helpers.matrix.cases import Case, Format, Framework, SizeKind
-from ptq_helpers.core.errors import AssetError
+from ptq_helpers.core.errors import AssetError, UnsupportedQuantization
 
 
 @dataclass(frozen=True)
@@ -26,20 +29,40 @@ class LiteRTQuant:
     """tf.lite.TFLiteConverter full-integer post-training quantization settings."""
 
     optimizations: str = "DEFAULT"
-    supported_ops: str = "TFLITE_BUILTINS_INT8"
-    io_type: str = "int8"
+    supported_ops: str = "TFLITE_BUILTINS_INT8"  # or EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 (16x8)
+    io_type: str = "int8"  # inference input/output type: int8, or int16 for 16x8
     representative_dataset: str = "calibration draw, one image per step"
+    bias_type: str = "default"  # converter._experimental_full_integer_quantization_bias_type: default, int32, int64
+
+    @property
+    def int16_activations(self) -> bool:
+        return "INT16" in self.supported_ops
+
+    def converter_settings(self) -> dict[str, str]:
+        return {"supported_ops": self.supported_ops, "io_type": self.io_type, "bias_type": self.bias_type}
+
+
+# XNNPACK (the interpreter's default delegate) has no int16-activation kernels: a 16x8 build runs on LiteRT's
+# built-in kernels, and its facts say so.
+NO_XNNPACK = ("XNNPACK has no int16-activation kernels, so this 16x8 build runs on LiteRT's built-in kernels "
+              "(OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)")
 
 
 FRAMEWORK = Framework("litert", "LiteRT", "litert", build="ptq_helpers.backends.litert:build_int8",
                       build_fp32="ptq_helpers.backends.litert:build_fp32", run="ptq_helpers.backends.litert:runner", source="h5",
                       runtime_facts="ptq_helpers.backends.litert:runtime_facts",
+                      unready="ptq_helpers.backends.litert_pt2:unready",
                       needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert")),
                       size_kind=SizeKind("tflite", "TFLite file (vs the float .tflite)", 55.0),
                       libraries=("ai-edge-litert", "tensorflow-cpu"),
+                      # the .pt2 path: its converter child, and the environment's pins (litert-torch's version)
+                      code=("ptq_helpers.backends.litert_pt2", "ptq_helpers.backends.litert_pt2_child",
+                            "ptq_helpers.backends.litert_torch_setup"),
                       tools="LiteRT `tf.lite.TFLiteConverter.from_keras_model` on the Keras .h5 (`Optimize.DEFAULT`, "
                             "representative dataset = the calibration images one per step, `TFLITE_BUILTINS_INT8`, int8 "
-                            "input/output), run with ai-edge-litert's default kernels (XNNPACK)")
+                            "input/output), or for a PyTorch .pt2 `litert_torch.convert` and ai-edge-quantizer's "
+                            "`static_wi8_ai8` (per-channel int8 weights, int8 activations and input/output, the same "
+                            "calibration images one per step); run with ai-edge-litert's default kernels (XNNPACK)")
 FORMATS = {"tflite": Format("tflite", "TFLite flatbuffer")}
 
 MAX_BATCH = 500  # images per invoke: bounds activation memory
@@ -56,7 +79,7 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return ((q.astype(np.int32) - zero_point) * np.float32(scale)).astype(np.float32)
 
 
-def _convert(h5: Path, calibration: Path | None, dest: Path) -> None:
+def _convert(h5: Path, calibration: Path | None, dest: Path, settings: dict[str, str] | None = None) -> None:
     """Runs in the child: the only place TensorFlow is imported."""
     import keras
     import tensorflow as tf
@@ -67,18 +90,21 @@ def _convert(h5: Path, calibration: Path | None, dest: Path) -> None:
         images = np.load(calibration).astype(np.float32, copy=False)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([image[np.newaxis]] for image in images)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        settings = settings or LiteRTQuant().converter_settings()
+        converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, settings["supported_ops"])]
+        converter.inference_input_type = converter.inference_output_type = getattr(tf, settings["io_type"])
+        if settings["bias_type"] != "default":
+            converter._experimental_full_integer_quantization_bias_type = getattr(tf, settings["bias_type"])  # noqa: SLF001
     dest.write_bytes(converter.convert())
 
 
-def _run_converter(h5: Path, dest: Path, calibration: np.ndarray | None) -> None:
+def _run_converter(h5: Path, dest: Path, calibration: np.ndarray | None, quant: LiteRTQuant | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="ptq-litert-") as work:
         cmd = [sys.executable, "-m", "ptq_helpers.backends", "litert", "--h5", str(h5), "--out", str(dest)]
         if calibration is not None:
             np.save(Path(work) / "calibration.npy", np.ascontiguousarray(calibration, dtype=np.float32))
-            cmd += ["--calibration", str(Path(work) / "calibration.npy")]
+            cmd += ["--calibration", str(Path(work) / "calibration.npy"),
+                    "--settings", json.dumps((quant or LiteRTQuant()).converter_settings())]
         proc = subprocess.run(cmd, capture_output=True, text=True,
                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "2"})
     if proc.returncode != 0:
@@ -88,22 +114,45 @@ def _run_converter(h5: Path, dest: Path, calibration: np.ndarray | None) -> None
                          f"'.[convert,litert]'). Last lines:\n{tail}")
 
 
-def build_fp32(h5: Path, dest: Path) -> None:
-    """The float .tflite of the Keras model."""
-    _run_converter(h5, dest, None)
+def build_fp32(source: Path, dest: Path) -> None:
+    """The float .tflite of the Keras model (.h5) or of the PyTorch program (.pt2)."""
+    if Path(source).suffix == ".pt2":
+        from ptq_helpers.backends import litert_pt2
+
+        litert_pt2.build_fp32(source, dest)
+        return
+    _run_converter(source, dest, None)
 
 
-def build_int8(case: Case, h5: Path, calibration: np.ndarray, dest: Path) -> None:
-    """Full-integer int8 .tflite calibrated on `calibration` (NHWC float32 pixels 0..255)."""
-    _run_converter(h5, dest, calibration)
+def build_int8(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> None:
+    """Full-integer .tflite (int8, or 16x8 by the case's settings; integer input and output) calibrated on
+    `calibration` (float32 images in the model's own input contract: NHWC pixels 0..255 for the Keras model)."""
+    assert isinstance(case.quant, LiteRTQuant), case
+    if Path(source).suffix == ".pt2":
+        from ptq_helpers.backends import litert_pt2
+
+        if _int16(case):
+            raise UnsupportedQuantization(f"{case.id}: 16x8 is built by TFLiteConverter from a Keras .h5; the "
+                                          f"PyTorch program's converter (litert-torch + ai-edge-quantizer) makes "
+                                          f"the int8 rows only")
+        litert_pt2.build_int8(source, calibration, dest)
+        return
+    _run_converter(source, dest, calibration, case.quant)
+
+
+def _int16(case: Case) -> bool:
+    return bool(getattr(case.quant, "int16_activations", False))
 
 
 def runner(case: Case, path: Path, threads: int):
-    """ai-edge-litert's default kernels (XNNPACK) as `run(images NHWC float32 0..255) -> probabilities`;
-    integer input is quantized and integer output dequantized with the tensors' own parameters."""
-    from ai_edge_litert.interpreter import Interpreter
+    """ai-edge-litert's default kernels (XNNPACK; the built-in kernels for a 16x8 build: NO_XNNPACK) as
+    `run(float32 images in the model's input contract, any layout) -> the model's outputs`; the input shape is the
+    file's (batch resized), integer input is quantized and integer output dequantized with the tensors' own
+    parameters."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES if _int16(case) else OpResolverType.AUTO
+    interpreter = Interpreter(model_path=str(path), num_threads=threads, experimental_op_resolver_type=resolver)
     interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     (in_scale, in_zp), (out_scale, out_zp) = inp["quantization"], out["quantization"]
@@ -162,6 +211,12 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
     """What the LiteRT interpreter (ai-edge-litert, default XNNPACK delegate) runs: its ops and tensor types."""
     from importlib.metadata import version
 
+    if _int16(case):  # what the default interpreter would do with it, then what the runner runs
+        tried = executed_precision(path, "", delegate=True)["delegate"]
+        facts = executed_precision(path, f"ai-edge-litert {version('ai-edge-litert')} interpreter's ops and tensor "
+                                         "types, built-in kernels (no delegate)", delegate=False)
+        facts["executed"]["kernel_note"] = f"{NO_XNNPACK}; tried: {tried}"
+        return facts
     return executed_precision(path, f"ai-edge-litert {version('ai-edge-litert')} interpreter's ops and tensor types "
                                     "(the ops the XNNPACK delegate takes keep their int8/float types)")
 
@@ -170,7 +225,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends litert", description="convert the .h5 to .tflite")
     parser.add_argument("--h5", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--calibration", type=Path, help="NHWC float32 .npy: full-integer int8 when given")
+    parser.add_argument("--calibration", type=Path, help="NHWC float32 .npy: full-integer when given")
+    parser.add_argument("--settings", type=json.loads, help="JSON: supported_ops, io_type, bias_type")
     args = parser.parse_args(argv)
-    _convert(args.h5, args.calibration, args.out)
+    _convert(args.h5, args.calibration, args.out, args.settings)
 

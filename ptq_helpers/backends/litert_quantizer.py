@@ -27,7 +27,18 @@ from ptq_helpers.backends import litert
 from ptq_helpers.core.errors import AssetError
 from ptq_helpers.matrix.cases import Case, Format, Framework
 
-ALGORITHMS = ("min_max_uniform_quantize", "octav", "mse", "gptq")  # the quantizer's AlgorithmName values used here
+# litert-quantizer 0.11's AlgorithmName values for uniform quantization (the keys of its algorithm modules)
+ALGORITHMS = ("min_max_uniform_quantize", "OCTAV", "MSE", "GPTQ", "OSCAR", "dequantized_weight_recovery")
+BITS = (2, 4, 8, 16)
+
+
+def _check(where: str, activation_bits: int, weight_bits: int, algorithm: str) -> None:
+    """A registry entry with settings litert-quantizer does not take is refused when it is declared, by name."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"{where}: algorithm {algorithm!r} is not one of litert-quantizer's {', '.join(ALGORITHMS)}")
+    if activation_bits not in (8, 16) or weight_bits not in BITS:
+        raise ValueError(f"{where}: activation_bits {activation_bits} / weight_bits {weight_bits}: activations take 8 "
+                         f"or 16 bits, weights {', '.join(map(str, BITS))}")
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,9 @@ class LayerOverride:
     algorithm: str = "min_max_uniform_quantize"
     operation: str = "*"
 
+    def __post_init__(self) -> None:
+        _check(f"LayerOverride({self.regex!r})", self.activation_bits, self.weight_bits, self.algorithm)
+
 
 @dataclass(frozen=True)
 class LiteRTQuantizerQuant:
@@ -54,8 +68,12 @@ class LiteRTQuantizerQuant:
     algorithm: str = "min_max_uniform_quantize"
     overrides: tuple[LayerOverride, ...] = field(default_factory=tuple)
     shape_reads_integer: bool = True  # feed the Flatten's SHAPE op the integer tensor (no DEQUANTIZE before it)
-    source: str = "litert-fp32 .tflite (TFLiteConverter of the .h5, float)"
+    # what it quantizes (not `source`: a settings field of that name picks the builder's fp32 model, Case.source)
+    starts_from: str = "litert-fp32 .tflite (TFLiteConverter of the .h5, float)"
     representative_dataset: str = "calibration draw, one image per step"
+
+    def __post_init__(self) -> None:
+        _check("LiteRTQuantizerQuant", self.activation_bits, self.weight_bits, self.algorithm)
 
     def rules(self) -> list[dict[str, object]]:
         """The recipe rules, default first, as JSON for the child."""

@@ -67,8 +67,8 @@ FORMATS: dict[str, Format] = {}
 
 
 def case_of(recipe: SizeRecipe, case_id: str = CASE_ID, matrix: str = "seed") -> Case:
-    """The build of a recipe (dtype w4a8 when a layer has 4-bit weights)."""
-    dtype = "w4a8" if any(w.weight_bits == 4 for w in recipe.layers) else "int8"
+    """The build of a recipe (dtype w4w8a8, int4 and int8 weights, when a layer has 4-bit weights)."""
+    dtype = "w4w8a8" if any(w.weight_bits == 4 for w in recipe.layers) else "int8"
     return Case(case_id, "litert_size", dtype, "tflite", LiteRTSizeQuant(recipe.layers), matrix=matrix)  # type: ignore[arg-type]
 
 

@@ -19,13 +19,25 @@ from ptq_helpers.matrix.cases import Case, Format, Framework
 class OrtQuant:
     """onnxruntime.quantization.quantize_static settings."""
 
-    activation_type: Literal["QInt8", "QUInt8"]
-    weight_type: Literal["QInt8", "QUInt8"]
+    activation_type: Literal["QInt8", "QUInt8", "QInt16", "QUInt16"]
+    weight_type: Literal["QInt8", "QUInt8", "QInt4"]
     quant_format: Literal["QDQ", "QOperator"] = "QDQ"
     calibrate_method: Literal["MinMax", "Entropy", "Percentile"] = "MinMax"
     per_channel: bool = False
     reduce_range: bool = False
     preprocess: bool = False  # onnxruntime's quant_pre_process first (folds batch-norm Mul/Add into Conv)
+
+    @property
+    def emulated(self) -> str | None:
+        """Why the build is an accuracy-only emulation on CPU (16-bit activations or 4-bit weights: ONNX Runtime's
+        CPU EP has no integer kernels for them and runs DequantizeLinear -> float op), else None."""
+        wide = ([f"{self.activation_type} activations"] if self.activation_type.endswith("16") else []) + \
+            ([f"{self.weight_type} weights"] if self.weight_type == "QInt4" else [])
+        if not wide:
+            return None
+        return (f"emulated: no integer kernels on CPU ({' and '.join(wide)}: ONNX Runtime's CPU execution provider "
+                "has no QLinearConv/QGemm kernels for them, so each quantized layer runs as DequantizeLinear then a "
+                "float kernel; accuracy only, not timed)")
 
 
 FRAMEWORK = Framework("onnxruntime", "ONNX Runtime", "ort", build="ptq_helpers.backends.ort:quantize",
@@ -89,7 +101,7 @@ def quantize(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> N
     with tempfile.TemporaryDirectory(prefix="ptq-ort-") as tmp:
         work = Path(tmp)
         model = work / "source.onnx"
-        shutil.copyfile(source, model)
+        private_copy(source, model)
         if q.preprocess:
             from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -115,6 +127,19 @@ def quantize(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> N
             extra_options=extra,
         )
         shutil.copyfile(work / "model.onnx", dest)
+
+
+def private_copy(source: Path, dest: Path) -> None:
+    """The fp32 ONNX file as one self-contained file at `dest` (weights kept as external data beside the source
+    are read in; a self-contained file is copied byte for byte)."""
+    import onnx
+
+    from ptq_helpers.data.contract import model_files
+
+    if len(model_files(source)) == 1:
+        shutil.copyfile(source, dest)
+    else:
+        onnx.save(onnx.load(str(source)), str(dest))
 
 
 # --- Entropy threshold search, vectorised ------------------------------------------------------------------
@@ -268,7 +293,7 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
         opts.log_severity_level = 3  # ORT warns that an ORT_ENABLE_ALL graph is hardware specific: that is the point
         opts.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
         ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-        optimized = onnx.load(opts.optimized_model_filepath)
+        optimized = onnx.load(opts.optimized_model_filepath, load_external_data=False)  # its nodes are the facts
     by_weight = {w: name for name, w in layers.items()}
     kernels: dict[str, str] = {}
     ops: dict[str, int] = {}
@@ -283,10 +308,15 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
     integer = [name for name in layers if kernels.get(name, "").split(" (")[0] in INTEGER_OPS]
     floating = [name for name in layers if name not in integer]
     causes = _float_causes(source, floating)
+    # declared by the settings, stated only when the optimized graph bears it out (no layer fused to an integer op)
+    emulated = case.quant.emulated if isinstance(case.quant, OrtQuant) and not integer else None
+    if emulated:
+        causes = [f"{name}: {emulated}" for name in floating]
     counted = ", ".join(f"{n} {op}" for op, n in sorted(ops.items()) if op in INTEGER_OPS | FLOAT_OPS
                         | {"QuantizeLinear", "DequantizeLinear", "QLinearAdd", "QLinearMul", "Mul", "Add"})
     return {"optimized graph": counted,
             "executed": {"integer": integer, "float": floating, "causes": causes, "kernels": kernels,
+                         **({"emulated": emulated} if emulated else {}),
                          "how": f"ONNX Runtime {ort.__version__}'s optimized graph (CPUExecutionProvider, "
                                 "ORT_ENABLE_ALL as the runner's session, SessionOptions.optimized_model_filepath) on "
                                 "this CPU, its nodes matched to the file's Conv/Gemm/MatMul layers by weight tensor"}}

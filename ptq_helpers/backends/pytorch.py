@@ -1,4 +1,5 @@
-"""PyTorch models from the same ONNX file: onnx2torch fp32 and FX graph-mode int8, as TorchScript."""
+"""PyTorch models of the fp32 model (the user's torch.export program, or the onnx2torch module of the ONNX file):
+fp32 and FX graph-mode int8 as TorchScript, PT2E int8 as a torch.export program compiled with Inductor."""
 from __future__ import annotations
 
 import warnings
@@ -13,7 +14,7 @@ import numpy as np
 from ptq_helpers.data.calibration import CALIBRATION_BATCH
 from ptq_helpers.matrix.cases import Case, Format, Framework, NoOp, SizeKind
 from ptq_helpers.core.errors import UnsupportedQuantization
-from ptq_helpers.backends.torch_graph import matmul_as_linear, onnx_to_torch
+from ptq_helpers.backends.torch_graph import input_shape, matmul_as_linear, torch_module
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,15 @@ class TorchQuant:
     # annotates; without it the fully connected layer stays a float matmul in the compiled code
     matmul_as_linear: bool = False
 
+    @property
+    def source(self) -> Literal["onnx", "torch"]:
+        """Which fp32 model the build starts from: FX quantizes the nn.Module graph of onnx2torch, which a
+        torch.export program (an aten graph without modules) is not, so FX starts from the ONNX file; PT2E from
+        the user's .pt2 when there is one (Framework.source)."""
+        return "onnx" if self.flow == "fx" else "torch"
 
-FRAMEWORK = Framework("pytorch", "PyTorch", "torch", build="ptq_helpers.backends.pytorch:build_quantized",
+
+FRAMEWORK = Framework("pytorch", "PyTorch", "torch", source="torch", build="ptq_helpers.backends.pytorch:build_quantized",
                       build_fp32="ptq_helpers.backends.pytorch:build_fp32", run="ptq_helpers.backends.pytorch:runner",
                       runtime_facts="ptq_helpers.backends.pytorch_facts:runtime_facts",
                       size_kind=SizeKind("torch", "TorchScript file", 45.0),
@@ -82,10 +90,10 @@ def check_supported(q: TorchQuant) -> None:
         )
 
 
-def _trace_and_save(module, dest: Path) -> None:
+def _trace_and_save(module, dest: Path, shape: tuple[int, ...]) -> None:
     import torch
 
-    example = torch.zeros(TRACE_BATCH, 32, 32, 3)
+    example = torch.zeros(shape)
     with quiet_torch(), torch.inference_mode(), warnings.catch_warnings():
         # Quantized ops take scale/zero-point as Python numbers: they are constants of the converted
         # model, so freezing them is exactly right (the saved file is what the tests evaluate).
@@ -216,14 +224,14 @@ def pt2e_quantize(module, q: TorchQuant, calibration: np.ndarray):
 
 
 def build_quantized(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> None:
-    """int8 of the onnx2torch model: FX saved as TorchScript, or PT2E saved with torch.export."""
+    """int8 of the fp32 torch module: FX saved as TorchScript, or PT2E saved with torch.export."""
     q = case.quant
     assert isinstance(q, TorchQuant), case
     check_supported(q)
     if q.flow == "pt2e":
         import torch
 
-        converted, example, batch = pt2e_quantize(onnx_to_torch(source), q, calibration)
+        converted, example, batch = pt2e_quantize(torch_module(source), q, calibration)
         program = torch.export.export(converted, example, dynamic_shapes=({0: batch},))
         torch.export.save(program, str(dest))
         deflate_text(dest)
@@ -257,12 +265,13 @@ def main(argv: list[str]) -> None:
     from ptq_helpers.matrix import cases
 
     case_id, source, images, dest = argv
+    shape = input_shape(Path(source), TRACE_BATCH)
     if images == "-":
-        _trace_and_save(onnx_to_torch(Path(source)), Path(dest))
+        _trace_and_save(torch_module(Path(source)), Path(dest), shape)
         return
     q = cases.get(case_id).quant
     assert isinstance(q, TorchQuant), case_id
-    _trace_and_save(fx_quantize(onnx_to_torch(Path(source)), q, np.load(images)), Path(dest))
+    _trace_and_save(fx_quantize(torch_module(Path(source)), q, np.load(images)), Path(dest), shape)
 
 
 def load_torchscript(path: Path):

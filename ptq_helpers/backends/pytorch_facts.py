@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 from ptq_helpers.backends.pytorch import TorchQuant, compiled_pt2e, load_torchscript, quiet_torch
+from ptq_helpers.backends.torch_graph import input_shape
 from ptq_helpers.matrix.cases import Case
 
 TS_INTEGER = ("quantized::conv2d", "quantized::conv2d_relu", "quantized::linear", "quantized::linear_relu",
@@ -57,7 +58,7 @@ def _inductor_executed(case: Case, path: Path) -> dict[str, object]:
     module = compiled_pt2e(path)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"To copy construct from a tensor", category=UserWarning)
-        _, code = run_and_get_code(module, torch.zeros(2, 32, 32, 3))
+        _, code = run_and_get_code(module, torch.zeros(input_shape(path, 2)))
     calls = []
     for op in re.findall(INDUCTOR_CALL, "\n".join(code)):
         op = op.removeprefix("torch.ops.").removesuffix(".default")

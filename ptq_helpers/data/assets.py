@@ -5,16 +5,15 @@ import getpass
 import os
 import shutil
 import stat
-import subprocess
-import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 
 from ptq_helpers.core.errors import AssetError
-from ptq_helpers.core.fileio import atomic_path, lock
+from ptq_helpers.core.fileio import lock
+from ptq_helpers.data.conversions import H5_SHA256, conversion_key, convert_h5, convert_pt2
+from ptq_helpers.data.input_contract import ContractOptions
 
 ENV_ASSETS = "RESNET8_PTQ_ASSETS"
 ENV_CACHE = "RESNET8_PTQ_CACHE"
@@ -26,14 +25,12 @@ CIFAR_FILES = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "
 
 H5_PATH = "mlperf-tiny/pretrainedResnet.h5"
 H5_URL = "https://github.com/mlcommons/tiny/raw/v1.1/benchmark/training/image_classification/trained_models/pretrainedResnet.h5"
-H5_SHA256 = "5f938a8eea605438cc7360aa13c987bc6d7bd0c8d931b2917361ae7ae4eeda2f"
 
 TFLITE_INT8_PATH = "mlperf-tiny/pretrainedResnet_quant.tflite"
 TFLITE_INT8_URL = "https://github.com/mlcommons/tiny/raw/v1.1/benchmark/training/image_classification/trained_models/pretrainedResnet_quant.tflite"
 TFLITE_INT8_SHA256 = "3c002613d1b2475eb51dd78dfb85a546c8ae658dee71cf6ade43b022fe205415"
 
 ONNX_PATH = "resnet8.onnx"
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def default_cache_dir() -> Path:
@@ -41,9 +38,6 @@ def default_cache_dir() -> Path:
     import pooch
 
     return Path(pooch.os_cache("resnet8-ptq"))
-
-
-_run = subprocess.run  # the converter's child process (tests replace this, not subprocess.run itself)
 
 
 def _resolved(value: str, source: str) -> Path:
@@ -108,14 +102,13 @@ class Assets:
     root: Path
     source: str  # which setting chose root, for messages and the report header
     cache: Path  # writable: downloads, conversions
-    model: Path | None = None  # --ptq-model: the user's own fp32 model (.onnx or .h5) instead of MLPerf's
+    model: Path | None = None  # --ptq-model: the user's own fp32 model (.onnx, .h5 or .pt2) instead of MLPerf's
+    contract: ContractOptions = ContractOptions()  # --ptq-input-*: how the model is fed (a .pt2's check uses it)
 
-    def h5_unavailable(self) -> str | None:
-        """Why there is no Keras .h5 for the builders that start from one (LiteRT), or None."""
-        if self.model is not None and self.model.suffix == ".onnx":
-            return (f"--ptq-model {self.model} is an ONNX file and LiteRT builds start from the Keras .h5: pass the "
-                    f".h5 instead (it is converted to ONNX for the other frameworks) to gate LiteRT too")
-        return None
+    @property
+    def pt2(self) -> Path | None:
+        """--ptq-model's torch.export program, when the model was given as one."""
+        return self.model if self.model is not None and self.model.suffix == ".pt2" else None
 
     @property
     def fetch_dir(self) -> Path:
@@ -139,7 +132,8 @@ class Assets:
         """The MLPerf Tiny Keras model (or --ptq-model's .h5), downloaded if absent."""
         if self.model is not None:
             if self.model.suffix != ".h5":
-                raise AssetError(self.h5_unavailable() or f"{self.model}: not a Keras .h5")
+                raise AssetError(f"--ptq-model {self.model}: not a Keras .h5 (builds that start from one take "
+                                 f"the torch.export program of other models: Inputs.torch_program)")
             return self.model
         found = self._find(H5_PATH)
         if found is not None:
@@ -158,7 +152,12 @@ class Assets:
         if self.model is not None:
             if self.model.suffix == ".onnx":
                 return self.model
-            return convert_h5(self.model, self.fetch_dir / f"user-{conversion_key(self.model)[:16]}.onnx")
+            if self.model.suffix == ".pt2":
+                key = conversion_key(self.model, "ptq_helpers.data.convert_torch", ("torch", "onnxscript", "onnx"),
+                                     self.contract)
+                return convert_pt2(self.model, self.fetch_dir / f"user-{key[:16]}.onnx", self.cifar_dir(), self.contract)
+            return convert_h5(self.model, self.fetch_dir / f"user-{conversion_key(self.model)[:16]}.onnx",
+                              user=True)
         found = self._find(ONNX_PATH)
         if found is not None:
             return found
@@ -230,52 +229,3 @@ def fetch_cifar(dest_root: Path, assets: Assets) -> Path:
         staging.rmdir()
         archive.unlink()
         return target
-
-
-def conversion_key(h5: Path) -> str:
-    """What a converted .onnx is a function of: the .h5's bytes, the converter's code and the converting libraries'
-    versions (read from their metadata: nothing is imported)."""
-    from importlib import metadata
-
-    from ptq_helpers.core.artifacts import cache_key
-    from ptq_helpers.core.fileio import sha256_file
-
-    def version(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    origin = getattr(find_spec("ptq_helpers.data.convert"), "origin", None)
-    return cache_key({"h5": sha256_file(h5), "code": sha256_file(Path(origin)) if origin else None,
-                      "versions": {n: version(n) for n in ("tensorflow", "tensorflow-cpu", "tf2onnx", "onnx")}})
-
-
-def convert_h5(h5: Path, dest: Path) -> Path:
-    """Convert the Keras .h5 to ONNX with tf2onnx in a subprocess (keeps TensorFlow out of this process)."""
-    with lock(dest):
-        if dest.exists():
-            return dest
-        with open(h5, "rb") as fh:
-            if fh.read(8) != HDF5_SIGNATURE:
-                raise AssetError(f"{h5}: not an HDF5 file (corrupt or wrong download); delete it so the suite "
-                                 f"downloads it again (sha256 {H5_SHA256}), or replace it with the MLPerf Tiny "
-                                 f"pretrainedResnet.h5")
-        missing = [m for m in ("tensorflow", "tf2onnx") if find_spec(m) is None]
-        if missing:
-            raise AssetError(
-                f"{dest.name}: not found, and converting {h5} needs {' and '.join(missing)}; "
-                f"install the extra: pip install -e '.[convert]' (or put resnet8.onnx in the assets folder)"
-            )
-        with atomic_path(dest) as tmp:
-            proc = _run(
-                [sys.executable, "-m", "ptq_helpers.data.convert", str(h5), str(tmp)],
-                capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-            )
-            if proc.returncode != 0:
-                last = (proc.stderr.strip().splitlines() or ["no error output"])[-1]
-                raise AssetError(
-                    f"{h5}: tf2onnx conversion failed (exit {proc.returncode}: {last}); check the file is the "
-                    f"MLPerf Tiny pretrainedResnet.h5 (sha256 {H5_SHA256}), or delete it to download it again"
-                )
-        return dest

@@ -15,9 +15,10 @@ from typing import Any, Literal
 
 from ptq_helpers.matrix.options import Option
 
-DType = Literal["fp32", "int8", "uint8", "u8s8", "bf16"]
+DType = Literal["fp32", "int8", "uint8", "u8s8", "bf16", "a16w8", "w4a8"]
 DTYPE_LABELS = {"fp32": "float32", "int8": "int8", "uint8": "uint8", "u8s8": "uint8 act/int8 wt",
-                "bf16": "bfloat16 (run time)", "w4a8": "int8 act/int4+int8 wt"}
+                "bf16": "bfloat16 (run time)", "a16w8": "int16 act/int8 wt", "w4a8": "int8 act/int4 wt",
+                "w4w8a8": "int8 act/int4+int8 wt"}
 
 
 def resolve(dotted: str) -> Callable[..., Any]:
@@ -80,9 +81,14 @@ class Framework:
     build_fp32: str | None = None
     size_kind: SizeKind = ONNX_SIZE
     tools: str = ""  # how its models are quantized, for the report's methodology
-    source: Literal["onnx", "h5"] = "onnx"  # which fp32 model its builders start from
+    # which fp32 model its builders start from: the ONNX file; the Keras .h5; "torch": a --ptq-model .pt2 itself,
+    # else the ONNX file (builders that make a torch module of either)
+    source: Literal["onnx", "h5", "torch"] = "onnx"
     needs: tuple[tuple[str, str], ...] = ()  # (module, pip extra) its builder and runner import
     runtime_facts: str | None = None  # "module:function" (case, path) -> {fact: value}, asked of the runtime
+    # "module:function" (source path) -> why its builders cannot start from that source here (a skip reason naming
+    # the fix, e.g. a converter environment to prepare), or None
+    unready: str | None = None
     libraries: tuple[str, ...] = ()  # distributions whose versions shape its models and predictions (cache keys)
     options: tuple[Option, ...] = ()  # its own settings (--ptq-* options and ini keys), passed to its builder
     code: tuple[str, ...] = ()  # further modules whose source shapes its models or predictions
@@ -146,9 +152,19 @@ class Case:
         return self.dtype == "fp32"
 
     @property
+    def source(self) -> str:
+        """Which fp32 model its builder starts from (Framework.source), unless its settings say otherwise."""
+        return getattr(self.quant, "source", None) or self.backend.source
+
+    @property
     def needs_validation(self) -> bool:
         """Its builder also takes held-out training images (disjoint from the calibration draw) with labels."""
         return bool(getattr(self.quant, "needs_validation", False))
+
+    @property
+    def emulated(self) -> str | None:
+        """Why its runtime only emulates it on the CPU (accuracy only: not timed), as its settings declare, else None."""
+        return getattr(self.quant, "emulated", None)
 
     @property
     def baseline_id(self) -> str:

@@ -61,7 +61,7 @@ class Option:
 def add_options(options: tuple[Option, ...], group: Any, addini: Callable[..., None]) -> None:
     """Register options on a pytest option group, with their ini keys (types checked at parse time)."""
     for opt in options:
-        default = opt.default if not isinstance(opt.default, tuple) else ",".join(opt.default)
+        default = opt.default if not isinstance(opt.default, tuple) else ",".join(map(str, opt.default))
         where = ("; " if opt.default is not None else " (") + (f"ini {opt.ini})" if opt.ini else "command line only)")
         said = f" (default {default}" + where if opt.default is not None else where
         group.addoption(opt.flag, dest=f"ptq_{opt.dest}", type=opt.parse, metavar=opt.metavar,

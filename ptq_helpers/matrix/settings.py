@@ -8,6 +8,7 @@ from typing import Any
 
 from ptq_helpers.data.assets import Assets
 from ptq_helpers.data.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED
+from ptq_helpers.data.input_contract import InputContract
 
 
 @dataclass(frozen=True)
@@ -26,5 +27,7 @@ class Settings:
     targets: tuple[str, ...] = ("host",)  # deployment targets (targets.TARGETS keys)
     backend: Mapping[str, Any] = field(default_factory=dict)  # the frameworks' own options, by dest
     reference: bool = True  # the fp32 model's weights are MLPerf Tiny's ResNet8 (contract.REFERENCE_WEIGHTS_SHA256)
+    contract: InputContract = InputContract()  # how the model is fed and what it gives (data/input_contract.py)
+    conversion: Mapping[str, Any] | None = None  # a .pt2's ONNX export: its fp32 agreement on the test images
     run_id: str = "local"
     cache_note: str | None = None  # set when the requested cache was not writable

@@ -3,6 +3,7 @@ parsers of the command-line-only options; validation happens once, in the parser
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -45,14 +46,43 @@ def recipe_draws(raw: str) -> int:
 
 
 def model_file(raw: str) -> Path:
-    """argparse `type=` for --ptq-model: an existing .onnx or Keras .h5 file."""
+    """argparse `type=` for --ptq-model: an existing .onnx, Keras .h5 or torch.export .pt2 file."""
     path = Path(raw).expanduser().absolute()
-    if path.suffix not in (".onnx", ".h5"):
-        raise argparse.ArgumentTypeError(f"{raw}: give an fp32 ResNet8 as .onnx (input 'input', float32 NHWC "
-                                         f"(N,32,32,3) pixels 0..255, 10 probabilities out) or as a Keras .h5")
+    if path.suffix not in (".onnx", ".h5", ".pt2"):
+        raise argparse.ArgumentTypeError(f"{raw}: give an fp32 CIFAR-10 ResNet8 as .onnx, as a Keras .h5 or as a "
+                                         f"torch.export program (.pt2, torch.export.save); its input contract is "
+                                         f"read from the model and the --ptq-input-* options")
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{raw}: no such file")
     return path
+
+
+def rgb_triple(raw: str) -> tuple[float, float, float]:
+    """--ptq-input-mean/-std: three numbers R,G,B (a std must be above 0: the pixels are divided by it)."""
+    parts = str(raw).replace(" ", "").split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{raw!r} is not three numbers R,G,B; give e.g. 0.4914,0.4822,0.4465")
+    return values  # type: ignore[return-value]
+
+
+def rgb_std(raw: str) -> tuple[float, float, float]:
+    values = rgb_triple(raw)
+    if min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"{raw!r}: a standard deviation must be above 0 (the pixels are divided "
+                                         f"by it); give e.g. 0.2470,0.2435,0.2616")
+    return values
+
+
+def input_scale(raw: str) -> float:
+    value = number_in(0, 1e6)(raw)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value:g} is not above 0; give the factor pixels (0..255) are multiplied "
+                                         f"by, e.g. 0.00392156862745098 (1/255) for inputs in 0..1")
+    return value
 
 
 def baseline_file(raw: str) -> tuple[Path, Any]:
@@ -136,6 +166,16 @@ RUN_OPTIONS: tuple[Option, ...] = (
            "Micro's kernels; needs the mcu extra), arm64-a72 / arm64-n1 / arm64-max (Cortex-A72, Neoverse-N1, "
            "qemu's max without SME: ONNX Runtime and LiteRT under qemu-aarch64; needs qemu-user and python -m "
            "ptq_helpers.targets.arm_setup)", "host,avx2,mcu,arm64-n1"),
+    # The model's input contract (data/input_contract.py): what the model says is read from it, the rest is set here.
+    Option("input_layout", "--ptq-input-layout", "ptq_input_layout", one_of("auto", "nhwc", "nchw"), "auto",
+           "the model's input layout: auto reads it from the input's shape ((N,32,32,3) NHWC or (N,3,32,32) NCHW); "
+           "nhwc or nchw must match that shape, else the run stops before any test", "{auto,nhwc,nchw}"),
+    Option("input_scale", "--ptq-input-scale", "ptq_input_scale", input_scale, 1.0,
+           "the model takes pixels (0..255) times this, e.g. 0.00392156862745098 (1/255) for 0..1", "S"),
+    Option("input_mean", "--ptq-input-mean", "ptq_input_mean", rgb_triple, (0.0, 0.0, 0.0),
+           "per-channel mean subtracted after the scale (R,G,B), e.g. 0.4914,0.4822,0.4465", "R,G,B"),
+    Option("input_std", "--ptq-input-std", "ptq_input_std", rgb_std, (1.0, 1.0, 1.0),
+           "per-channel standard deviation divided by after the mean (R,G,B), e.g. 0.2470,0.2435,0.2616", "R,G,B"),
     Option("search", "--ptq-search", "ptq_search", one_of("off", "size"), "off",
            "'size': before the tests, find the smallest litert-quantizer build whose accuracy gates hold (per-layer "
            "4-bit sensitivity on training-split validation images, greedy choice on test half A, confirmed on half "
@@ -188,9 +228,9 @@ def register(parser: Any) -> None:
     group.addoption("--ptq-report", metavar="PATH", type=output_file(report=True),
                     help="write the analysis report (Markdown, PNG figures beside it)")
     group.addoption("--ptq-model", metavar="PATH", type=model_file,
-                    help="gate your own fp32 ResNet8 (.onnx, or Keras .h5 to include LiteRT) instead of MLPerf's; "
-                         "when it is not the reference model the fp32 pin is off and each framework's measured fp32 "
-                         "is its baseline")
+                    help="gate your own fp32 ResNet8 (.onnx, Keras .h5 or torch.export .pt2) instead of MLPerf's, "
+                         "fed as --ptq-input-layout/-scale/-mean/-std say; when it is not the reference model the "
+                         "fp32 pin is off and each framework's measured fp32 is its baseline")
     group.addoption("--ptq-baseline", metavar="OLD.json", type=baseline_file,
                     help="compare this run with an earlier --ptq-json file and fail on a regression "
                          "(limits as python -m ptq_helpers.compare's defaults)")

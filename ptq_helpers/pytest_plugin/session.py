@@ -16,7 +16,9 @@ from ptq_helpers.matrix import cases
 from ptq_helpers.pytest_plugin import outputs, terminal
 from ptq_helpers.report import payload as results
 from ptq_helpers.data.assets import Assets, resolve_assets, resolve_cache_dir, writable_cache
-from ptq_helpers.data.contract import REFERENCE_WEIGHTS_SHA256, check_onnx, weights_sha256
+from ptq_helpers.data.contract import REFERENCE_WEIGHTS_SHA256, USER_FIX, read_contract, weights_sha256
+from ptq_helpers.data.conversions import agreement_of
+from ptq_helpers.data.input_contract import ContractOptions, InputContract
 from ptq_helpers.matrix.cases import Build, Case
 from ptq_helpers.core.errors import ConfigError, PTQError
 from ptq_helpers.core.isa import cpu_facts, machine, summary
@@ -37,17 +39,25 @@ def _cases_of(item: pytest.Item) -> list[Case]:
     return [p.case if isinstance(p, Build) else p for p in params.values() if isinstance(p, Case | Build)]
 
 
-def is_reference(assets: Assets) -> bool:
-    """Whether --ptq-model (if given) has the reference ResNet8's weights; checked against the contract once,
-    up front (an .h5 is converted here, once, and cached)."""
-    if assets.model is None:
-        return True
+def inspect_model(assets: Assets, cache: Path) -> tuple[bool, InputContract, dict[str, Any] | None]:
+    """Whether the fp32 model has the reference ResNet8's weights, its input contract and (a .pt2's) conversion
+    agreement; checked once, up front (an .h5 or .pt2 is converted here, once, and cached). The reference model
+    with the default options is not opened here (its contract is the default; Inputs.source checks it), so runs
+    that need no real inputs (-m 'not real') need no assets."""
+    if assets.model is None and assets.contract == ContractOptions():
+        return True, InputContract(), None
+    where = f"--ptq-model {assets.model}" if assets.model else "the reference model"
     try:
         onnx_path = assets.onnx_model()
-        check_onnx(onnx_path)
+        contract = read_contract(onnx_path, assets.contract, cache, USER_FIX if assets.model else
+                                 "replace it with resnet8.onnx or delete it so it is converted from the .h5",
+                                 where=f"{where} ({onnx_path.name})" if assets.pt2 else where)
+    except ConfigError:
+        raise
     except PTQError as exc:
-        raise ConfigError(f"--ptq-model {assets.model}: {exc}") from None
-    return weights_sha256(onnx_path) == REFERENCE_WEIGHTS_SHA256
+        raise ConfigError(f"--ptq-model {assets.model}: {exc}" if assets.model else str(exc)) from None
+    reference = assets.model is None or weights_sha256(onnx_path, cache) == REFERENCE_WEIGHTS_SHA256
+    return reference, contract, agreement_of(onnx_path) if assets.pt2 else None
 
 
 def session_of(config: pytest.Config) -> PTQSession:
@@ -85,6 +95,15 @@ class PTQSession:
     def configure(cls, config: pytest.Config) -> PTQSession:
         """Resolve every setting (usage error on a bad one) and stash the session on the config."""
         workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+        model = config.getoption("ptq_model")
+        suite = Path(__file__).resolve().parents[2]
+        if config.inipath is None and (suite / "pyproject.toml").is_file() and \
+                Path(config.invocation_params.dir).resolve() == suite:
+            taken = [a for a in map(str, config.invocation_params.args) if not a.startswith("-") and Path(a).exists()]
+            raise pytest.UsageError(
+                f"pytest chose {config.rootpath} as the rootdir because it read {', '.join(taken) or 'a path'} "
+                f"(an option's value) as a test path, so the suite's settings (pyproject.toml) were not read; write "
+                f"path options with '=' (e.g. --ptq-model=PATH, --ptq-json=PATH) or add --rootdir={suite}")
         try:
             th = thresholds(config.getoption, config.getini)
             run = resolve(RUN_OPTIONS, config.getoption, config.getini)
@@ -92,8 +111,9 @@ class PTQSession:
             requested = resolve_cache_dir(config.getoption("ptq_cache_dir"))
             assets = resolve_assets(config.getoption("assets_dir"), requested)  # may read a read-only cache
             cache, cache_note = writable_cache(requested)
-            assets = replace(assets, cache=cache, model=config.getoption("ptq_model"))
-            reference = is_reference(assets)
+            options = ContractOptions(run["input_layout"], run["input_scale"], run["input_mean"], run["input_std"])
+            assets = replace(assets, cache=cache, model=model, contract=options)
+            reference, contract, conversion = inspect_model(assets, cache)
         except PTQError as exc:
             raise pytest.UsageError(str(exc)) from None
         if not reference and config.getoption("ptq_fp32_correct") is None:
@@ -102,7 +122,7 @@ class PTQSession:
         settings = Settings(
             assets=assets, cache=cache, reference=reference, threads=run["threads"] or runtime.default_threads(workers),
             seed=run["seed"], per_class=run["per_class"], matrix=run["matrix"], targets=run["targets"],
-            backend=backend,
+            backend=backend, contract=contract, conversion=conversion,
             sweep_draws=config.getoption("ptq_sweep"), recipe_draws=config.getoption("ptq_recipe_draws"),
             cache_note=cache_note, rebuild=config.getoption("ptq_rebuild"),
             run_id=workerinput["testrunuid"] if workerinput else _controller_run_id(config),
@@ -180,6 +200,11 @@ class PTQSession:
             *([f"resnet8-ptq: model {s.assets.model} (--ptq-model): " + (
                 "the reference ResNet8 weights" if s.reference else "NOT the reference ResNet8 (its weights differ): "
                 "no fp32 pin; each framework's measured fp32 is its baseline")] if s.assets.model else []),
+            f"resnet8-ptq: input contract: {s.contract.describe()}",
+            *([f"resnet8-ptq: {s.assets.model.name} -> ONNX ({s.conversion['converter']}): top-1 differs on "
+               f"{s.conversion['top1_disagree']} of {s.conversion['images']:,} test images (at most "
+               f"{s.conversion['allowed']}), max |difference| {s.conversion['max_abs_diff']:.2g}"]
+              if s.conversion and s.assets.model else []),
             f"resnet8-ptq: matrix {s.matrix} ({len(cases.selected(s.matrix))} configurations); calibration seed "
             f"{s.seed}, {s.per_class}/class from train; threads {s.threads}/test process; CPU {runtime.cpu_name()}",
             "resnet8-ptq: thresholds " + ", ".join(f"{k}={val}" for k, val in self.thresholds.to_json().items()),
@@ -203,7 +228,10 @@ class PTQSession:
         """The JSON data, round-tripped so the report sees exactly what `python -m ptq_helpers.report` would."""
         s = self.settings
         self.results.order = (tuple(c.id for c in cases.CASES), tuple(TARGETS))
-        meta = {"cpu_noops": self.cpu_noops(), "versions": library_versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
+        meta = {"model": {"source": str(s.assets.model) if s.assets.model else "the reference resnet8.onnx",
+                          "reference_weights": s.reference, "contract": s.contract.as_dict(),
+                          "conversion": dict(s.conversion) if s.conversion else None},
+                "cpu_noops": self.cpu_noops(), "versions": library_versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
                 "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"},
                 "workers": self.results.workers,
                 "built": sorted({f"{e.case} {e.what}" for e in self.results.events if e.built}),

@@ -56,6 +56,9 @@ def executed(view: Any) -> list[str]:  # a sections.View (sections imports this 
     causes = [(m, c) for m in asked for c in dict.fromkeys(x.split(": ", 1)[-1] for x in m.executed.causes)]
     if causes:
         out += ["Why layers run in float:", "", *(f"- `{m.key}`: {c}" for m, c in causes), ""]
+    notes = [(m, m.executed.kernel_note) for m in asked if m.executed.kernel_note]
+    if notes:
+        out += ["Kernels other than the runtime's default:", "", *(f"- `{m.key}`: {n}" for m, n in notes), ""]
     hows = dict.fromkeys(m.executed.how for m in asked)
     out += ["How each runtime was asked:", "", *(f"- {h}" for h in hows), ""]
     slow = [(m, v) for m in asked for k, v in (m.runtime or {}).items() if k == "re-quantized per call"]

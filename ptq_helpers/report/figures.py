@@ -1,4 +1,5 @@
-"""The report's figures (matplotlib, optional extra `report`): accuracy vs size, per-class Δ heatmap."""
+"""The report's figures (matplotlib, optional extra `report`): accuracy vs size, per-class Δ heatmap, and (with
+micro-controller budgets) accuracy vs flash and SRAM (report.mcu)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -6,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ptq_helpers.core.fileio import atomic_path
+from ptq_helpers.report import mcu
 
 MISSING = "Figures were skipped: matplotlib is not installed (pip install -e '.[report]')."
 
@@ -60,10 +62,11 @@ def draw(data: Mapping[str, Any], folder: Path, stem: str) -> tuple[dict[str, Pa
     with atomic_path(made["size"]) as tmp:
         fig.savefig(tmp, format="png", dpi=110, metadata=meta)
     plt.close(fig)
+    made.update(mcu.draw(data, folder, stem, plt))  # accuracy vs flash and SRAM, when the run has MCU budgets
 
     quantized = [m for m in models if m.compared]
     if not quantized:
-        return {"size": made["size"]}, ""
+        return {k: v for k, v in made.items() if k != "per_class"}, ""
     deltas = [[0.0 - d for d in m.class_drops] for m in quantized]  # 0.0 - d: no '-0.0' labels
     limit = max(1.0, max(abs(v) for row in deltas for v in row))
     fig, ax = plt.subplots(figsize=(8, 1.2 + 0.5 * len(quantized)))

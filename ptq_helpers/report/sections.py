@@ -301,14 +301,13 @@ def sizes(view: View, figure: str | None) -> list[str]:
 
 def methodology(view: View) -> list[str]:
     meta = view.data.get("meta") or {}
-    cal = meta.get("calibration", {})
-    out = ["## Methodology", "",
-           "- **Model:** MLPerf Tiny ResNet8 (CIFAR-10), fp32 ONNX sha256 "
-           f"`{meta.get('source_sha256', '?')}`"
-           + ("; the PyTorch models are onnx2torch conversions of the same file." if "pytorch" in view.frameworks()
-              else "."),
+    cal, model = meta.get("calibration", {}), meta.get("model") or {}
+    feed = (model.get("contract") or {}).get("description", "input float32 NHWC 0..255; probabilities out")
+    out = ["## Methodology", "", f"- **Model:** {model.get('source', 'MLPerf Tiny ResNet8 (CIFAR-10)')}, fp32 ONNX "
+           f"sha256 `{meta.get('source_sha256', '?')}`" + (f"; exported from the .pt2, {model['conversion']}" if
+                                                           model.get("conversion") else "") + ".",
            f"- **Evaluation data:** the 10,000 CIFAR-10 test images (pixel sha256 `{meta.get('test_sha256', '?')}`), "
-           "float32 NHWC 0..255.",
+           f"fed as the model's input contract: {feed}.",
            f"- **Calibration data:** {cal.get('per_class', '?')} images per class from the 50,000 "
            f"{cal.get('split', 'train')}ing images (pixel sha256 `{meta.get('train_sha256', '?')}`), drawn with "
            f"`np.random.seed({cal.get('seed', '?')})` then `np.random.choice(class_indices, {cal.get('per_class', '?')}, "
@@ -318,7 +317,7 @@ def methodology(view: View) -> list[str]:
            "### Calibration details", "",
            f"- **Samples:** {cal.get('per_class', 0) * 10:,} ({cal.get('per_class', '?')} per class, balanced) "
            f"from the CIFAR-10 {cal.get('split', 'train')}ing split; evaluation uses the test split only.",
-           "- **Preprocessing:** float32, 0..255, NHWC (the model's training input contract).",
+           f"- **Preprocessing:** the model's input contract ({feed}), the same for every framework.",
            "- **Purpose:** activation ranges for the scales and zero points; weights need no data.", ""]
     rows = [(f"`{m.key}`", m.settings)
             for m in view.models.values()]

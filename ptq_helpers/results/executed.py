@@ -21,6 +21,8 @@ class Executed:
     how: str = ""  # what was asked of which runtime
     causes: tuple[str, ...] = ()  # why layers run in float, when the backend can tell
     kernels: Mapping[str, str] = field(default_factory=dict)  # layer -> the runtime's op that runs it
+    emulated: str = ""  # "emulated: no integer kernels on CPU (...)": an accuracy-only row, as its backend says
+    kernel_note: str = ""  # which kernel library ran it when not the runtime's default (e.g. no XNNPACK for int16)
 
     @property
     def layers(self) -> int:
@@ -34,18 +36,23 @@ class Executed:
         """'integer 10/10', 'integer 5/10, 5 float' or 'float 10/10'."""
         if not self.layers:
             return "no compute layers found"
+        if self.emulated:
+            return f"emulated, float {len(self.float)}/{self.layers}" if self.float else f"emulated {self.layers}"
         if not self.integer:
             return f"float {self.layers}/{self.layers}"
         return f"integer {len(self.integer)}/{self.layers}" + (f", {len(self.float)} float" if self.float else "")
 
     def to_json(self) -> dict[str, Any]:
         return {"integer": list(self.integer), "float": list(self.float), "how": self.how,
-                "causes": list(self.causes), "kernels": dict(self.kernels)}
+                "causes": list(self.causes), "kernels": dict(self.kernels),
+                **({"emulated": self.emulated} if self.emulated else {}),
+                **({"kernel_note": self.kernel_note} if self.kernel_note else {})}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Executed:
         return cls(tuple(data.get("integer") or ()), tuple(data.get("float") or ()), str(data.get("how") or ""),
-                   tuple(data.get("causes") or ()), dict(data.get("kernels") or {}))
+                   tuple(data.get("causes") or ()), dict(data.get("kernels") or {}), str(data.get("emulated") or ""),
+                   str(data.get("kernel_note") or ""))
 
 
 def of(runtime: Mapping[str, Any] | None) -> Executed | None:

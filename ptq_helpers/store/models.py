@@ -20,6 +20,7 @@ from ptq_helpers.targets import arm64, base as targets
 from ptq_helpers.core.artifacts import Stored, cache_key, cached, get_or_build, source_sha256
 from ptq_helpers.matrix.cases import Case
 from ptq_helpers.data.contract import model_files
+from ptq_helpers.data.input_contract import InputContract
 from ptq_helpers.core.errors import UnsupportedQuantization
 from ptq_helpers.core.fileio import atomic_write_bytes, sha256_bytes
 from ptq_helpers.results.record import ModelRecord, TargetAgreement
@@ -90,6 +91,8 @@ class Store(Inputs, SideMeasurements):
             "versions": self.versions,
             "code": self.builder_code(case),
         }
+        if not self.settings.contract.is_reference:  # how the calibration images are fed (keys unchanged otherwise)
+            parts.update(contract=self.settings.contract.key())
         if case.needs_validation:
             parts.update(validation=calibration.indices_sha256(self.validation_draw(draw)))
         if case.backend.options and not case.is_fp32:  # what its quantizing builder is given
@@ -106,7 +109,7 @@ class Store(Inputs, SideMeasurements):
         inputs: dict[str, object] = self.backend_options(case)
         if case.needs_validation:
             held_out = self.validation_draw(draw)
-            inputs["validation"] = (self.train.images(held_out), self.train.labels[held_out])
+            inputs["validation"] = (self.images(self.train, held_out), self.train.labels[held_out])
         return inputs
 
     def artifact(self, case: Case, draw: int = 0) -> Stored:
@@ -126,7 +129,7 @@ class Store(Inputs, SideMeasurements):
             if fp32_builder is not None:
                 fp32_builder(source, tmp)
             else:
-                case.backend.builder()(case, source, self.train.images(self.calibration_draw(draw)), tmp,
+                case.backend.builder()(case, source, self.images(self.train, self.calibration_draw(draw)), tmp,
                                        **self._build_inputs(case, draw))
             say(f"{case.id}: built in {time.perf_counter() - started:.0f} s")
 
@@ -136,12 +139,15 @@ class Store(Inputs, SideMeasurements):
         return stored
 
     def _prediction_folder(self, case: Case, target: Target, stored: Stored, name: str | None = None,
-                           threads: int | None = None) -> Path:
+                           threads: int | None = None, contract: InputContract | None = None) -> Path:
         """Where a prediction set lives: keyed by the model, the case, the test images, the runner's code and
         thread count, the library versions and (off the host) the target and how it is reached."""
         parts = {"model": stored.sha256, "case": case.spec(), "test": self.test.sha256,
                  "threads": threads or self.settings.threads, "versions": self.versions,
                  "code": self.runner_code(case, target)}
+        contract = contract or self.settings.contract
+        if not contract.is_reference:  # how the test images are fed and the outputs read
+            parts.update(contract=contract.key())
         if not target.is_host:
             parts.update(target=target.name, how=target.how(case))
             if target.mode(case) == "qemu":
@@ -160,16 +166,20 @@ class Store(Inputs, SideMeasurements):
                 return np.load(found.path)
         return None
 
-    def _predictions(self, case: Case, target: Target, stored: Stored, draw: int, name: str | None = None) -> Stored:
-        """The case's test-set probabilities on a target, computed at most once per cache key."""
-        folder = self._prediction_folder(case, target, stored, name)
+    def _predictions(self, case: Case, target: Target, stored: Stored, draw: int, name: str | None = None,
+                     contract: InputContract | None = None) -> Stored:
+        """The case's test-set probabilities on a target, computed at most once per cache key; fed in the run's
+        input contract, or in `contract` (a reference file's own)."""
+        contract = contract or self.settings.contract
+        folder = self._prediction_folder(case, target, stored, name, contract=contract)
         label = (name or case.id) if target.is_host else f"{name or case.id}@{target.name}"
 
         def run(tmp: Path) -> None:
             if target.is_host:
                 started = time.perf_counter()
                 say(f"{label}: evaluating {len(self.test.labels):,} images{f' (draw {draw})' if draw else ''} ...")
-                probs = evaluate.predict(case, stored.path, self.test.images(), self.settings.threads)
+                probs = contract.probabilities(  # a logits model's outputs as probabilities
+                    evaluate.predict(case, stored.path, contract.prepare(self.test.pixels), self.settings.threads))
                 say(f"{label}: evaluated in {time.perf_counter() - started:.1f} s")
             else:
                 say(f"{label}: evaluating {len(self.test.labels):,} images on target {target.name} "
@@ -180,8 +190,9 @@ class Store(Inputs, SideMeasurements):
                     else:
                         # one child per core of the machine: when the other xdist worker is idle (the end of a
                         # run) a lone evaluation still uses every core
-                        probs, facts = targets.predict(case, target, stored.path, self.test_images_npy,
+                        probs, facts = targets.predict(case, target, stored.path, self.test_images_npy(contract),
                                                        len(self.test.labels), 1, Path(work), cache=self.settings.cache)
+                        probs = contract.probabilities(probs)
                 say(f"{label}: evaluated in {facts['wall_s']:.0f} s ({facts['children']} child processes)")
                 atomic_write_bytes(folder / "facts.json", json.dumps(facts).encode())
             with open(tmp, "wb") as fh:
@@ -203,9 +214,10 @@ class Store(Inputs, SideMeasurements):
         fp32_stored = self.artifact(fp32)
         host_fp32 = np.load(self._predictions(fp32, HOST, fp32_stored, 0).path)
         host_own = None if case.is_fp32 else np.load(self._predictions(case, HOST, stored, draw, name).path)
-        return arm64.evaluate(case, target, stored.path, self.test_images_npy, len(self.test.labels), work,
+        return arm64.evaluate(case, target, stored.path, self.test_images_npy(), len(self.test.labels), work,
                               fp32_case=fp32, fp32_model=fp32_stored.path, host_fp32_probs=host_fp32,
-                              labels=self.test.labels, host_probs=host_own, cache=self.settings.cache)
+                              labels=self.test.labels, host_probs=host_own, cache=self.settings.cache,
+                              probabilities=self.settings.contract.probabilities)
 
     @overload
     def result(self, case: Case, draw: int = 0, target: Target = HOST, *,

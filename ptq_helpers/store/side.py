@@ -14,6 +14,7 @@ from ptq_helpers.backends import diagnose
 from ptq_helpers.core.artifacts import Stored, cache_key, get_or_build, source_sha256
 from ptq_helpers.core.fileio import sha256_bytes, sha256_file
 from ptq_helpers.matrix import cases
+from ptq_helpers.data.input_contract import InputContract
 from ptq_helpers.matrix.cases import Case
 from ptq_helpers.results.mcu_budget import McuBudget
 from ptq_helpers.results.record import PairedStats
@@ -29,7 +30,8 @@ class SideMeasurements:
         """Top-1 of a given .tflite (e.g. MLPerf's own int8 model) on a target, with the LiteRT case's runner on
         the host and the target's kernels elsewhere; cached like every prediction set."""
         stored = Stored(path, sha256_file(path), path.stat().st_size, built=False)
-        return np.load(self._predictions(cases.get("litert-int8"), target, stored, 0, name).path).argmax(1)
+        return np.load(self._predictions(cases.get("litert-int8"), target, stored, 0, name,  # fed as MLPerf's model
+                                         contract=InputContract()).path).argmax(1)
 
     def mcu_budget(self, case: Case) -> McuBudget:
         """Vela's Ethos-U estimate and TFLM's arena for the case's .tflite, measured once per model and versions."""
@@ -56,7 +58,7 @@ class SideMeasurements:
         folder = self.settings.cache / "diagnosis" / f"{case.id}-{key[:16]}"
 
         def run(tmp: Path) -> None:
-            rows = diagnose.activation_sqnr(case, self.source, stored.path, self.test.images(np.arange(images)))
+            rows = diagnose.activation_sqnr(case, self.source, stored.path, self.images(self.test, np.arange(images)))
             tmp.write_text(json.dumps(rows))
 
         done = get_or_build(folder, "sqnr.json", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)

@@ -17,6 +17,7 @@ Either failure is a TargetError "emulator or runtime fault on <target>", raised 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,10 +101,11 @@ def check_build(target: Target, case: Case, probs: np.ndarray, host_probs: np.nd
 
 def evaluate(case: Case, target: Target, model: Path, images_npy: Path, n_images: int, workdir: Path, *,
              fp32_case: Case, fp32_model: Path, host_fp32_probs: np.ndarray, labels: np.ndarray,
-             host_probs: np.ndarray | None = None, cache: Path | None = None,
-             workers: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+             host_probs: np.ndarray | None = None, cache: Path | None = None, workers: int | None = None,
+             probabilities: Callable[[np.ndarray], np.ndarray] = lambda out: out) -> tuple[np.ndarray, dict[str, Any]]:
     """A guarded Arm evaluation: the fp32 probe first, then the build on images_npy[:n_images]; the facts say
-    that the drop is gated against the host's fp32 and what the probe showed. Raises TargetError on a fault."""
+    that the drop is gated against the host's fp32 and what the probe showed. The children's outputs are read
+    as probabilities by `probabilities` (the model's contract: softmax of logits). Raises TargetError on a fault."""
     idx = probe_indices(labels[:n_images])
     images = np.load(images_npy, mmap_mode="r")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -112,13 +114,15 @@ def evaluate(case: Case, target: Target, model: Path, images_npy: Path, n_images
     if case.id == fp32_case.id:  # the fp32 build itself: the probe is its evaluation on the target
         fp32_probs, facts = predict(fp32_case, target, fp32_model, probe_npy, len(idx), 1, workdir / "probe",
                                     workers, cache)
+        fp32_probs = probabilities(fp32_probs)
         probe = check_fp32_probe(target, fp32_probs, host_fp32_probs[idx])
         probs = host_fp32_probs[:n_images].copy()  # the probe-validated host fp32 stands for the full evaluation
     else:
         fp32_probs, _ = predict(fp32_case, target, fp32_model, probe_npy, len(idx), 1, workdir / "probe", workers, cache,
                                 executed=False)
-        probe = check_fp32_probe(target, fp32_probs, host_fp32_probs[idx])
+        probe = check_fp32_probe(target, probabilities(fp32_probs), host_fp32_probs[idx])
         probs, facts = predict(case, target, model, images_npy, n_images, 1, workdir / "build", workers, cache)
+        probs = probabilities(probs)
         probe.update(check_build(target, case, probs, host_probs, idx))
     facts = {**facts, "probe": probe, "fp32_baseline": "host",
              "fp32_note": f"{fp32_case.id} agrees with the host within float rounding on {len(idx)} probe images "

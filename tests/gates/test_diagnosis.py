@@ -13,8 +13,10 @@ IMAGES = 200
 
 
 def test_per_layer_sqnr_of_the_worst_ort_qdq_model(ptq_store, test_split, ptq_session) -> None:
-    chosen = [c for c in cases.selected(ptq_store.settings.matrix)
-              if c in cases.QUANTIZED and c.framework == "onnxruntime" and c.quant.quant_format == "QDQ"]
+    # not the emulated 16-bit-activation / 4-bit-weight rows: their Q/DQ nodes are in the com.microsoft domain, whose
+    # outputs ORT's qdq_loss_debug gets no type for and so never saves (no activation could be matched)
+    chosen = [c for c in cases.selected(ptq_store.settings.matrix) if c in cases.QUANTIZED
+              and c.framework == "onnxruntime" and c.quant.quant_format == "QDQ" and not c.emulated]
     worst = min(chosen, key=lambda c: explained(lambda: ptq_store.result(c)).metrics.accuracy)
     result = ptq_store.result(worst)
     rows = explained(lambda: ptq_store.diagnosis(worst, IMAGES))

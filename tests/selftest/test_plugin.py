@@ -28,7 +28,7 @@ def test_help_lists_every_option(suite: pytest.Pytester) -> None:
      (["--ptq-threads", "0"], "*--ptq-threads: 0 is not between 1 and * (this process may use * cores*"),
      (["--ptq-threads", "2000"], "*--ptq-threads: 2000 is not between 1 and * (this process may use * cores*"),
      (["--ptq-threads", "1e11"], "*--ptq-threads: '1e11' is not a number*"),
-     (["--ptq-model", "weights.txt"], "*--ptq-model: weights.txt: give an fp32 ResNet8 as .onnx*or as a Keras .h5*"),
+     (["--ptq-model", "weights.txt"], "*--ptq-model: weights.txt: give an fp32 CIFAR-10 ResNet8 as .onnx, as a Keras .h5 or as a torch.export*"),
      (["--ptq-model", "/no/such.onnx"], "*--ptq-model: /no/such.onnx: no such file*"),
      (["--ptq-calibration-per-class", "0"], "*--ptq-calibration-per-class: 0 is not between 1 and 5000*"),
      (["--ptq-calibration-per-class", "5001"], "*--ptq-calibration-per-class: 5001 is not between 1 and 5000*"),

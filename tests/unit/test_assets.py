@@ -9,7 +9,8 @@ import onnx
 import onnx.numpy_helper
 import pytest
 
-from ptq_helpers.data import assets
+from ptq_helpers.data import assets, conversions
+from ptq_helpers.data import contract
 from ptq_helpers.data.contract import check_onnx
 from ptq_helpers.core.fileio import sha256_file
 from ptq_helpers.core.errors import AssetError
@@ -70,21 +71,48 @@ def test_found_files_are_used_without_network(tmp_path: Path, monkeypatch: pytes
     assert found.onnx_model() == tmp_path / "resnet8.onnx"
 
 
-def test_contract_accepts_nhwc_softmax_model(tmp_path: Path) -> None:
-    assert check_onnx(tiny_onnx(tmp_path / "m.onnx", ["N", 32, 32, 3], ["N", 10])) == "input"
+@pytest.mark.parametrize(("in_shape", "name"), [(["N", 32, 32, 3], "input"), (["batch", 3, 32, 32], "x")],
+                         ids=["nhwc-input", "nchw-x"])
+def test_contract_accepts_one_image_input_of_either_layout_under_any_name(tmp_path: Path, in_shape: list,
+                                                                         name: str) -> None:
+    facts = check_onnx(tiny_onnx(tmp_path / "m.onnx", in_shape, ["N", 10], name))
+    assert facts == {"name": name, "dims": [in_shape[0], *in_shape[1:]], "softmax": False}  # a MatMul out: logits
 
 
 @pytest.mark.parametrize(
-    ("in_shape", "out_shape", "name", "message"),
-    [(["N", 3, 32, 32], ["N", 10], "input", r"input 'input' has shape .*, expected \(N, 32, 32, 3\) NHWC"),
-     (["N", 32, 32, 3], ["N", 100], "input", r"expected \(N, 10\) class probabilities"),
-     (["N", 32, 32, 3], ["N", 10], "images", r"input is named 'images', the suite expects 'input'")],
-    ids=["nchw-input", "100-outputs", "renamed-input"],
+    ("in_shape", "out_shape", "message"),
+    [(["N", 32, 32], ["N", 10], r"input 'input' has shape \(N, 32, 32\), expected \(N, 32, 32, 3\) NHWC or "
+                                r"\(N, 3, 32, 32\) NCHW"),
+     (["N", 32, 32, 3], ["N", 100], r"expected \(N, 10\) class scores")],
+    ids=["3d-input", "100-outputs"],
 )
-def test_contract_rejects_wrong_layouts(tmp_path: Path, in_shape: list, out_shape: list, name: str,
-                                        message: str) -> None:
+def test_contract_rejects_what_is_not_a_cifar10_classifier(tmp_path: Path, in_shape: list, out_shape: list,
+                                                          message: str) -> None:
     with pytest.raises(AssetError, match=message):
-        check_onnx(tiny_onnx(tmp_path / "m.onnx", in_shape, out_shape, name))
+        check_onnx(tiny_onnx(tmp_path / "m.onnx", in_shape, out_shape))
+
+
+def test_external_data_beside_the_model_is_part_of_it_and_outside_is_refused(tmp_path: Path) -> None:
+    model = onnx.load(str(tiny_onnx(tmp_path / "src.onnx", ["N", 32, 32, 3], ["N", 10])))
+    for t in model.graph.initializer:  # raw bytes: what onnx moves to external data
+        t.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(t), t.name))
+    onnx.save(model, str(tmp_path / "src.onnx"))
+    onnx.save(model, str(tmp_path / "m.onnx"), save_as_external_data=True, location="m.onnx.data", size_threshold=0)
+    before = contract.model_sha256(tmp_path / "m.onnx")
+    assert check_onnx(tmp_path / "m.onnx")["name"] == "input"
+    (tmp_path / "m.onnx.data").write_bytes((tmp_path / "m.onnx.data").read_bytes()[:-4] + b"\0\0\x80\x3f")
+    assert contract.model_sha256(tmp_path / "m.onnx") != before  # a changed weights file is a different model
+    (tmp_path / "sub").mkdir()
+    onnx.save(onnx.load(str(tmp_path / "m.onnx")), str(tmp_path / "sub" / "m.onnx"), save_as_external_data=True,
+              location="outside.data", size_threshold=0)
+    (tmp_path / "sub" / "outside.data").rename(tmp_path / "outside.data")
+    model = onnx.load(str(tmp_path / "sub" / "m.onnx"), load_external_data=False)
+    for t in model.graph.initializer:  # onnx refuses to write '..' locations; a file from elsewhere may have them
+        next(e for e in t.external_data if e.key == "location").value = "../outside.data"
+    (tmp_path / "sub" / "m.onnx").write_bytes(model.SerializeToString())
+    with pytest.raises(AssetError, match=r"sub/m\.onnx: its weights point at .*outside\.data, outside the model's "
+                                         r"folder .*; keep the external data files beside the \.onnx"):
+        check_onnx(tmp_path / "sub" / "m.onnx")
 
 
 def test_non_onnx_file_is_named(tmp_path: Path) -> None:
@@ -142,15 +170,15 @@ def test_conversion_writes_to_the_cache_never_to_the_assets_folder(tmp_path: Pat
 
     root = tmp_path / "assets"
     (root / "mlperf-tiny").mkdir(parents=True)
-    (root / "mlperf-tiny" / "pretrainedResnet.h5").write_bytes(assets.HDF5_SIGNATURE + b"rest")
+    (root / "mlperf-tiny" / "pretrainedResnet.h5").write_bytes(conversions.HDF5_SIGNATURE + b"rest")
     before = sorted(p.relative_to(root) for p in root.rglob("*"))
 
     def fake_tf2onnx(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess:
         Path(cmd[-1]).write_bytes(b"onnx")
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(assets, "find_spec", lambda name: object())  # this module's, not importlib's
-    monkeypatch.setattr(assets, "_run", fake_tf2onnx)
+    monkeypatch.setattr(conversions, "find_spec", lambda name: object())  # this module's, not importlib's
+    monkeypatch.setattr(conversions, "_run", fake_tf2onnx)
     made = assets.resolve_assets(str(root), tmp_path / "cache").onnx_model()
     assert made == tmp_path / "cache" / "assets" / "resnet8.onnx" and made.read_bytes() == b"onnx"
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before

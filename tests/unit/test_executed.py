@@ -47,3 +47,20 @@ def test_the_executed_column() -> None:
     assert tables.executed_text(_with({"executed": FALLBACK})) == "integer 2/4, 2 float"
     assert tables.executed_text(_with(None)) == "not asked"
     assert tables.executed_text(replace(record("ort-fp32", 8719, 300_000), runtime=None)) == "-"
+
+
+def test_an_emulated_build_says_so_in_its_facts_summary_and_gate_message() -> None:
+    from ptq_helpers.backends.ort import OrtQuant
+    from ptq_helpers.matrix import cases
+
+    assert OrtQuant("QUInt8", "QInt8").emulated is None
+    reason = OrtQuant("QUInt16", "QInt8").emulated
+    assert reason.startswith("emulated: no integer kernels on CPU (QUInt16 activations")
+    assert "QInt4 weights" in OrtQuant("QUInt8", "QInt4").emulated
+    assert cases.get("ort-w4a8-qdq-pc").emulated and cases.get("ort-int8-qdq").emulated is None
+    facts = {"integer": [], "float": ["conv1", "fc"], "how": "asked", "causes": [], "kernels": {}, "emulated": reason}
+    assert Executed.from_json(facts).summary() == "emulated, float 2/2"
+    assert Executed.from_json(Executed.from_json(facts).to_json()).emulated == reason
+    message = gates.integer_execution(_with({"executed": facts}), Thresholds())
+    assert message.startswith(f"ort-int8-qdq (on Test CPU: avx2): {reason}; 2 of 2 compute layers run in float")
+    assert "integer" not in Executed.from_json(facts).summary()

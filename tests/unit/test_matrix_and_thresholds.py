@@ -28,8 +28,9 @@ def test_matrix_ids_are_unique_readable_slugs() -> None:
 @pytest.mark.parametrize("case", cases.CASES, ids=str)
 def test_every_case_has_a_buildable_fp32_baseline(case: cases.Case) -> None:
     base = cases.get(case.baseline_id)
-    same_runtime = cases.FRAMEWORKS[base.framework].prefix == cases.FRAMEWORKS[case.framework].prefix
-    assert base.is_fp32 and same_runtime and base.unsupported is None
+    # the same framework, or one that quantizes that framework's fp32 file and runs on its runtime (litert-quantizer)
+    same_runtime = base.backend.run == case.backend.run and base.backend.size_kind == case.backend.size_kind
+    assert base.is_fp32 and (base.framework == case.framework or same_runtime) and base.unsupported is None
 
 
 def test_matrix_covers_the_seed_models() -> None:
@@ -73,3 +74,15 @@ def test_bad_command_line_values_are_refused_by_the_parser(field: str, raw: str)
 def test_bad_ini_value_names_the_ini_key() -> None:
     with pytest.raises(ConfigError, match=r"\[tool\.pytest\.ini_options\] ptq_min_accuracy: 150\.0 is outside"):
         resolve({}, {"min_accuracy": "150"})
+
+
+def test_litert_quantizer_settings_are_checked_when_declared() -> None:
+    from ptq_helpers.backends.litert_quantizer import LayerOverride, LiteRTQuantizerQuant
+
+    rules = LiteRTQuantizerQuant(overrides=(LayerOverride("conv2d_1", weight_bits=4, algorithm="GPTQ"),)).rules()
+    assert [(r["regex"], r["weight_bits"], r["algorithm"]) for r in rules] == [
+        (".*", 8, "min_max_uniform_quantize"), ("conv2d_1", 4, "GPTQ")]
+    with pytest.raises(ValueError, match="algorithm 'gptq' is not one of litert-quantizer's"):
+        LayerOverride("x", algorithm="gptq")
+    with pytest.raises(ValueError, match="activation_bits 4 / weight_bits 8"):
+        LiteRTQuantizerQuant(activation_bits=4)
