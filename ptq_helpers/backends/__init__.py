@@ -7,16 +7,17 @@ runners by dotted path, resolved when a model is built or run.
 """
 from __future__ import annotations
 
-from ptq_helpers.backends import executorch, litert, litert_quantizer, openvino, ort, pytorch
+from ptq_helpers.backends import executorch, litert, litert_quantizer, litert_size, openvino, ort, pytorch
 from ptq_helpers.backends.executorch import ExecuTorchQuant
 from ptq_helpers.backends.litert import LiteRTQuant
 from ptq_helpers.backends.litert_quantizer import LiteRTQuantizerQuant
+from ptq_helpers.matrix.size_recipe import LayerWidth, SizeRecipe
 from ptq_helpers.backends.openvino import OvQuant
 from ptq_helpers.backends.ort import OrtQuant
 from ptq_helpers.backends.pytorch import TorchQuant
 from ptq_helpers.matrix.cases import Case, add, register
 
-for _backend in (ort, pytorch, litert, litert_quantizer, openvino, executorch):
+for _backend in (ort, pytorch, litert, litert_quantizer, litert_size, openvino, executorch):
     register(_backend.FRAMEWORK, _backend.FORMATS)
 
 # Adding a configuration is one line here.
@@ -103,4 +104,12 @@ MCU: tuple[Case, ...] = (
     Case("ort-a16w8-qdq-pc", "onnxruntime", "a16w8", "qdq", OrtQuant("QUInt16", "QInt8", per_channel=True), matrix="mcu"),
     Case("ort-w4a8-qdq-pc", "onnxruntime", "w4a8", "qdq", OrtQuant("QUInt8", "QInt4", per_channel=True), matrix="mcu"),
 )
+
+# 4-bit weights that TFLite Micro runs (issue 30): every conv but the first at 4-bit weights rounded by GPTQ, the first
+# conv and the dense layer (TFLM has no int8 x int4 FULLY_CONNECTED) W8A8 per channel: the recipe --ptq-search=size
+# found and confirmed on 2026-12-06 (layers in its greedy order). docs/mcu-size.md has the measurements.
+W4_GPTQ = SizeRecipe(tuple(LayerWidth(name) for name in ("conv2d_4_1", "conv2d_8_1", "conv2d_6_1", "conv2d_7_1",
+                                                         "conv2d_1_2", "conv2d_3_1", "conv2d_2_1", "conv2d_5_1")),
+                     origin="catalog")
+MCU += (litert_size.case_of(W4_GPTQ, "litert-w4a8-gptq", matrix="mcu"),)
 add(*SEED[:4], ORT_FAST, *SEED[4:], *MCU, *FULL)

@@ -4,6 +4,6 @@ through the package, so a module's classes are the registered ones, not a second
 import importlib
 import sys
 
-if len(sys.argv) < 2 or sys.argv[1] not in ("pytorch", "litert", "litert_quantizer"):
-    sys.exit("usage: python -m ptq_helpers.backends {pytorch,litert,litert_quantizer} ARGS...")
+if len(sys.argv) < 2 or sys.argv[1] not in ("pytorch", "litert", "litert_quantizer", "litert_size"):
+    sys.exit("usage: python -m ptq_helpers.backends {pytorch,litert,litert_quantizer,litert_size} ARGS...")
 importlib.import_module(f"ptq_helpers.backends.{sys.argv[1]}").main(sys.argv[2:])

@@ -17,7 +17,8 @@ from ptq_helpers.matrix.options import Option
 
 DType = Literal["fp32", "int8", "uint8", "u8s8", "bf16", "a16w8", "w4a8"]
 DTYPE_LABELS = {"fp32": "float32", "int8": "int8", "uint8": "uint8", "u8s8": "uint8 act/int8 wt",
-                "bf16": "bfloat16 (run time)", "a16w8": "int16 act/int8 wt", "w4a8": "int8 act/int4 wt"}
+                "bf16": "bfloat16 (run time)", "a16w8": "int16 act/int8 wt", "w4a8": "int8 act/int4 wt",
+                "w4w8a8": "int8 act/int4+int8 wt"}
 
 
 def resolve(dotted: str) -> Callable[..., Any]:

@@ -18,6 +18,8 @@ from ptq_helpers.matrix.options import INI_SOURCE, Option, add_options, count_in
 from ptq_helpers.matrix.settings import Settings
 from ptq_helpers.matrix import cases
 from ptq_helpers.matrix.cases import SizeKind
+from ptq_helpers.matrix.size_recipe import SizeRecipe
+from ptq_helpers.matrix.size_recipe import load as load_size_recipe
 from ptq_helpers.matrix.thresholds import SIZE_PREFIX, Thresholds
 from ptq_helpers.results.json_io import load
 from ptq_helpers.targets.base import parse_targets
@@ -95,6 +97,14 @@ def baseline_file(raw: str) -> tuple[Path, Any]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def size_recipe_file(raw: str) -> SizeRecipe:
+    """argparse `type=` for --ptq-size-recipe: a recipe file or an earlier results JSON holding one, read once."""
+    try:
+        return load_size_recipe(Path(raw).expanduser())
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--ptq-size-recipe ")) from None
+
+
 def speedup_factor(raw: str) -> float:
     """--ptq-min-speedup: a factor above 0 (e.g. 1.5: each quantized build at least 1.5x its fp32's throughput)."""
     value = number_in(0, 1000)(raw)
@@ -166,6 +176,14 @@ RUN_OPTIONS: tuple[Option, ...] = (
            "per-channel mean subtracted after the scale (R,G,B), e.g. 0.4914,0.4822,0.4465", "R,G,B"),
     Option("input_std", "--ptq-input-std", "ptq_input_std", rgb_std, (1.0, 1.0, 1.0),
            "per-channel standard deviation divided by after the mean (R,G,B), e.g. 0.2470,0.2435,0.2616", "R,G,B"),
+    Option("search", "--ptq-search", "ptq_search", one_of("off", "size"), "off",
+           "'size': before the tests, find the smallest litert-quantizer build whose accuracy gates hold (per-layer "
+           "4-bit sensitivity on training-split validation images, greedy choice on test half A, confirmed on half "
+           "B; cached) and gate it as litert-size-search on every target of the run; its per-layer recipe goes to "
+           "the JSON and the report", "{off,size}"),
+    Option("size_recipe", "--ptq-size-recipe", None, size_recipe_file, None,
+           "gate this per-layer recipe as litert-size-search without searching: a recipe file, or the --ptq-json "
+           "of an earlier --ptq-search=size run", "FILE"),
 )
 
 

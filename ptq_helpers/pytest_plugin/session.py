@@ -26,6 +26,7 @@ from ptq_helpers.core.progress import Progress
 from ptq_helpers.results.run_results import RunResults
 from ptq_helpers.targets.base import TARGETS
 from ptq_helpers.store import library_versions
+from ptq_helpers.pytest_plugin.size import add_size_case
 from ptq_helpers.pytest_plugin.options import RUN_OPTIONS, Settings, Thresholds, resolve, thresholds
 
 _KEY = pytest.StashKey["PTQSession"]()
@@ -88,6 +89,7 @@ class PTQSession:
     baseline: tuple[Path, Any] | None = None  # --ptq-baseline: (path, its results)
     closing: list[str] = field(default_factory=list)  # lines for the end of the terminal summary
     under_xdist: bool = False  # a worker, or a controller with -n: benchmarks cannot time, so they are left out
+    size_search: dict[str, Any] | None = None  # --ptq-search=size / --ptq-size-recipe: the recipe and the search
 
     @classmethod
     def configure(cls, config: pytest.Config) -> PTQSession:
@@ -134,6 +136,10 @@ class PTQSession:
         if not workerinput and getattr(config.option, "dist", "no") == "load" and not any(
                 a.startswith("--dist") or a == "-d" for a in config.invocation_params.args):
             config.option.dist = "loadgroup"  # -n without --dist: schedule by model (see deselect)
+        try:
+            session.size_search = add_size_case(settings, th, run["search"], run["size_recipe"])
+        except PTQError as exc:
+            raise pytest.UsageError(f"--ptq-search / --ptq-size-recipe: {exc}") from None
         session.progress = Progress(config, cache / "progress", settings.run_id)
         session.progress.start(xdist_controller=not workerinput and getattr(config.option, "dist", "no") != "no")
         config.stash[_KEY] = session
@@ -231,7 +237,10 @@ class PTQSession:
                 "built": sorted({f"{e.case} {e.what}" for e in self.results.events if e.built}),
                 "targets": {"host via the test process": {"how": "in the test process", "cpu": cpu_facts()},
                             **self.results.targets}}
-        return json.loads(json.dumps(results.payload(self.results, self.thresholds, meta)))
+        data = results.payload(self.results, self.thresholds, meta)
+        if self.size_search is not None:
+            data["size_search"] = self.size_search
+        return json.loads(json.dumps(data))
 
     def preflight(self, config: pytest.Config) -> None:
         """Before any test (on the controller): the real inputs are present, or fetched once now; when they

@@ -30,6 +30,7 @@ from ptq_helpers.report.deploy import mcu, selection, targets
 from ptq_helpers.report.executed import executed
 from ptq_helpers.report.mcu import section as mcu_builds
 from ptq_helpers.report.runs import render_runs
+from ptq_helpers.report.size import section as size_section
 from ptq_helpers.report.speed import section as speed_section
 from ptq_helpers.report.stats import diagnosis, matched, statistics
 
@@ -47,7 +48,7 @@ def render(data: Payload, figures: Mapping[str, str] | None = None, figures_note
     lines += summary(view) + comparison(view) + speed_section(view) + matched(view) + assessment(view)
     lines += executed(view) + targets(view) + statistics(view)
     lines += per_class(view, figures.get("per_class")) + diagnosis(view)
-    lines += sizes(view, figures.get("size")) + mcu(view) + mcu_builds(data, figures.get("mcu")) + frameworks(view) + selection(view) + recommendation(view)
+    lines += sizes(view, figures.get("size")) + mcu(view) + mcu_builds(data, figures.get("mcu")) + size_section(view) + frameworks(view) + selection(view) + recommendation(view)
     lines += methodology(view)
     return "\n".join(lines).rstrip() + "\n"
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ptq_helpers.backends import evaluate
+from ptq_helpers.backends.litert_size import case_from_environment
 from ptq_helpers.matrix import cases
 from ptq_helpers.core.isa import cpu_facts
 
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                    "which layers run as integer kernels in this process, on this CPU, and add its 'executed' to FACTS")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
+    case_from_environment()  # the run's --ptq-search=size / --ptq-size-recipe case, when it is the one asked for
     case = cases.get(args.case)
     images = np.load(args.images, mmap_mode="r")[args.start:args.stop]
     make = cases.resolve(args.runner) if args.runner else evaluate.make_runner

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ptq_helpers.core.errors import PTQError
 from ptq_helpers.results.mcu_budget import McuBudget
+
+
+class NotForTheNpu(PTQError):
+    """The build cannot be compiled for the Ethos-U (e.g. int4 weights with Vela 5.2): it is a Cortex-M CPU build,
+    and the NPU budgets do not apply (a skip saying what was tried and what failed)."""
 
 ACCELERATOR = "ethos-u55-128"
 
@@ -14,7 +20,17 @@ def measure(case_id: str, model: Path, workdir: Path) -> McuBudget:
     the arena; raises VelaError / PTQError with the tool's own message."""
     from ptq_helpers.targets import tflm, vela
 
-    summary = vela.compile_for_npu(model, workdir, ACCELERATOR)
+    try:
+        summary = vela.compile_for_npu(model, workdir, ACCELERATOR)
+    except vela.VelaError as exc:
+        from ptq_helpers.backends.litert_size import has_int4
+
+        if not has_int4(model):
+            raise
+        raise NotForTheNpu(f"{case_id}: no Ethos-U budget: the file has int4 weights and Vela cannot compile it "
+                           f"(tried {ACCELERATOR}; Vela 5.2 dies with SIGFPE on int4 weights, measured on 2026-12-06); "
+                           f"it runs on the Cortex-M CPU with TFLite Micro, gated by its <model>@mcu tests. "
+                           f"Vela said: {str(exc).splitlines()[0]}") from None
     return McuBudget(
         id=case_id, accelerator=ACCELERATOR, inference_time_ms=round(summary.inference_time_s * 1e3, 4),
         cycles_npu=summary.cycles_npu, cycles_total=summary.cycles_total, sram_bytes=summary.sram_bytes,
