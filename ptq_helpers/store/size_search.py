@@ -22,7 +22,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from ptq_helpers.analysis import selection, size_search
 from ptq_helpers.backends import evaluate, litert_size
