@@ -99,21 +99,29 @@ def build(case: Case, h5: Path, calibration: np.ndarray, dest: Path) -> None:
     case's settings, calibrated on `calibration` (NHWC float32 pixels 0..255)."""
     q = case.quant
     assert isinstance(q, LiteRTQuantizerQuant), case
-    with tempfile.TemporaryDirectory(prefix="ptq-litert-quantizer-") as tmp:
+    quantize_in_child("litert_quantizer", h5, calibration, dest,
+                      {"rules": q.rules(), "shape_reads_integer": q.shape_reads_integer},
+                      f"{case.id}: litert-quantizer failed", f"with rules {q.rules()}")
+
+
+def quantize_in_child(module: str, h5: Path, calibration: np.ndarray, dest: Path, settings: dict[str, object],
+                      failed: str, what: str) -> None:
+    """The float .tflite of the .h5, then `python -m ptq_helpers.backends <module>` quantizes it with `settings`
+    (the child is the only place litert-quantizer is imported); `failed`/`what` word the error."""
+    with tempfile.TemporaryDirectory(prefix=f"ptq-{module}-") as tmp:
         work = Path(tmp)
         litert.build_fp32(h5, work / "fp32.tflite")
         np.save(work / "calibration.npy", np.ascontiguousarray(calibration, dtype=np.float32))
-        (work / "settings.json").write_text(json.dumps({"rules": q.rules(), "shape_reads_integer": q.shape_reads_integer}))
-        cmd = [sys.executable, "-m", "ptq_helpers.backends", "litert_quantizer", "--fp32", str(work / "fp32.tflite"),
+        (work / "settings.json").write_text(json.dumps(settings))
+        cmd = [sys.executable, "-m", "ptq_helpers.backends", module, "--fp32", str(work / "fp32.tflite"),
                "--calibration", str(work / "calibration.npy"), "--settings", str(work / "settings.json"),
                "--out", str(dest)]
         proc = subprocess.run(cmd, capture_output=True, text=True,
                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "2"})
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-8:]) or "no error output"
-        raise AssetError(f"{case.id}: litert-quantizer failed (exit {proc.returncode}) on the float .tflite of {h5} "
-                         f"with rules {q.rules()}; check that the 'litert' extra is installed (pip install -e "
-                         f"'.[litert]'). Last lines:\n{tail}")
+        raise AssetError(f"{failed} (exit {proc.returncode}) on the float .tflite of {h5} {what}; check that the "
+                         f"'litert' extra is installed (pip install -e '.[litert]'). Last lines:\n{tail}")
 
 
 def _quantize(fp32: Path, calibration: Path, rules: list[dict[str, object]], shape_reads_integer: bool) -> bytes:

@@ -13,17 +13,14 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ptq_helpers.backends import litert
-from ptq_helpers.backends.litert_quantizer import LayerOverride, LiteRTQuantizerQuant
-from ptq_helpers.core.errors import AssetError
+from ptq_helpers.backends.litert_quantizer import LayerOverride, LiteRTQuantizerQuant, quantize_in_child
 from ptq_helpers.matrix import cases
 from ptq_helpers.matrix.cases import Case, Format, Framework
 from ptq_helpers.matrix.size_recipe import LayerWidth, SizeRecipe, from_json
@@ -99,22 +96,10 @@ def build(case: Case, h5: Path, calibration: np.ndarray, dest: Path) -> None:
     q = case.quant
     assert isinstance(q, LiteRTSizeQuant), case
     settings = q.quantizer_settings()
-    with tempfile.TemporaryDirectory(prefix="ptq-litert-size-") as tmp:
-        work = Path(tmp)
-        litert.build_fp32(h5, work / "fp32.tflite")
-        np.save(work / "calibration.npy", np.ascontiguousarray(calibration, dtype=np.float32))
-        (work / "settings.json").write_text(json.dumps({"rules": settings.rules(), "gptq": list(q.gptq_layers),
-                                                        "shape_reads_integer": settings.shape_reads_integer}))
-        cmd = [sys.executable, "-m", "ptq_helpers.backends", "litert_size", "--fp32", str(work / "fp32.tflite"),
-               "--calibration", str(work / "calibration.npy"), "--settings", str(work / "settings.json"),
-               "--out", str(dest)]
-        proc = subprocess.run(cmd, capture_output=True, text=True,
-                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "2"})
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-8:]) or "no error output"
-        raise AssetError(f"{case.id}: the 4-bit build failed (exit {proc.returncode}) on the float .tflite of {h5} "
-                         f"with layers {q.layers}; check that the 'litert' extra is installed (pip install -e "
-                         f"'.[litert]'). Last lines:\n{tail}")
+    quantize_in_child("litert_size", h5, calibration, dest,
+                      {"rules": settings.rules(), "gptq": list(q.gptq_layers),
+                       "shape_reads_integer": settings.shape_reads_integer},
+                      f"{case.id}: the 4-bit build failed", f"with layers {q.layers}")
 
 
 def conv_layers(path: Path) -> dict[str, int]:
