@@ -25,8 +25,8 @@ def test_images_come_out_in_the_model_s_contract() -> None:
     split = ModelSplit(TORCH_STYLE, _split())
     x = split.images(np.array([1, 3]))
     assert x.shape == (2, 3, 32, 32) and x.dtype == np.float32
-    want = (PIXELS[[1, 3]].astype(np.float32) / 255 - np.float32(0.4914)) / np.float32(0.2470)
-    np.testing.assert_allclose(x[:, 0], want[..., 0], rtol=1e-6)
+    want = (PIXELS[[1, 3]].astype(np.float32) * np.float32(1 / 255) - np.float32(0.4914)) / np.float32(0.2470)
+    np.testing.assert_allclose(x[:, 0], want[..., 0], rtol=1e-6, atol=1e-6)
     assert split.images().shape == (4, 3, 32, 32) and split.images(slice(0, 2)).shape == (2, 3, 32, 32)
 
 
