@@ -33,6 +33,7 @@ class View:
         self.bench: Mapping[str, Any] = data.get("benchmarks") or {}
         self.unsupported: list[Mapping[str, Any]] = list(data.get("unsupported") or [])
         self.images: int | None = next(iter(self.models.values())).total if self.models else None  # test set
+        self.ran: Mapping[str, Any] | None = data.get("gates_run")  # None: every gate counts (see gates.verdict)
 
     def frameworks(self) -> dict[str, str]:
         """Framework id -> label, in the records' order (the label each record carries)."""
@@ -49,10 +50,17 @@ class View:
         return [m for m in self.models.values() if not m.is_fp32]
 
     def failures(self, m: ModelRecord) -> dict[str, str]:
-        return gates.all_failures(m, self.th)
+        return gates.verdict(m, self.th, self.ran).failed
+
+    def verdict(self, m: ModelRecord) -> gates.Verdict:
+        return gates.verdict(m, self.th, self.ran)
+
+    def not_run(self) -> list[str]:
+        """'`key`: accuracy, drop' for each record with a gate whose test did not run in the session."""
+        return [f"`{m.key}`: {', '.join(v.not_run)}" for m in self.models.values() if (v := self.verdict(m)).not_run]
 
     def passing(self) -> list[ModelRecord]:
-        return gates.passing(self.models, self.th)
+        return gates.passing(self.models, self.th, self.ran)
 
     def throughput(self, m: ModelRecord) -> float | None:
         fig = self.bench.get(m.key, {}).get("256")
@@ -142,7 +150,7 @@ def recommendation(view: View) -> list[str]:
             "bootstrap interval of its difference to fp32 and, when the sweep ran, its spread over calibration draws:",
             ""]
     rows = []
-    winners = gates.best_by_framework(view.models, view.th)
+    winners = gates.best_by_framework(view.models, view.th, view.ran)
     for fw, label in view.frameworks().items():
         best = winners.get(fw)
         if best is None:
