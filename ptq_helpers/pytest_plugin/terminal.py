@@ -35,7 +35,8 @@ def write(session: Any, tr: Any) -> None:
     records, res = session.results.linked_records(), session.results
     if records:
         tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
-        for line in tables.table(records, session.thresholds, results.unsupported()):
+        ran = session.results.ran or None
+        for line in tables.table(records, session.thresholds, results.unsupported(), ran):
             tr.write_line(line)
         for ref in res.references.values():
             tr.write_line(f"reference {ref.id} on {ref.kernels or ref.target}: {ref.accuracy:.2f}% "
@@ -53,7 +54,7 @@ def write(session: Any, tr: Any) -> None:
         if len(session.settings.targets) > 1:
             tr.write_sep("-", "deployment targets: " + "; ".join(
                 f"{name}: {TARGETS[name].here()}" for name in session.settings.targets if name != "host"))
-            body = tables.target_rows(records, session.thresholds, session.settings.targets)
+            body = tables.target_rows(records, session.thresholds, session.settings.targets, ran)
             for line in tables.aligned(tables.target_headers(session.settings.targets), body):
                 tr.write_line(line)
             for r in records.values():  # e.g. Arm: fp32 checked by the probe only, the host's predictions stand

@@ -55,10 +55,6 @@ class View:
     def verdict(self, m: ModelRecord) -> gates.Verdict:
         return gates.verdict(m, self.th, self.ran)
 
-    def not_run(self) -> list[str]:
-        """'`key`: accuracy, drop' for each record with a gate whose test did not run in the session."""
-        return [f"`{m.key}`: {', '.join(v.not_run)}" for m in self.models.values() if (v := self.verdict(m)).not_run]
-
     def passing(self) -> list[ModelRecord]:
         return gates.passing(self.models, self.th, self.ran)
 
