@@ -2,6 +2,7 @@
 build's float-layer line), the targets, the paired statistics, budgets, sweeps, speed, and what was written."""
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from typing import Any
 
@@ -27,8 +28,25 @@ def built_summary(events: list[Any]) -> str:
             + f" ({reused} reused; each one in --ptq-json's meta.built)")
 
 
+MORE = " [...] (in full: --ptq-report, --ptq-json)"
+
+
+def fit(line: str, width: int) -> str:
+    """A detail line shortened to the terminal's width (the report and the JSON have it in full)."""
+    return line if len(line) <= width else textwrap.shorten(line, max(width, 40), placeholder=MORE)
+
+
+def wrapped(line: str, width: int) -> list[str]:
+    """A verdict line folded to the terminal's width (nothing left out)."""
+    return textwrap.wrap(line, max(width, 40), subsequent_indent="    ", break_on_hyphens=False) or [line]
+
+
 def write(session: Any, tr: Any) -> None:
-    """Write the summary of a PTQSession (`session`) with pytest's terminal reporter `tr`."""
+    """Write the summary of a PTQSession (`session`) with pytest's terminal reporter `tr`; tables as they are,
+    detail lines fitted to the terminal's width."""
+    width = max(80, getattr(getattr(tr, "_tw", None), "fullwidth", 120))
+    write_line = tr.write_line
+    tr = _Fitted(tr, width)
     if session.progress:
         session.progress.stop()
     session.results.order = (tuple(c.id for c in cases.CASES), tuple(TARGETS))
@@ -37,6 +55,8 @@ def write(session: Any, tr: Any) -> None:
         tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
         ran = session.results.ran or None
         for line in tables.table(records, session.thresholds, results.unsupported(), ran):
+            write_line(line)
+        for line in tables.unsupported_notes(results.unsupported()):
             tr.write_line(line)
         for ref in res.references.values():
             tr.write_line(f"reference {ref.id} on {ref.kernels or ref.target}: {ref.accuracy:.2f}% "
@@ -56,7 +76,7 @@ def write(session: Any, tr: Any) -> None:
                 f"{name}: {TARGETS[name].here()}" for name in session.settings.targets if name != "host"))
             body = tables.target_rows(records, session.thresholds, session.settings.targets, ran)
             for line in tables.aligned(tables.target_headers(session.settings.targets), body):
-                tr.write_line(line)
+                write_line(line)
             for r in records.values():  # e.g. Arm: fp32 checked by the probe only, the host's predictions stand
                 for what, note in (r.runtime or {}).items() if r.target != "host" else ():
                     if what != "executed":  # said by the Executed column and the FLOAT LAYERS lines
@@ -66,29 +86,29 @@ def write(session: Any, tr: Any) -> None:
             tr.write_sep("-", "paired statistics vs fp32 on the same 10,000 images (McNemar exact, Holm-adjusted over "
                              "the run; bootstrap: 2,000 resamples)")
             for line in tables.aligned(tables.STATS_HEADERS, paired):
-                tr.write_line(line)
+                write_line(line)
     if res.mcu:
         tr.write_sep("-", "micro-controller budgets (Vela estimate for the Ethos-U55-128; TFLM tensor arena)")
         for line in tables.aligned(tables.MCU_HEADERS, tables.mcu_rows(res.mcu, session.thresholds)):
-            tr.write_line(line)
+            write_line(line)
     if res.sweep:
         draws = max(sw["draws"] for sw in res.sweep.values())
         s = session.settings
         tr.write_sep("-", f"calibration-draw sweep ({draws} draws of {s.per_class}/class, seed {s.seed} stream)")
         for line in tables.aligned(tables.SWEEP_HEADERS, tables.sweep_rows(res.sweep, records)):
-            tr.write_line(line)
+            write_line(line)
     if res.recipe:
         draws = max(r["draws"] for r in res.recipe.values())
         tr.write_sep("-", f"recipe-level uncertainty ({draws} calibration draws besides draw 0; "
                           f"{recipe.METHOD.split(':')[0]})")
         for line in tables.aligned(tables.RECIPE_HEADERS, tables.recipe_rows(res.recipe, records)):
-            tr.write_line(line)
+            write_line(line)
     if res.bench:
         tr.write_sep("-", f"resnet8-ptq accuracy x size x speed ({summary(cpu_facts())}, {session.settings.threads} "
                           f"threads; medians; speedups: paired median ratio [95% interval])")
         view = View(session.payload()) if records else None
         for line in speed_table.terminal_lines(records, res.bench, session.thresholds, view):
-            tr.write_line(line)
+            write_line(line)
         if any(f.get("noisy") for per_batch in res.bench.values() for f in per_batch.values()):
             tr.write_line(speed.NOISE_NOTE)
         ref = res.bench.get("ort-fp32", {}).get(str(speed.THROUGHPUT_BATCH))
@@ -105,5 +125,20 @@ def write(session: Any, tr: Any) -> None:
     if records or res.bench:
         tr.write_line(f"built this run: {built_summary(res.events)}; cache {session.settings.cache}")
     for line in session.closing:
-        tr.write_line(line, red=line.startswith(("REGRESSION", "--ptq-")))
+        for part in wrapped(line, width):
+            write_line(part, red=line.startswith(("REGRESSION", "--ptq-")))
+
+
+class _Fitted:
+    """The terminal reporter, with write_line shortening lines to the terminal's width; aligned tables are written
+    with the reporter's own write_line (they are as wide as their columns)."""
+
+    def __init__(self, tr: Any, width: int) -> None:
+        self._tr, self._width = tr, width
+
+    def write_line(self, line: str, **kw: Any) -> None:
+        self._tr.write_line(fit(line, self._width), **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tr, name)
 

@@ -36,9 +36,14 @@ def executed_text(rec: ModelRecord) -> str:
 
 
 def unsupported_row(entry: Mapping[str, Any], records: Mapping[str, ModelRecord]) -> tuple[str, ...]:
-    """The results row of a case the backend cannot build (an entry of the JSON's `unsupported` list)."""
+    """The results row of a case the backend cannot build (an entry of the JSON's `unsupported` list); the reason
+    is a NOTE line below the table (unsupported_notes), so one long reason does not widen every row."""
     return (entry["id"], framework_label(entry, records), dtype_label(entry, records), "N/A", "N/A", "N/A",
-            f"N/A — not supported ({entry['reason']})", "-", "-")
+            "not supported", "-", "-")
+
+
+def unsupported_notes(unsupported: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [f"NOTE: {entry['id']} is not supported: {entry['reason']}" for entry in unsupported]
 
 
 def framework_label(entry: Mapping[str, Any], records: Mapping[str, ModelRecord]) -> str:
