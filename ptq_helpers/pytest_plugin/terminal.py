@@ -28,7 +28,7 @@ def built_summary(events: list[Any]) -> str:
             + f" ({reused} reused; each one in --ptq-json's meta.built)")
 
 
-MORE = " [...] (in full: --ptq-report, --ptq-json)"
+MORE = " [...] (in full: --ptq-report)"
 
 
 def fit(line: str, width: int) -> str:
@@ -44,7 +44,7 @@ def wrapped(line: str, width: int) -> list[str]:
 def write(session: Any, tr: Any) -> None:
     """Write the summary of a PTQSession (`session`) with pytest's terminal reporter `tr`; tables as they are,
     detail lines fitted to the terminal's width."""
-    width = max(80, getattr(getattr(tr, "_tw", None), "fullwidth", 120))
+    width = max(120, getattr(getattr(tr, "_tw", None), "fullwidth", 120))  # piped output reports 80
     write_line = tr.write_line
     tr = _Fitted(tr, width)
     if session.progress:
