@@ -46,7 +46,10 @@ def write(session: Any, tr: Any) -> None:
     detail lines fitted to the terminal's width."""
     width = max(120, getattr(getattr(tr, "_tw", None), "fullwidth", 120))  # piped output reports 80
     write_line = tr.write_line
-    tr = _Fitted(tr, width)
+
+    def detail(line: str, **kw: Any) -> None:  # a detail line (the report has it in full), fitted to the terminal
+        write_line(fit(line, width), **kw)
+
     if session.progress:
         session.progress.stop()
     session.results.order = (tuple(c.id for c in cases.CASES), tuple(TARGETS))
@@ -55,60 +58,60 @@ def write(session: Any, tr: Any) -> None:
         tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
         ran = session.results.ran or None
         for line in tables.table(records, session.thresholds, results.unsupported(), ran):
-            write_line(line)
-        for line in tables.unsupported_notes(results.unsupported()):
             tr.write_line(line)
+        for line in tables.unsupported_notes(results.unsupported()):
+            detail(line)
         for ref in res.references.values():
-            tr.write_line(f"reference {ref.id} on {ref.kernels or ref.target}: {ref.accuracy:.2f}% "
-                          f"({ref.correct}/{ref.total}), {ref.size_bytes / 1024:.1f} KiB - {ref.note}")
+            detail(f"reference {ref.id} on {ref.kernels or ref.target}: {ref.accuracy:.2f}% "
+                   f"({ref.correct}/{ref.total}), {ref.size_bytes / 1024:.1f} KiB - {ref.note}")
         odd = results.suspicious(records, session.cpu_noops())
         for line in odd["models"]:
-            tr.write_line(f"SUSPICIOUS: {line}: a setting that should change the model had no effect")
+            detail(f"SUSPICIOUS: {line}: a setting that should change the model had no effect")
         for line in odd["predictions"] + odd["expected"]:
-            tr.write_line(f"NOTE: {line}")
+            detail(f"NOTE: {line}")
         for rec in records.values():  # every build whose runtime runs layers in float, as the runtime says
             fallback = gates.integer_execution(rec, session.thresholds)
             if fallback:
-                tr.write_line(("FAIL" if session.thresholds.executed_precision == "fail" else "FLOAT LAYERS")
-                              + f": {fallback}", red=session.thresholds.executed_precision == "fail")
+                detail(("FAIL" if session.thresholds.executed_precision == "fail" else "FLOAT LAYERS")
+                       + f": {fallback}", red=session.thresholds.executed_precision == "fail")
         if len(session.settings.targets) > 1:
             tr.write_sep("-", "deployment targets: " + "; ".join(
                 f"{name}: {TARGETS[name].here()}" for name in session.settings.targets if name != "host"))
             body = tables.target_rows(records, session.thresholds, session.settings.targets, ran)
             for line in tables.aligned(tables.target_headers(session.settings.targets), body):
-                write_line(line)
+                tr.write_line(line)
             for r in records.values():  # e.g. Arm: fp32 checked by the probe only, the host's predictions stand
                 for what, note in (r.runtime or {}).items() if r.target != "host" else ():
                     if what != "executed":  # said by the Executed column and the FLOAT LAYERS lines
-                        tr.write_line(f"NOTE: {r.key}: {what}: {note}")
+                        detail(f"NOTE: {r.key}: {what}: {note}")
         paired = tables.stats_rows(records)
         if paired:
             tr.write_sep("-", "paired statistics vs fp32 on the same 10,000 images (McNemar exact, Holm-adjusted over "
                              "the run; bootstrap: 2,000 resamples)")
             for line in tables.aligned(tables.STATS_HEADERS, paired):
-                write_line(line)
+                tr.write_line(line)
     if res.mcu:
         tr.write_sep("-", "micro-controller budgets (Vela estimate for the Ethos-U55-128; TFLM tensor arena)")
         for line in tables.aligned(tables.MCU_HEADERS, tables.mcu_rows(res.mcu, session.thresholds)):
-            write_line(line)
+            tr.write_line(line)
     if res.sweep:
         draws = max(sw["draws"] for sw in res.sweep.values())
         s = session.settings
         tr.write_sep("-", f"calibration-draw sweep ({draws} draws of {s.per_class}/class, seed {s.seed} stream)")
         for line in tables.aligned(tables.SWEEP_HEADERS, tables.sweep_rows(res.sweep, records)):
-            write_line(line)
+            tr.write_line(line)
     if res.recipe:
         draws = max(r["draws"] for r in res.recipe.values())
         tr.write_sep("-", f"recipe-level uncertainty ({draws} calibration draws besides draw 0; "
                           f"{recipe.METHOD.split(':')[0]})")
         for line in tables.aligned(tables.RECIPE_HEADERS, tables.recipe_rows(res.recipe, records)):
-            write_line(line)
+            tr.write_line(line)
     if res.bench:
         tr.write_sep("-", f"resnet8-ptq accuracy x size x speed ({summary(cpu_facts())}, {session.settings.threads} "
                           f"threads; medians; speedups: paired median ratio [95% interval])")
         view = View(session.payload()) if records else None
         for line in speed_table.terminal_lines(records, res.bench, session.thresholds, view):
-            write_line(line)
+            tr.write_line(line)
         if any(f.get("noisy") for per_batch in res.bench.values() for f in per_batch.values()):
             tr.write_line(speed.NOISE_NOTE)
         ref = res.bench.get("ort-fp32", {}).get(str(speed.THROUGHPUT_BATCH))
@@ -124,21 +127,7 @@ def write(session: Any, tr: Any) -> None:
                       "python -m ptq_helpers.report A.json B.json -o machines.md", red=True)
     if records or res.bench:
         tr.write_line(f"built this run: {built_summary(res.events)}; cache {session.settings.cache}")
-    for line in session.closing:
-        for part in wrapped(line, width):
+    for line in session.closing:  # verdicts folded to the width; paths (files written) never broken
+        verdict = line.startswith(("REGRESSION", "THRESHOLD", "ENVIRONMENT", "NEW ", "against --ptq-baseline"))
+        for part in wrapped(line, width) if verdict else [line]:
             write_line(part, red=line.startswith(("REGRESSION", "--ptq-")))
-
-
-class _Fitted:
-    """The terminal reporter, with write_line shortening lines to the terminal's width; aligned tables are written
-    with the reporter's own write_line (they are as wide as their columns)."""
-
-    def __init__(self, tr: Any, width: int) -> None:
-        self._tr, self._width = tr, width
-
-    def write_line(self, line: str, **kw: Any) -> None:
-        self._tr.write_line(fit(line, self._width), **kw)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._tr, name)
-

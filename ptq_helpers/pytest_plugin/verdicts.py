@@ -37,6 +37,9 @@ def fail_item(config: pytest.Config | None, name: str, message: str) -> None:
     """Report one failed item `resnet8-ptq::<name>` to every plugin that listens (terminal, junitxml, ...)."""
     if config is None:
         return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and hasattr(reporter, "_show_progress_info"):
+        reporter._show_progress_info = False  # the run's progress is complete: no '[110%]' after these items
     report = pytest.TestReport(nodeid=f"{NODE}::{name}", location=(NODE, None, name), keywords={name: 1},
                                outcome="failed", longrepr=_Failure(message), when="call", sections=[], duration=0.0)
     config.hook.pytest_runtest_logstart(nodeid=report.nodeid, location=report.location)
