@@ -174,7 +174,8 @@ def passing(records: Mapping[str, ModelRecord], th: Thresholds, ran: Ran | None 
     """Host records of quantized builds (with their fp32 baseline at hand) that pass every gate on the host
     and on every other target measured in the run (every gate that ran, when `ran` says what ran)."""
     failed = {r.id for r in records.values() if r.compared and verdict(r, th, ran).failed}
-    return [r for r in records.values() if r.compared and r.target == "host" and r.id not in failed]
+    judged = lambda r: ran is None or verdict(r, th, ran).text() != "not run"  # noqa: E731 - no gate ran: no pass
+    return [r for r in records.values() if r.compared and r.target == "host" and r.id not in failed and judged(r)]
 
 
 def best_by_framework(records: Mapping[str, ModelRecord], th: Thresholds,
