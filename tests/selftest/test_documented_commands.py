@@ -82,12 +82,14 @@ def test_documented_commands_work_twice_from_outside_the_repository(tmp_path: Pa
                   key=lambda c: (not c.startswith("pytest"), "--ptq-baseline" in c))
     ran = []
     for cmd in cmds:
-        if not cmd.startswith("pytest"):
-            for word in _absolute(shlex.split(cmd), where)[3:]:  # inputs a page names: this run's results
-                path = Path(word.split("=")[-1])
-                if path.suffix == ".json" and not path.exists() and (where / "out" / "results.json").exists():
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy(where / "out" / "results.json", path)
+        words = _absolute(shlex.split(cmd), where)
+        inputs = [w for w in words[3:] if not w.startswith("-")] if not cmd.startswith("pytest") else \
+            [w.split("=", 1)[1] for w in words if w.startswith("--ptq-baseline=")]
+        for word in inputs:  # results files a page names as inputs (a baseline, runs to compare): a run's results
+            path = Path(word)
+            if path.suffix == ".json" and not path.exists() and (where / "out" / "results.json").exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(where / "out" / "results.json", path)
         for attempt in (1, 2):
             proc = subprocess.run(_argv(cmd, where), cwd=where, capture_output=True, text=True, timeout=900)
             assert proc.returncode == 0, (f"{cmd} (run {attempt} in {where}): exit {proc.returncode}\n"
