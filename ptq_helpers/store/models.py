@@ -109,7 +109,7 @@ class Store(Inputs, SideMeasurements):
         inputs: dict[str, object] = self.backend_options(case)
         if case.needs_validation:
             held_out = self.validation_draw(draw)
-            inputs["validation"] = (self.images(self.train, held_out), self.train.labels[held_out])
+            inputs["validation"] = (self.train.images(held_out), self.train.labels[held_out])
         return inputs
 
     def artifact(self, case: Case, draw: int = 0) -> Stored:
@@ -129,7 +129,7 @@ class Store(Inputs, SideMeasurements):
             if fp32_builder is not None:
                 fp32_builder(source, tmp)
             else:
-                case.backend.builder()(case, source, self.images(self.train, self.calibration_draw(draw)), tmp,
+                case.backend.builder()(case, source, self.train.images(self.calibration_draw(draw)), tmp,
                                        **self._build_inputs(case, draw))
             say(f"{case.id}: built in {time.perf_counter() - started:.0f} s")
 
@@ -179,7 +179,8 @@ class Store(Inputs, SideMeasurements):
                 started = time.perf_counter()
                 say(f"{label}: evaluating {len(self.test.labels):,} images{f' (draw {draw})' if draw else ''} ...")
                 probs = contract.probabilities(  # a logits model's outputs as probabilities
-                    evaluate.predict(case, stored.path, contract.prepare(self.test.pixels), self.settings.threads))
+                    evaluate.predict(case, stored.path, self.test.in_contract(contract).images(),
+                                     self.settings.threads))
                 say(f"{label}: evaluated in {time.perf_counter() - started:.1f} s")
             else:
                 say(f"{label}: evaluating {len(self.test.labels):,} images on target {target.name} "

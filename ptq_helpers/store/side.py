@@ -58,7 +58,7 @@ class SideMeasurements:
         folder = self.settings.cache / "diagnosis" / f"{case.id}-{key[:16]}"
 
         def run(tmp: Path) -> None:
-            rows = diagnose.activation_sqnr(case, self.source, stored.path, self.images(self.test, np.arange(images)))
+            rows = diagnose.activation_sqnr(case, self.source, stored.path, self.test.images(np.arange(images)))
             tmp.write_text(json.dumps(rows))
 
         done = get_or_build(folder, "sqnr.json", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)
