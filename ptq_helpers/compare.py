@@ -66,6 +66,10 @@ def _write(dest: str, text_: str) -> None:
         sys.stdout.write(text_)
         return
     path = Path(dest)
+    if path.exists() and not (path.is_file() or path.is_dir() or path.is_symlink()):  # a device or pipe
+        with open(path, "w", encoding="utf-8") as fh:  # written to, never replaced (e.g. -o /dev/null)
+            fh.write(text_)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, text_.encode())
 

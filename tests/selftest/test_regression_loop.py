@@ -113,6 +113,8 @@ def test_compare_writes_to_stdout_and_files(tmp_path: Path) -> None:
     assert proc.returncode == 0 and proc.stdout.startswith("## resnet8-ptq:")
     assert (tmp_path / "out.txt").read_text().rstrip().endswith("no regression")
     assert not (tmp_path / "-").exists()
+    quiet = _compare(tmp_path, _payload(records), _payload(records), "-o", "/dev/null", "--markdown", "/dev/null")
+    assert quiet.returncode == 0 and quiet.stdout == "" and Path("/dev/null").is_char_device()  # written, not replaced
 
 
 def test_ptq_baseline_limits_are_pytest_options_and_ini_keys_and_regressions_are_failed_items(
