@@ -67,3 +67,24 @@ def test_terminal_lines_fit_and_verdicts_fold_without_losing_words() -> None:
     verdict = "THRESHOLD torch-int8-fx: " + "word " * 60
     parts = wrapped(verdict, 80)
     assert all(len(p) <= 80 for p in parts) and " ".join(p.strip() for p in parts).split() == verdict.split()
+
+
+def test_the_report_lists_images_where_targets_of_one_build_disagree() -> None:
+    from dataclasses import replace
+
+    from ptq_helpers.analysis.flips import build_disagreements, target_disagreements
+    from ptq_helpers.results.record import linked
+
+    labels = np.arange(10_000) % 10
+    host = labels.copy()
+    host[:50] = 0
+    mcu = host.copy()
+    mcu[[7, 8]] = 5
+    recs = fakes.seed_records()
+    q = recs["ort-int8-qdq"]
+    both = linked([*recs.values(), replace(q, predictions=encode_classes(host)),
+                   replace(q, target="mcu", predictions=encode_classes(mcu))])
+    assert target_disagreements(both) == {"ort-int8-qdq": [7, 8]}
+    other = replace(recs["ort-uint8-qdq"], predictions=encode_classes(labels))
+    disputed = build_disagreements(linked([*both.values(), other]), labels)
+    assert disputed[0][:3] == (1, 1, 1) and disputed[0][3] == {0: 1, 1: 1}  # image 1: one build wrong (0), one right
