@@ -21,12 +21,13 @@ class Change:
     new: Any
 
     def text(self) -> str:
-        return f"{self.field} {_show(self.old)} → {_show(self.new)}"
+        none = "off" if self.kind == "thresholds" else "not recorded"  # a limit of None is no limit
+        return f"{self.field} {_show(self.old, none)} → {_show(self.new, none)}"
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, none: str = "not recorded") -> str:
     if value is None:
-        return "not recorded"
+        return none
     if isinstance(value, list | tuple):
         return ",".join(map(str, value)) or "none"
     if isinstance(value, Mapping):
