@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ptq_helpers.analysis.stats import mcnemar_exact
 from ptq_helpers.results.record import ModelRecord
 
 FIRST = 10  # images listed per direction; the count is always given
@@ -57,14 +58,11 @@ class Flips:
 
 def flips(old: np.ndarray, new: np.ndarray, labels: np.ndarray) -> Flips:
     """The images whose answer differs between `old` and `new` predicted classes (same image order)."""
-    from scipy.stats import binomtest
-
     a, b = old == labels, new == labels
     r2w = np.flatnonzero(a & ~b)
     w2r = np.flatnonzero(~a & b)
     other = int((~a & ~b & (old != new)).sum())
-    n = len(r2w) + len(w2r)
-    p = float(binomtest(len(r2w), n, 0.5).pvalue) if n else 1.0
+    p = mcnemar_exact(a, b)[2]  # exact, integer arithmetic: no scipy.stats import (seconds) in a reader
 
     def made(idx: np.ndarray) -> tuple[Flip, ...]:
         return tuple(Flip(int(i), int(labels[i]), int(old[i]), int(new[i])) for i in idx)
