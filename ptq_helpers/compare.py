@@ -48,7 +48,8 @@ def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-slowdown", type=float, default=Limits.max_slowdown, metavar="PCT",
                         help="batch-256 throughput may fall at most this much when both runs were benchmarked "
                              "(default %(default)s%%)")
-    parser.add_argument("--allow-missing", action="store_true", help="a model of OLD missing in NEW is not a regression")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="a model of OLD missing in NEW is not a regression")
     parser.add_argument("--environment-change", choices=("report", "fail"), default="report",
                         help="an environment change (library versions, CPU or its flags, threads, platform) is "
                              "reported (default) or a regression (fail)")

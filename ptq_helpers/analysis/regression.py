@@ -86,10 +86,13 @@ class Row:
             return f"{self.key}: in OLD, not run in NEW"
         if o is None:
             return f"{self.key}: new in NEW, top-1 {n.accuracy:.2f}%, size {n.size_bytes:,} B"
-        drop = "" if n.is_fp32 or o.drop is None or n.drop is None else f", Δ vs fp32 {-o.drop:+.2f} → {-n.drop:+.2f} points"
-        fast = (f", batch 256 {self.speed[0]:,.0f} → {self.speed[1]:,.0f} img/s ({100 * (self.speed[1] / self.speed[0] - 1):+.1f}%)"
-                if all(self.speed) else "")
-        return (f"{self.key}: top-1 {o.accuracy:.2f}% → {n.accuracy:.2f}% ({n.accuracy - o.accuracy:+.2f}){drop}, size "
+        drop = "" if n.is_fp32 or o.drop is None or n.drop is None else \
+            f", Δ vs fp32 {-o.drop:+.2f} → {-n.drop:+.2f} points"
+        before, after = self.speed
+        fast = (f", batch 256 {before:,.0f} → {after:,.0f} img/s ({100 * (after / before - 1):+.1f}%)"
+                if before and after else "")
+        return (f"{self.key}: top-1 {o.accuracy:.2f}% → {n.accuracy:.2f}% ({n.accuracy - o.accuracy:+.2f}){drop}, "
+                f"size "
                 f"{o.size_bytes:,} → {n.size_bytes:,} B ({self.growth:+.1f}%){fast}; {self.answers}")
 
 

@@ -34,8 +34,8 @@ from ptq_helpers.matrix.thresholds import SIZE_PREFIX, Thresholds
 from ptq_helpers.results.json_io import load
 from ptq_helpers.targets.base import TARGETS, parse_targets
 
-__all__ = ["BASELINE_OPTIONS", "INI_SOURCE", "RUN_OPTIONS", "THRESHOLD_OPTIONS", "Option", "Settings", "Thresholds", "add_options",
-           "baseline_file", "model_file", "recipe_draws", "resolve", "size_options", "speedup_factor", "sweep_draws",
+__all__ = ["BASELINE_OPTIONS", "INI_SOURCE", "RUN_OPTIONS", "THRESHOLD_OPTIONS", "Option", "Settings", "Thresholds",
+           "add_options", "baseline_file", "model_file", "recipe_draws", "resolve", "size_options", "speedup_factor", "sweep_draws",
            "thresholds"]
 
 

@@ -2,11 +2,11 @@
 comment) and as a figure of the flipped test images per class."""
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from ptq_helpers.analysis.flips import FIRST
 from ptq_helpers.analysis.regression import Comparison
+
 
 def text(old_name: str, new_name: str, c: Comparison, first: int = FIRST) -> list[str]:
     """The comparison as terminal lines: which runs, what changed, per model, the flips, the verdicts."""
@@ -42,7 +42,8 @@ def markdown(old_name: str, new_name: str, c: Comparison, first: int = FIRST) ->
     out += ["", "**Runs:**", ""]
     for name, prov in (("OLD", c.provenance[0]), ("NEW", c.provenance[1])):
         out += [f"- {name} {line}" for line in prov] or [f"- {name}: no provenance recorded"]
-    out += ["", "| Model | Top-1 old → new | Δ vs fp32 old → new | Size old → new | Batch 256 old → new | Answers |",
+    out += ["", "| Model | Top-1 old → new | Δ vs fp32 old → new | Size old → new | Batch 256 old → new "
+            "| Answers |",
             "|---|---|---|---|---|---|"]
     for r in c.rows:
         o, n = r.old, r.new

@@ -135,7 +135,8 @@ def test_ptq_baseline_limits_are_pytest_options_and_ini_keys_and_regressions_are
                                  "*1 failed, 2 passed*"])
     cases = ET.parse(suite.path / "j.xml").getroot().iter("testcase")
     failed = {c.get("name"): c.find("failure").get("message") for c in cases if c.find("failure") is not None}
-    assert list(failed) == ["baseline[ort-int8-qdq]"] and "(--ptq-max-accuracy-loss)" in failed["baseline[ort-int8-qdq]"]
+    assert list(failed) == ["baseline[ort-int8-qdq]"]
+    assert "(--ptq-max-accuracy-loss)" in failed["baseline[ort-int8-qdq]"]
     missing = suite.runpytest("--ptq-baseline=release.json", "--ptq-max-size-growth=50", "-x")
     assert missing.ret == pytest.ExitCode.TESTS_FAILED
     missing.stdout.fnmatch_lines(["*REGRESSION torch-fp32: measured in OLD but not in NEW (--ptq-allow-missing=yes "

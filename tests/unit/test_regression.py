@@ -51,7 +51,8 @@ def test_flips_count_each_direction_with_true_and_predicted_classes() -> None:
     assert [(x.index, x.true, x.old, x.new) for x in f.right_to_wrong] == [(1, 1, 1, 7)]
     assert [(x.index, x.true, x.old, x.new) for x in f.wrong_to_right] == [(2, 2, 9, 2)]
     assert f.wrong_to_other_wrong == 1 and not f.identical
-    assert f.listing([str(c) for c in range(10)]) == ["right→wrong (1): #1 1: 1→7", "wrong→right (1): #2 2: 9→2"]
+    assert f.listing([str(c) for c in range(10)]) == ["right→wrong (1): #1 1: 1→7",
+                                                      "wrong→right (1): #2 2: 9→2"]
     assert flips(old, old, labels).summary() == "identical answers"
 
 
