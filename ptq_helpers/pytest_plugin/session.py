@@ -298,7 +298,14 @@ class PTQSession:
         if self.baseline is not None or self.json_path or self.report_path:
             data = self.payload()
             if self.baseline is not None:
-                found = compare.compare_runs(self.baseline[1], data, self.limits)
+                path, old = self.baseline
+                try:  # read when parsed, unless PYTEST_XDIST_WORKER was set there (a run started by a worker)
+                    old = compare.load(path, "--ptq-baseline") if old is None else old
+                except PTQError as exc:
+                    verdicts.fail_item(self.config, "baseline", str(exc))
+                    self.closing.append(str(exc))
+                    return False
+                found = compare.compare_runs(old, data, self.limits)
                 self.closing += verdicts.baseline_lines(self.baseline[0], found)
                 for v in found.regressions:
                     verdicts.fail_item(self.config, f"baseline[{v.key or 'environment'}]", v.line())

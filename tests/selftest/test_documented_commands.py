@@ -5,6 +5,7 @@ subset of the gates (warm cache: seconds) and name the suite's tests folder, whi
 folder takes (docs/running.md#from-another-folder)."""
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -90,8 +91,9 @@ def test_documented_commands_work_twice_from_outside_the_repository(tmp_path: Pa
             if path.suffix == ".json" and not path.exists() and (where / "out" / "results.json").exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(where / "out" / "results.json", path)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}  # a user's shell, not a worker
         for attempt in (1, 2):
-            proc = subprocess.run(_argv(cmd, where), cwd=where, capture_output=True, text=True, timeout=900)
+            proc = subprocess.run(_argv(cmd, where), cwd=where, capture_output=True, text=True, timeout=900, env=env)
             assert proc.returncode == 0, (f"{cmd} (run {attempt} in {where}): exit {proc.returncode}\n"
                                           f"{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
         ran.append(cmd)
