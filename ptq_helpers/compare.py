@@ -1,139 +1,43 @@
-"""Compare two runs' results (e.g. today's results.json against the last release's): the regression gate.
+"""Compare two runs' results (e.g. a branch's results.json against the default branch's): the regression gate.
 
     python -m ptq_helpers.compare OLD.json NEW.json [--max-accuracy-loss P] [--max-size-growth PCT]
-                                                    [--max-slowdown PCT] [--allow-missing] [--markdown PATH]
+        [--max-slowdown PCT] [--allow-missing] [--environment-change {report,fail}] [--flips N]
+        [--markdown PATH|-] [--figure PNG] [-o PATH|-]
 
-Per model and target present in OLD: top-1, drop, size and (when both runs were benchmarked) batch-256
-throughput, old vs new, with the paired test of the two runs' answers on the same test images (McNemar's
-exact test, scipy.stats.binomtest on the discordant images) when both files carry per-image results.
-Exit 1 when NEW regresses beyond the limits, 2 on bad input, 0 otherwise. `pytest --ptq-baseline OLD.json`
-runs the same comparison at the end of a run.
+It explains before it judges: first what changed between the runs besides the models (thresholds, library
+versions, CPU and its instruction sets, threads, matrix, targets, model source and input contract, calibration,
+suite version and commit) and which run each file is (its provenance); then per model and target: top-1, drop,
+size and (when both runs were benchmarked) batch-256 throughput, old vs new, whether the answers on the 10,000
+test images are identical or changed (McNemar's exact test on the discordant images) with the images that flipped
+and their classes; then the verdicts, each naming its cause:
+
+- REGRESSION: the model got worse (top-1, size, speed beyond the limits; a gate it passed in OLD fails in NEW by
+  OLD's own thresholds), or a model of OLD is missing; exit 1.
+- THRESHOLD: a model crosses a changed threshold (it fails in NEW only because the limit moved); said, not a
+  regression: the NEW run's own gate already failed it.
+- ENVIRONMENT: the environment changed; a regression only with --environment-change=fail.
+- NEW: models measured only in NEW.
+
+Exit 1 on a regression, 2 on bad input, 0 otherwise. `pytest --ptq-baseline OLD.json` runs the same comparison
+at the end of a run, with the limits as pytest options (--ptq-max-accuracy-loss, ...), each regression a failed
+test item.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from ptq_helpers.analysis import gates
+from ptq_helpers.analysis.flips import FIRST
+from ptq_helpers.analysis.regression import CLI_FLAGS, Comparison, Limits, Row, Verdict, compare, compare_runs, rows
 from ptq_helpers.core.errors import ConfigError
 from ptq_helpers.core.fileio import atomic_write_bytes
+from ptq_helpers.report.regression import draw_flips, markdown, text
 from ptq_helpers.results.json_io import load
-from ptq_helpers.results.record import ModelRecord, load_all
-from ptq_helpers.matrix.thresholds import Thresholds
 
-
-@dataclass(frozen=True)
-class Limits:
-    """How much worse NEW may be than OLD before it counts as a regression."""
-
-    max_accuracy_loss: float = 0.5  # top-1 points
-    max_size_growth: float = 5.0  # percent
-    max_slowdown: float = 25.0  # percent of batch-256 throughput (as tox -e bench)
-    allow_missing: bool = False
-
-
-def paired(old: ModelRecord, new: ModelRecord) -> str:
-    """Only-old-right / only-new-right images and McNemar's exact p, or why it cannot be computed."""
-    from scipy.stats import binomtest
-
-    a, b = old.correct_mask(), new.correct_mask()
-    if a is None or b is None or len(a) != len(b):
-        return "no per-image results"
-    only_old, only_new = int((a & ~b).sum()), int((~a & b).sum())
-    if only_old + only_new == 0:
-        return "identical answers"
-    p = binomtest(only_old, only_old + only_new, 0.5).pvalue
-    return f"{only_old} only old right, {only_new} only new right, McNemar p {p:.3g}"
-
-
-def _throughput(data: Mapping[str, Any], key: str) -> float | None:
-    fig = (data.get("benchmarks") or {}).get(key, {}).get("256")
-    return float(fig["images_per_s"]) if fig else None
-
-
-@dataclass(frozen=True)
-class Row:
-    """One model of OLD against NEW (None: not run in NEW)."""
-
-    key: str
-    old: ModelRecord
-    new: ModelRecord | None
-    growth: float = 0.0
-    speed: tuple[float | None, float | None] = (None, None)
-    answers: str = ""
-
-    def text(self) -> str:
-        o, n = self.old, self.new
-        if n is None:
-            return f"{self.key}: in OLD, not run in NEW"
-        drop = "" if n.is_fp32 or o.drop is None or n.drop is None else f", Δ vs fp32 {-o.drop:+.2f} → {-n.drop:+.2f} points"
-        fast = (f", batch 256 {self.speed[0]:,.0f} → {self.speed[1]:,.0f} img/s ({100 * (self.speed[1] / self.speed[0] - 1):+.1f}%)"
-                if all(self.speed) else "")
-        return (f"{self.key}: top-1 {o.accuracy:.2f}% → {n.accuracy:.2f}% ({n.accuracy - o.accuracy:+.2f}){drop}, size "
-                f"{o.size_bytes:,} → {n.size_bytes:,} B ({self.growth:+.1f}%){fast}; {self.answers}")
-
-
-def rows(old: Mapping[str, Any], new: Mapping[str, Any], limits: Limits) -> tuple[list[Row], list[str]]:
-    """(one row per model of OLD, one line per regression) of NEW against OLD."""
-    before, after = load_all(old["models"]), load_all(new["models"])
-    th_new = Thresholds.from_json(new["thresholds"])
-    th_old = Thresholds.from_json(old["thresholds"])
-    found, regressions = [], []
-    for key, o in before.items():
-        n = after.get(key)
-        if n is None:
-            found.append(Row(key, o, None))
-            if not limits.allow_missing:
-                regressions.append(f"{key}: measured in OLD but not in NEW (--allow-missing accepts that)")
-            continue
-        loss = o.accuracy - n.accuracy
-        growth = 100.0 * (n.size_bytes - o.size_bytes) / o.size_bytes
-        speed = (_throughput(old, key), _throughput(new, key))
-        slowdown = 100.0 * (1 - speed[1] / speed[0]) if all(speed) else None
-        found.append(Row(key, o, n, growth, speed, paired(o, n)))
-        if loss > limits.max_accuracy_loss:
-            regressions.append(f"{key}: top-1 fell {loss:.2f} points ({o.accuracy:.2f}% → {n.accuracy:.2f}%), more "
-                               f"than {limits.max_accuracy_loss:g} (--max-accuracy-loss); {paired(o, n)}")
-        if growth > limits.max_size_growth:
-            regressions.append(f"{key}: file grew {growth:.1f}% ({o.size_bytes:,} → {n.size_bytes:,} bytes), more "
-                               f"than {limits.max_size_growth:g}% (--max-size-growth)")
-        if slowdown is not None and slowdown > limits.max_slowdown:
-            regressions.append(f"{key}: batch-256 throughput fell {slowdown:.1f}% ({speed[0]:,.0f} → {speed[1]:,.0f} "
-                               f"img/s), more than {limits.max_slowdown:g}% (--max-slowdown)")
-        failed_now, failed_then = gates.all_failures(n, th_new), gates.all_failures(o, th_old)
-        if failed_now and not failed_then:
-            regressions.append(f"{key}: passed every gate in OLD, fails {', '.join(failed_now)} in NEW")
-    return found, regressions
-
-
-def compare(old: Mapping[str, Any], new: Mapping[str, Any], limits: Limits) -> tuple[list[str], list[str]]:
-    """(one line per model, one line per regression) of NEW against OLD."""
-    found, regressions = rows(old, new, limits)
-    return [r.text() for r in found], regressions
-
-
-def markdown(old_name: str, new_name: str, found: Sequence[Row], regressions: Sequence[str]) -> str:
-    """The comparison as Markdown, for a CI job's summary page or a merge request: a table per model and the
-    regressions (the same figures and verdict as the text output)."""
-    out = [f"## resnet8-ptq: `{new_name}` against the baseline `{old_name}`", "",
-           f"**{len(regressions)} regression(s)**" if regressions else "**No regression.**", ""]
-    out += [f"- :x: {line}" for line in regressions] + ([""] if regressions else [])
-    out += ["| Model | Top-1 old → new | Δ vs fp32 old → new | Size old → new | Batch 256 old → new | Same images |",
-            "|---|---|---|---|---|---|"]
-    for r in found:
-        o, n = r.old, r.new
-        if n is None:
-            out.append(f"| `{r.key}` | {o.accuracy:.2f}% → not run | - | - | - | - |")
-            continue
-        drop = "-" if n.is_fp32 or o.drop is None or n.drop is None else f"{-o.drop:+.2f} → {-n.drop:+.2f}"
-        fast = f"{r.speed[0]:,.0f} → {r.speed[1]:,.0f} img/s" if all(r.speed) else "-"
-        out.append(f"| `{r.key}` | {o.accuracy:.2f}% → {n.accuracy:.2f}% ({n.accuracy - o.accuracy:+.2f}) | {drop} | "
-                   f"{o.size_bytes:,} → {n.size_bytes:,} B ({r.growth:+.1f}%) | {fast} | {r.answers} |")
-    return "\n".join(out) + "\n"
+__all__ = ["CLI_FLAGS", "Comparison", "Limits", "Row", "Verdict", "compare", "compare_runs", "load", "main",
+           "markdown", "rows", "text"]
 
 
 def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -144,7 +48,11 @@ def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-slowdown", type=float, default=Limits.max_slowdown, metavar="PCT",
                         help="batch-256 throughput may fall at most this much when both runs were benchmarked "
                              "(default %(default)s%%)")
-    parser.add_argument("--allow-missing", action="store_true", help="a model of OLD missing in NEW is not a regression")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="a model of OLD missing in NEW is not a regression")
+    parser.add_argument("--environment-change", choices=("report", "fail"), default="report",
+                        help="an environment change (library versions, CPU or its flags, threads, platform) is "
+                             "reported (default) or a regression (fail)")
 
 
 def _bad_input(parser: argparse.ArgumentParser, message: str) -> int:
@@ -153,38 +61,69 @@ def _bad_input(parser: argparse.ArgumentParser, message: str) -> int:
     return 2
 
 
+def _write(dest: str, text_: str) -> None:
+    """Write to a file (atomically), or to stdout for '-'."""
+    if dest == "-":
+        sys.stdout.write(text_)
+        return
+    path = Path(dest)
+    if path.exists() and not (path.is_file() or path.is_dir() or path.is_symlink()):  # a device or pipe
+        with open(path, "w", encoding="utf-8") as fh:  # written to, never replaced (e.g. -o /dev/null)
+            fh.write(text_)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, text_.encode())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ptq_helpers.compare",
-                                     description="Compare two --ptq-json results files; exit 1 when NEW regresses.")
-    parser.add_argument("old", type=Path, help="the baseline results (e.g. the last release's results.json)")
+                                     description="Compare two --ptq-json results files: what changed, per model "
+                                                 "answers and flipped images, verdicts with their cause; exit 1 when "
+                                                 "NEW regresses.")
+    parser.add_argument("old", type=Path, help="the baseline results (e.g. the default branch's results.json)")
     parser.add_argument("new", type=Path, help="the results to check")
     add_limit_arguments(parser)
-    parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write the comparison as Markdown (a CI job "
-                        "summary, a merge-request comment); the exit status is the same")
+    parser.add_argument("--flips", type=int, default=FIRST, metavar="N",
+                        help="flipped images listed per model and direction (default %(default)s; the count is "
+                             "always given)")
+    parser.add_argument("--markdown", metavar="PATH", help="also write the comparison as Markdown (a CI job "
+                        "summary, a merge-request comment; '-' for stdout); the exit status is the same")
+    parser.add_argument("--figure", type=Path, metavar="PNG", help="also draw the flipped test images per true class "
+                        "of every model whose answers changed (needs matplotlib: the report extra)")
+    parser.add_argument("-o", "--output", metavar="PATH", default="-",
+                        help="where the text comparison goes (default '-': stdout)")
     args = parser.parse_args(argv)
+    if args.flips < 0:
+        return _bad_input(parser, f"--flips {args.flips}: give 0 or more images")
     try:
         old, new = load(args.old), load(args.new)
     except ConfigError as exc:
         return _bad_input(parser, str(exc))
-    limits = Limits(args.max_accuracy_loss, args.max_size_growth, args.max_slowdown, args.allow_missing)
+    limits = Limits(args.max_accuracy_loss, args.max_size_growth, args.max_slowdown, args.allow_missing,
+                    args.environment_change)
     try:
-        found, regressions = rows(old, new, limits)
+        result = compare_runs(old, new, limits)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError) as exc:
         return _bad_input(parser, f"{args.old} against {args.new}: incomplete or damaged results "
                                   f"({type(exc).__name__}: {exc}); write them again with pytest --ptq-json PATH")
+    outputs = [(args.output, "\n".join(text(str(args.old), str(args.new), result, args.flips)) + "\n", "-o")]
     if args.markdown is not None:
+        outputs.append((args.markdown, markdown(str(args.old), str(args.new), result, args.flips), "--markdown"))
+    for dest, body, option in outputs:
         try:
-            args.markdown.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(args.markdown, markdown(str(args.old), str(args.new), found, regressions).encode())
+            _write(dest, body)
         except OSError as exc:
-            return _bad_input(parser, f"--markdown {args.markdown}: cannot write it ({exc}); pass a writable path")
-    print(f"{args.new} against {args.old}:")
-    for row in found:
-        print(f"  {row.text()}")
-    for line in regressions:
-        print(f"REGRESSION {line}")
-    print(f"{len(regressions)} regression(s)" if regressions else "no regression")
-    return 1 if regressions else 0
+            return _bad_input(parser, f"{option} {dest}: cannot write it ({exc}); pass a writable path or '-'")
+    if args.figure is not None:
+        try:
+            drawn = draw_flips(result, args.figure)
+        except ImportError:
+            return _bad_input(parser, "--figure needs matplotlib: pip install -e '.[report]'")
+        except OSError as exc:
+            return _bad_input(parser, f"--figure {args.figure}: cannot write it ({exc}); pass a writable path")
+        print(f"flipped images drawn in {drawn}" if drawn else "--figure: no model's answers changed; nothing drawn",
+              file=sys.stderr)
+    return 1 if result.regressions else 0
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ DURATIONS = 15
 
 def main(argv: list[str] | None = None) -> int:
     args = list(argv if argv is not None else sys.argv[1:])
+    if args[:1] in (["-h"], ["--help"]):
+        print(__doc__.strip().replace("    python -m", "usage: python -m", 1))
+        return 0
     keep = None
     if args[:1] == ["--cache"]:
         keep, args = Path(args[1]), args[2:]

@@ -10,7 +10,7 @@ The module undoes the normalization in its first layer, so its top-1 on the CIFA
 (87.19%) when it is fed `(pixels / 255 - mean) / std` in NCHW:
 
     pytest -n auto --ptq-model=OUT_DIR/resnet8_torchstyle.pt2 --ptq-input-layout nchw \\
-        --ptq-input-scale 0.00392156862745098 --ptq-input-mean 0.4914,0.4822,0.4465 --ptq-input-std 0.2470,0.2435,0.2616
+        --ptq-input-scale=0.00392156862745098 --ptq-input-mean=0.4914,0.4822,0.4465 --ptq-input-std=0.2470,0.2435,0.2616
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ it passes, else a message naming the model, the measured value, the limit and th
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from ptq_helpers.core.classes import CLASSES
 from ptq_helpers.results.mcu_budget import McuBudget
@@ -127,17 +128,61 @@ def all_failures(rec: ModelRecord, th: Thresholds) -> dict[str, str]:
     return {name: msg for name, msg in found.items() if msg}
 
 
-def passing(records: Mapping[str, ModelRecord], th: Thresholds) -> list[ModelRecord]:
+# The gate tests of tests/gates and the gate each one asserts: a session records which of them ran per record key.
+GATE_TESTS = {"test_top1_above_minimum": "accuracy", "test_drop_vs_own_fp32": "drop",
+              "test_no_class_drops_too_far": "class-drop", "test_fp32_baseline_pinned": "fp32-pin",
+              "test_size_reduction": "size", "test_quantized_layers_run_as_integer": "executed"}
+Ran = Mapping[str, Iterable[str]]  # record key -> the gates whose test ran in the session
+
+
+def applicable(rec: ModelRecord, th: Thresholds) -> list[str]:
+    """The gates that judge a record (the keys all_failures can return)."""
+    names = ["accuracy"] + (["fp32-pin"] if rec.is_fp32 else ["drop", "size", "class-drop"] if rec.compared else [])
+    return names + (["executed"] if th.executed_precision == "fail" and not rec.is_fp32 else [])
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A record's gates as a session judged them: the failed ones that ran, and those whose test did not run."""
+
+    failed: dict[str, str]
+    not_run: tuple[str, ...] = ()
+    applicable: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """'pass', 'FAIL: accuracy', 'not run', or 'pass (ran: size)' when some gates did not run."""
+        if self.failed:
+            return "FAIL: " + ", ".join(self.failed)
+        if self.not_run and set(self.not_run) >= set(self.applicable):
+            return "not run"
+        ran = [g for g in self.applicable if g not in self.not_run]
+        return f"pass (ran: {', '.join(ran)})" if self.not_run else "pass"
+
+
+def verdict(rec: ModelRecord, th: Thresholds, ran: Ran | None = None) -> Verdict:
+    """The record's verdict over the gates that ran (`ran` None: every gate counts). The size gate is tested on
+    the host build; its file is the one every target runs, so it counts for the build's other targets too."""
+    failed, names = all_failures(rec, th), applicable(rec, th)
+    if ran is None:
+        return Verdict(failed, (), tuple(names))
+    done = set(ran.get(rec.key, ())) | ({"size"} & set(ran.get(rec.id, ())))
+    return Verdict({k: v for k, v in failed.items() if k in done}, tuple(n for n in names if n not in done),
+                   tuple(names))
+
+
+def passing(records: Mapping[str, ModelRecord], th: Thresholds, ran: Ran | None = None) -> list[ModelRecord]:
     """Host records of quantized builds (with their fp32 baseline at hand) that pass every gate on the host
-    and on every other target measured in the run."""
-    failed = {r.id for r in records.values() if r.compared and all_failures(r, th)}
-    return [r for r in records.values() if r.compared and r.target == "host" and r.id not in failed]
+    and on every other target measured in the run (every gate that ran, when `ran` says what ran)."""
+    failed = {r.id for r in records.values() if r.compared and verdict(r, th, ran).failed}
+    judged = lambda r: ran is None or verdict(r, th, ran).text() != "not run"  # noqa: E731 - no gate ran: no pass
+    return [r for r in records.values() if r.compared and r.target == "host" and r.id not in failed and judged(r)]
 
 
-def best_by_framework(records: Mapping[str, ModelRecord], th: Thresholds) -> dict[str, ModelRecord]:
+def best_by_framework(records: Mapping[str, ModelRecord], th: Thresholds,
+                      ran: Ran | None = None) -> dict[str, ModelRecord]:
     """Per framework, the passing build with the highest top-1 (the smaller file on a tie)."""
     best: dict[str, ModelRecord] = {}
-    for r in passing(records, th):
+    for r in passing(records, th, ran):
         if r.framework not in best or (r.accuracy, -r.size_bytes) > (
                 best[r.framework].accuracy, -best[r.framework].size_bytes):
             best[r.framework] = r

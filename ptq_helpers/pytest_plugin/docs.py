@@ -25,7 +25,8 @@ DEFAULT_PATH = Path("docs/gates-and-options.md")
 COMMAND = "python -m ptq_helpers.pytest_plugin.docs"
 _MARKER = re.compile(r"<!-- options:begin\b.*?-->(.*?)<!-- options:end -->", re.DOTALL)
 # What matrix.options.add_options appends to a help text: "(default D; ini K)", "(ini K)", "(... command line only)".
-_SUFFIX = re.compile(r" \((?:default (?P<default>.*?); )?(?:ini (?P<ini>[\w.-]+)|command line only)\)$")
+_SUFFIX = re.compile(r" \((?:default (?P<default>.*?); )?(?:(?P<valid>[^;()]*?); )?"
+                     r"(?:ini (?P<ini>[\w.-]+)|command line only)\)$")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class _Recorder:
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, tuple | list):
@@ -115,13 +118,15 @@ def rows(addoption: Callable[[Any], None] | None = None) -> list[Row]:
         opt = declared.get(flag)
         if opt is not None:
             default = "—" if opt.default is None else _text(opt.default)
-            out.append(Row(spelled, opt.ini, default, opt.help))
+            valid = getattr(opt.parse, "range", "")
+            out.append(Row(spelled, opt.ini, default, opt.help + (f" (valid: {valid})" if valid else "")))
             used_ini.add(opt.ini)
             continue
         text = str(kwargs.get("help", "")).replace("%%", "%")
         found = _SUFFIX.search(text)
         ini, default = (found["ini"], found["default"]) if found else (None, None)
-        out.append(Row(spelled, ini, _default(kwargs, default), _SUFFIX.sub("", text)))
+        valid = f" (valid: {found['valid']})" if found and found["valid"] else ""
+        out.append(Row(spelled, ini, _default(kwargs, default), _SUFFIX.sub("", text) + valid))
         used_ini.add(ini)
     out += [Row("", name, "—", text) for name, text in recorder.ini.items() if name not in used_ini]
     return out

@@ -14,7 +14,17 @@ from ptq_helpers.core.errors import ConfigError
 from ptq_helpers.core.runtime import available_cores
 from ptq_helpers.data.calibration import DEFAULT_PER_CLASS, DEFAULT_SEED, TRAIN_IMAGES_PER_CLASS
 from ptq_helpers.pytest_plugin.outputs import output_file
-from ptq_helpers.matrix.options import INI_SOURCE, Option, add_options, count_in, number_in, one_of, resolve
+from ptq_helpers.matrix.options import (
+    INI_SOURCE,
+    Option,
+    add_options,
+    count_in,
+    ini_source,
+    number_in,
+    one_of,
+    resolve,
+    yes_no,
+)
 from ptq_helpers.matrix.settings import Settings
 from ptq_helpers.matrix import cases
 from ptq_helpers.matrix.cases import SizeKind
@@ -22,10 +32,10 @@ from ptq_helpers.matrix.size_recipe import SizeRecipe
 from ptq_helpers.matrix.size_recipe import load as load_size_recipe
 from ptq_helpers.matrix.thresholds import SIZE_PREFIX, Thresholds
 from ptq_helpers.results.json_io import load
-from ptq_helpers.targets.base import parse_targets
+from ptq_helpers.targets.base import TARGETS, parse_targets
 
-__all__ = ["INI_SOURCE", "RUN_OPTIONS", "THRESHOLD_OPTIONS", "Option", "Settings", "Thresholds", "add_options",
-           "baseline_file", "model_file", "recipe_draws", "resolve", "size_options", "speedup_factor", "sweep_draws",
+__all__ = ["BASELINE_OPTIONS", "INI_SOURCE", "RUN_OPTIONS", "THRESHOLD_OPTIONS", "Option", "Settings", "Thresholds",
+           "add_options", "baseline_file", "model_file", "recipe_draws", "resolve", "size_options", "speedup_factor", "sweep_draws",
            "thresholds"]
 
 
@@ -114,6 +124,17 @@ def speedup_factor(raw: str) -> float:
     return value
 
 
+def targets_list(raw: str) -> tuple[str, ...]:
+    """--ptq-targets: comma-separated names of deployment targets."""
+    return parse_targets(raw)
+
+
+targets_list.range = "any of " + ", ".join(TARGETS)  # type: ignore[attr-defined]
+input_scale.range = "above 0, at most 1000000"  # type: ignore[attr-defined]
+speedup_factor.range = "above 0, at most 1000"  # type: ignore[attr-defined]
+rgb_triple.range = "three finite numbers"  # type: ignore[attr-defined]
+rgb_std.range = "three numbers above 0"  # type: ignore[attr-defined]
+
 _PERCENT = _POINTS = number_in(0, 100)
 THRESHOLD_OPTIONS: tuple[Option, ...] = (
     Option("min_accuracy", "--ptq-min-accuracy", "ptq_min_accuracy", _PERCENT, 85.0,
@@ -158,14 +179,14 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option("threads", "--ptq-threads", None,
            count_in(1, available_cores(), f"this process may use {available_cores()} cores; more threads per "
                     "process only oversubscribe them"), None,
-           "threads per process for ONNX Runtime, torch and OpenVINO (default: physical cores divided by the "
-           "number of xdist workers)", "N"),
-    Option("targets", "--ptq-targets", "ptq_targets", parse_targets, ("host",),
+           "threads per process for ONNX Runtime, torch and OpenVINO", "N",
+           default_text="physical cores divided by the number of xdist workers"),
+    Option("targets", "--ptq-targets", "ptq_targets", targets_list, ("host",),
            "deployment targets every model is evaluated and gated on, comma-separated: host (this CPU), avx2 "
            "(an AVX2-only x86-64 CPU: emulated with qemu-user, native on an AVX2-only host), mcu (TensorFlow Lite "
            "Micro's kernels; needs the mcu extra), arm64-a72 / arm64-n1 / arm64-max (Cortex-A72, Neoverse-N1, "
            "qemu's max without SME: ONNX Runtime and LiteRT under qemu-aarch64; needs qemu-user and python -m "
-           "ptq_helpers.targets.arm_setup)", "host,avx2,mcu,arm64-n1"),
+           "ptq_helpers.targets.arm_setup)", "T[,T...]"),
     # The model's input contract (data/input_contract.py): what the model says is read from it, the rest is set here.
     Option("input_layout", "--ptq-input-layout", "ptq_input_layout", one_of("auto", "nhwc", "nchw"), "auto",
            "the model's input layout: auto reads it from the input's shape ((N,32,32,3) NHWC or (N,3,32,32) NCHW); "
@@ -187,6 +208,48 @@ RUN_OPTIONS: tuple[Option, ...] = (
 )
 
 
+# --ptq-baseline's limits (python -m ptq_helpers.compare's --max-accuracy-loss, ... as pytest options and ini keys).
+BASELINE_OPTIONS: tuple[Option, ...] = (
+    Option("max_accuracy_loss", "--ptq-max-accuracy-loss", "ptq_max_accuracy_loss", _POINTS, 0.5,
+           "with --ptq-baseline: a model's top-1 may fall at most this many points below the baseline's", "POINTS"),
+    Option("max_size_growth", "--ptq-max-size-growth", "ptq_max_size_growth", number_in(0, 1000), 5.0,
+           "with --ptq-baseline: a model file may grow at most this much (percent)", "PCT"),
+    Option("max_slowdown", "--ptq-max-slowdown", "ptq_max_slowdown", _PERCENT, 25.0,
+           "with --ptq-baseline: batch-256 throughput may fall at most this much when both runs were "
+           "benchmarked (percent)", "PCT"),
+    Option("allow_missing", "--ptq-allow-missing", "ptq_allow_missing", yes_no, False,
+           "with --ptq-baseline: a model of the baseline that this run did not measure (another matrix, targets "
+           "or a -k subset) is not a regression", "{yes,no}"),
+    Option("environment_change", "--ptq-environment-change", "ptq_environment_change", one_of("report", "fail"),
+           "report", "with --ptq-baseline: an environment change (library versions, CPU or its flags, threads, "
+           "platform) is reported, or fails the run", "{report,fail}"),
+)
+
+# `pytest --help` groups the options by concern; an option's group is looked up by its dest.
+GROUPS = {
+    "inputs": ("resnet8-ptq-inputs", "resnet8-ptq: inputs and cache"),
+    "matrix": ("resnet8-ptq-matrix", "resnet8-ptq: matrix, targets and calibration"),
+    "contract": ("resnet8-ptq-contract", "resnet8-ptq: your model's input contract (--ptq-model)"),
+    "accuracy": ("resnet8-ptq-accuracy", "resnet8-ptq: accuracy and size gates"),
+    "mcu": ("resnet8-ptq-mcu", "resnet8-ptq: micro-controller budgets (--ptq-targets=...,mcu)"),
+    "speed": ("resnet8-ptq-speed", "resnet8-ptq: speed (benchmark runs, no -n)"),
+    "outputs": ("resnet8-ptq-outputs", "resnet8-ptq: outputs and the baseline"),
+    "frameworks": ("resnet8-ptq", "resnet8-ptq: framework settings"),
+}
+_GROUP_OF = {"matrix": "matrix", "seed": "matrix", "per_class": "matrix", "threads": "matrix", "targets": "matrix",
+             "search": "matrix", "size_recipe": "matrix", "input_layout": "contract", "input_scale": "contract",
+             "input_mean": "contract", "input_std": "contract", "max_sram_kib": "mcu", "max_flash_kib": "mcu",
+             "max_npu_fallback_ops": "mcu", "max_arena_kib": "mcu", "min_speedup": "speed",
+             **{o.dest: "outputs" for o in BASELINE_OPTIONS}}
+
+
+def group_of(parser: Any, opt: Option | str) -> Any:
+    """The help group of an option (by its dest; the accuracy gates by default, the size limits among them)."""
+    dest = opt if isinstance(opt, str) else opt.dest
+    name, title = GROUPS[_GROUP_OF.get(dest, "accuracy")]
+    return parser.getgroup(name, title)
+
+
 def size_option(kind: SizeKind) -> Option:
     """The size-reduction limit of one size kind, as an option (one per kind the registered frameworks use)."""
     return Option(SIZE_PREFIX + kind.name, kind.flag, f"ptq_{SIZE_PREFIX}{kind.name}", _PERCENT, kind.default,
@@ -197,9 +260,10 @@ def size_options() -> tuple[Option, ...]:
     return tuple(size_option(kind) for kind in cases.SIZE_KINDS.values())
 
 
-def thresholds(cli: Callable[[str], Any], ini: Callable[[str], Any]) -> Thresholds:
-    values = resolve(THRESHOLD_OPTIONS, cli, ini)
-    sizes = resolve(size_options(), cli, ini)
+def thresholds(cli: Callable[[str], Any], ini: Callable[[str], Any],
+               source: Callable[[str], str] = ini_source) -> Thresholds:
+    values = resolve(THRESHOLD_OPTIONS, cli, ini, source)
+    sizes = resolve(size_options(), cli, ini, source)
     return Thresholds(**{f.name: values[f.name] for f in fields(Thresholds) if f.name in values},
                       size_reductions={k.removeprefix(SIZE_PREFIX): v for k, v in sizes.items()})
 
@@ -209,33 +273,37 @@ def register(parser: Any) -> None:
     and what the registered frameworks and size kinds declare."""
     global _PARSER
     _PARSER, _ADDED[:] = parser, []
-    group = parser.getgroup("resnet8-ptq", "ResNet8 post-training quantization gate")
-    group.addoption("--assets-dir", metavar="PATH", help="folder with cifar-10-batches-py/, mlperf-tiny/, resnet8.onnx "
-                    "(default: $RESNET8_PTQ_ASSETS, then <cache>/assets, downloaded when missing)")
-    group.addoption("--ptq-cache-dir", metavar="PATH", help="writable cache for downloads, built models and predictions "
-                    "(default: $RESNET8_PTQ_CACHE, then the user cache folder, e.g. ~/.cache/resnet8-ptq)")
-    group.addoption("--ptq-rebuild", action="store_true", help="rebuild every model and prediction this run")
-    group.addoption("--ptq-sweep", type=sweep_draws, nargs="?", const=5, default=0, metavar="K",
-                    help="also run the slow calibration-draw sweep: K independent calibration draws per quantized "
-                    "model (K defaults to 5)")
-    group.addoption("--ptq-recipe-draws", type=recipe_draws, nargs="?", const=10, default=0, metavar="K",
-                    help="rebuild the recommended builds, each backend's best and every build within 0.5 point of "
-                    "a gate on K more calibration draws (K defaults to 10) and report mean, sd, worst draw and a "
-                    "two-level bootstrap interval (draws x images)")
-    add_options(RUN_OPTIONS, group, parser.addini)
-    group.addoption("--ptq-json", metavar="PATH", type=output_file(),
-                    help="write all results as JSON to PATH (a new or regular file)")
-    group.addoption("--ptq-report", metavar="PATH", type=output_file(report=True),
-                    help="write the analysis report (Markdown, PNG figures beside it)")
-    group.addoption("--ptq-model", metavar="PATH", type=model_file,
-                    help="gate your own fp32 ResNet8 (.onnx, Keras .h5 or torch.export .pt2) instead of MLPerf's, "
-                         "fed as --ptq-input-layout/-scale/-mean/-std say; when it is not the reference model the "
-                         "fp32 pin is off and each framework's measured fp32 is its baseline")
-    group.addoption("--ptq-baseline", metavar="OLD.json", type=baseline_file,
-                    help="compare this run with an earlier --ptq-json file and fail on a regression "
-                         "(limits as python -m ptq_helpers.compare's defaults)")
+    inputs, matrix, outputs = (parser.getgroup(*GROUPS[g]) for g in ("inputs", "matrix", "outputs"))
+    by_dest = lambda opt: group_of(parser, opt)  # noqa: E731
+    inputs.addoption("--assets-dir", metavar="PATH", help="folder with cifar-10-batches-py/, mlperf-tiny/, "
+                     "resnet8.onnx (default: $RESNET8_PTQ_ASSETS, then <cache>/assets, downloaded when missing)")
+    inputs.addoption("--ptq-cache-dir", metavar="PATH", help="writable cache for downloads, built models and "
+                     "predictions (default: $RESNET8_PTQ_CACHE, then the user cache folder, e.g. ~/.cache/resnet8-ptq)")
+    inputs.addoption("--ptq-rebuild", action="store_true", help="rebuild every model and prediction this run")
+    inputs.addoption("--ptq-model", metavar="PATH", type=model_file,
+                     help="gate your own fp32 ResNet8 (.onnx, Keras .h5 or torch.export .pt2) instead of MLPerf's, "
+                          "fed as --ptq-input-layout/-scale/-mean/-std say; when it is not the reference model the "
+                          "fp32 pin is off and each framework's measured fp32 is its baseline (write it with '=')")
+    matrix.addoption("--ptq-sweep", type=sweep_draws, nargs="?", const=5, default=0, metavar="K",
+                     help="also run the slow calibration-draw sweep: K independent calibration draws per quantized "
+                     "model (default off; given alone K is 5; 2..1000)")
+    matrix.addoption("--ptq-recipe-draws", type=recipe_draws, nargs="?", const=10, default=0, metavar="K",
+                     help="rebuild the recommended builds, each backend's best and every build within 0.5 point of "
+                     "a gate on K more calibration draws and report mean, sd, worst draw and a two-level bootstrap "
+                     "interval (draws x images) (default off; given alone K is 10; 2..1000)")
+    add_options(RUN_OPTIONS, by_dest, parser.addini)
+    outputs.addoption("--ptq-json", metavar="PATH", type=output_file(),
+                      help="write all results as JSON to PATH (a new or regular file; write it with '=')")
+    outputs.addoption("--ptq-report", metavar="PATH", type=output_file(report=True),
+                      help="write the analysis report (Markdown, PNG figures beside it; write it with '=')")
+    outputs.addoption("--ptq-baseline", metavar="OLD.json", type=baseline_file,
+                      help="compare this run with an earlier --ptq-json file (what changed, flipped images, "
+                           "verdicts with their cause); each regression is a failed test item; limits: "
+                           "--ptq-max-accuracy-loss, --ptq-max-size-growth, --ptq-max-slowdown, --ptq-allow-missing, "
+                           "--ptq-environment-change")
+    add_options(BASELINE_OPTIONS, outputs, parser.addini)
     sizes = size_options()  # beside the other file-size limit, in the help's order
-    add_options(THRESHOLD_OPTIONS[:2] + sizes + THRESHOLD_OPTIONS[2:], group, parser.addini)
+    add_options(THRESHOLD_OPTIONS[:2] + sizes + THRESHOLD_OPTIONS[2:], by_dest, parser.addini)
     _ADDED.extend(o.flag for o in sizes)
     register_new()
 
@@ -251,5 +319,6 @@ def register_new() -> None:
         return
     new = tuple(o for o in (*size_options(), *cases.options()) if o.flag not in _ADDED)
     if new:
-        add_options(new, _PARSER.getgroup("resnet8-ptq"), _PARSER.addini)
+        add_options(new, lambda o: group_of(_PARSER, o) if o.dest.startswith(SIZE_PREFIX) else
+                    _PARSER.getgroup(*GROUPS["frameworks"]), _PARSER.addini)
         _ADDED.extend(o.flag for o in new)

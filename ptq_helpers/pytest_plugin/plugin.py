@@ -37,6 +37,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return session_of(config).header()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    report = yield
+    session_of(item.config).note(item, report)
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)  # its failed items (--ptq-baseline regressions) before junitxml writes the file
 def pytest_sessionfinish(session: pytest.Session) -> None:
     session_of(session.config).finish(session)
 

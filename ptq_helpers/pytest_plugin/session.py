@@ -3,6 +3,7 @@ delegate to it (the shape of pytest-benchmark's BenchmarkSession)."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from ptq_helpers import compare
+from ptq_helpers.analysis.gates import GATE_TESTS
 from ptq_helpers.core import runtime
 from ptq_helpers.matrix import cases
 from ptq_helpers.pytest_plugin import outputs, terminal
@@ -27,7 +29,15 @@ from ptq_helpers.results.run_results import RunResults
 from ptq_helpers.targets.base import TARGETS
 from ptq_helpers.store import library_versions
 from ptq_helpers.pytest_plugin.size import add_size_case
-from ptq_helpers.pytest_plugin.options import RUN_OPTIONS, Settings, Thresholds, resolve, thresholds
+from ptq_helpers.pytest_plugin.options import (
+    BASELINE_OPTIONS,
+    RUN_OPTIONS,
+    Settings,
+    Thresholds,
+    resolve,
+    thresholds,
+)
+from ptq_helpers.pytest_plugin import run_info, verdicts
 
 _KEY = pytest.StashKey["PTQSession"]()
 EXPORT_KEY = "resnet8_ptq"  # xdist workeroutput key
@@ -90,6 +100,10 @@ class PTQSession:
     closing: list[str] = field(default_factory=list)  # lines for the end of the terminal summary
     under_xdist: bool = False  # a worker, or a controller with -n: benchmarks cannot time, so they are left out
     size_search: dict[str, Any] | None = None  # --ptq-search=size / --ptq-size-recipe: the recipe and the search
+    limits: compare.Limits = field(default_factory=compare.Limits)  # --ptq-baseline's limits
+    config: Any = field(default=None, repr=False)
+    started: float = field(default_factory=time.time)
+    _provenance: dict[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def configure(cls, config: pytest.Config) -> PTQSession:
@@ -104,10 +118,12 @@ class PTQSession:
                 f"pytest chose {config.rootpath} as the rootdir because it read {', '.join(taken) or 'a path'} "
                 f"(an option's value) as a test path, so the suite's settings (pyproject.toml) were not read; write "
                 f"path options with '=' (e.g. --ptq-model=PATH, --ptq-json=PATH) or add --rootdir={suite}")
+        source = run_info.ini_source(config)
         try:
-            th = thresholds(config.getoption, config.getini)
-            run = resolve(RUN_OPTIONS, config.getoption, config.getini)
-            backend = resolve(cases.options(), config.getoption, config.getini)
+            th = thresholds(config.getoption, config.getini, source)
+            run = resolve(RUN_OPTIONS, config.getoption, config.getini, source)
+            backend = resolve(cases.options(), config.getoption, config.getini, source)
+            limits = run_info.baseline_limits(resolve(BASELINE_OPTIONS, config.getoption, config.getini, source))
             requested = resolve_cache_dir(config.getoption("ptq_cache_dir"))
             assets = resolve_assets(config.getoption("assets_dir"), requested)  # may read a read-only cache
             cache, cache_note = writable_cache(requested)
@@ -132,7 +148,8 @@ class PTQSession:
         if clash:
             raise pytest.UsageError(clash)
         session = cls(settings, th, *paths, baseline=config.getoption("ptq_baseline"),
-                      under_xdist=bool(workerinput) or getattr(config.option, "dist", "no") != "no")
+                      under_xdist=bool(workerinput) or getattr(config.option, "dist", "no") != "no", limits=limits,
+                      config=config)
         if not workerinput and getattr(config.option, "dist", "no") == "load" and not any(
                 a.startswith("--dist") or a == "-d" for a in config.invocation_params.args):
             config.option.dist = "loadgroup"  # -n without --dist: schedule by model (see deselect)
@@ -207,7 +224,8 @@ class PTQSession:
               if s.conversion and s.assets.model else []),
             f"resnet8-ptq: matrix {s.matrix} ({len(cases.selected(s.matrix))} configurations); calibration seed "
             f"{s.seed}, {s.per_class}/class from train; threads {s.threads}/test process; CPU {runtime.cpu_name()}",
-            "resnet8-ptq: thresholds " + ", ".join(f"{k}={val}" for k, val in self.thresholds.to_json().items()),
+            "resnet8-ptq: thresholds " + ", ".join(f"{k}={'off' if val is None else val}"
+                                                   for k, val in self.thresholds.to_json().items()),
             *(["resnet8-ptq: benchmarks: off under -n (pytest-xdist); time them with pytest --benchmark-only"]
               if self.under_xdist else []),
             "resnet8-ptq: targets " + "; ".join(
@@ -228,7 +246,8 @@ class PTQSession:
         """The JSON data, round-tripped so the report sees exactly what `python -m ptq_helpers.report` would."""
         s = self.settings
         self.results.order = (tuple(c.id for c in cases.CASES), tuple(TARGETS))
-        meta = {"model": {"source": str(s.assets.model) if s.assets.model else "the reference resnet8.onnx",
+        meta = {"provenance": self.provenance(), "matrix": s.matrix, "targets_run": list(s.targets),
+                "model": {"source": str(s.assets.model) if s.assets.model else "the reference resnet8.onnx",
                           "reference_weights": s.reference, "contract": s.contract.as_dict(),
                           "conversion": dict(s.conversion) if s.conversion else None},
                 "cpu_noops": self.cpu_noops(), "versions": library_versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
@@ -237,10 +256,27 @@ class PTQSession:
                 "built": sorted({f"{e.case} {e.what}" for e in self.results.events if e.built}),
                 "targets": {"host via the test process": {"how": "in the test process", "cpu": cpu_facts()},
                             **self.results.targets}}
-        data = results.payload(self.results, self.thresholds, meta)
+        data = results.payload(self.results, self.thresholds, meta, self.results.ran or None)
         if self.size_search is not None:
             data["size_search"] = self.size_search
         return json.loads(json.dumps(data))
+
+    def provenance(self) -> dict[str, Any]:
+        """Which run this is, collected once (run_info)."""
+        if self._provenance is None:
+            self._provenance = run_info.collect(self.config, self.started, self.settings.threads)
+        return run_info.with_benchmarks(self._provenance, self.config, bool(self.results.bench))
+
+    # --- which gates ran -------------------------------------------------------------------------
+    def note(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """Record that a gate test ran (its call phase: passed, failed or xfailed) for its record key."""
+        gate = GATE_TESTS.get(getattr(item, "originalname", item.name))
+        if gate is None or report.when != "call" or (report.skipped and not hasattr(report, "wasxfail")):
+            return
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for p in params.values():
+            if isinstance(p, Build):
+                self.results.add_ran(str(p), gate)
 
     def preflight(self, config: pytest.Config) -> None:
         """Before any test (on the controller): the real inputs are present, or fetched once now; when they
@@ -262,13 +298,23 @@ class PTQSession:
         if self.baseline is not None or self.json_path or self.report_path:
             data = self.payload()
             if self.baseline is not None:
-                lines, regressions = compare.compare(self.baseline[1], data, compare.Limits())
-                self.closing += [f"against --ptq-baseline {self.baseline[0]}: " + (
-                    f"{len(regressions)} regression(s)" if regressions else "no regression")]
-                self.closing += [f"REGRESSION {line}" for line in regressions]
-                ok = not regressions
+                path, old = self.baseline
+                try:  # read when parsed, unless PYTEST_XDIST_WORKER was set there (a run started by a worker)
+                    old = compare.load(path, "--ptq-baseline") if old is None else old
+                except PTQError as exc:
+                    verdicts.fail_item(self.config, "baseline", str(exc))
+                    self.closing.append(str(exc))
+                    return False
+                found = compare.compare_runs(old, data, self.limits)
+                self.closing += verdicts.baseline_lines(self.baseline[0], found)
+                for v in found.regressions:
+                    verdicts.fail_item(self.config, f"baseline[{v.key or 'environment'}]", v.line())
+                ok = not found.regressions
             lines, written = outputs.write_all(data, self.json_path, self.report_path)
             self.closing += lines
+            for line in lines if not written else ():
+                if line.startswith("--ptq-"):
+                    verdicts.fail_item(self.config, f"outputs[{line.split(':')[0]}]", line)
             ok = ok and written
         return ok
 
@@ -289,6 +335,9 @@ class PTQSession:
         if hasattr(session.config, "workerinput"):
             return
         self.mixed = self.results.mixed_machines()
+        if self.mixed:
+            verdicts.fail_item(self.config, "machines", "the xdist workers ran on different kinds of CPU: "
+                               + "; ".join(self.mixed))
         if (not self._conclude() or self.mixed) and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -2,6 +2,7 @@
 build's float-layer line), the targets, the paired statistics, budgets, sweeps, speed, and what was written."""
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from typing import Any
 
@@ -27,39 +28,62 @@ def built_summary(events: list[Any]) -> str:
             + f" ({reused} reused; each one in --ptq-json's meta.built)")
 
 
+MORE = " [...] (in full: --ptq-report)"
+
+
+def fit(line: str, width: int) -> str:
+    """A detail line shortened to the terminal's width (the report and the JSON have it in full)."""
+    return line if len(line) <= width else textwrap.shorten(line, max(width, 40), placeholder=MORE)
+
+
+def wrapped(line: str, width: int) -> list[str]:
+    """A verdict line folded to the terminal's width (nothing left out)."""
+    return textwrap.wrap(line, max(width, 40), subsequent_indent="    ", break_on_hyphens=False) or [line]
+
+
 def write(session: Any, tr: Any) -> None:
-    """Write the summary of a PTQSession (`session`) with pytest's terminal reporter `tr`."""
+    """Write the summary of a PTQSession (`session`) with pytest's terminal reporter `tr`; tables as they are,
+    detail lines fitted to the terminal's width."""
+    width = max(120, getattr(getattr(tr, "_tw", None), "fullwidth", 120))  # piped output reports 80
+    write_line = tr.write_line
+
+    def detail(line: str, **kw: Any) -> None:  # a detail line (the report has it in full), fitted to the terminal
+        write_line(fit(line, width), **kw)
+
     if session.progress:
         session.progress.stop()
     session.results.order = (tuple(c.id for c in cases.CASES), tuple(TARGETS))
     records, res = session.results.linked_records(), session.results
     if records:
         tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")
-        for line in tables.table(records, session.thresholds, results.unsupported()):
+        ran = session.results.ran or None
+        for line in tables.table(records, session.thresholds, results.unsupported(), ran):
             tr.write_line(line)
+        for line in tables.unsupported_notes(results.unsupported()):
+            detail(line)
         for ref in res.references.values():
-            tr.write_line(f"reference {ref.id} on {ref.kernels or ref.target}: {ref.accuracy:.2f}% "
-                          f"({ref.correct}/{ref.total}), {ref.size_bytes / 1024:.1f} KiB - {ref.note}")
+            detail(f"reference {ref.id} on {ref.kernels or ref.target}: {ref.accuracy:.2f}% "
+                   f"({ref.correct}/{ref.total}), {ref.size_bytes / 1024:.1f} KiB - {ref.note}")
         odd = results.suspicious(records, session.cpu_noops())
         for line in odd["models"]:
-            tr.write_line(f"SUSPICIOUS: {line}: a setting that should change the model had no effect")
+            detail(f"SUSPICIOUS: {line}: a setting that should change the model had no effect")
         for line in odd["predictions"] + odd["expected"]:
-            tr.write_line(f"NOTE: {line}")
+            detail(f"NOTE: {line}")
         for rec in records.values():  # every build whose runtime runs layers in float, as the runtime says
             fallback = gates.integer_execution(rec, session.thresholds)
             if fallback:
-                tr.write_line(("FAIL" if session.thresholds.executed_precision == "fail" else "FLOAT LAYERS")
-                              + f": {fallback}", red=session.thresholds.executed_precision == "fail")
+                detail(("FAIL" if session.thresholds.executed_precision == "fail" else "FLOAT LAYERS")
+                       + f": {fallback}", red=session.thresholds.executed_precision == "fail")
         if len(session.settings.targets) > 1:
             tr.write_sep("-", "deployment targets: " + "; ".join(
                 f"{name}: {TARGETS[name].here()}" for name in session.settings.targets if name != "host"))
-            body = tables.target_rows(records, session.thresholds, session.settings.targets)
+            body = tables.target_rows(records, session.thresholds, session.settings.targets, ran)
             for line in tables.aligned(tables.target_headers(session.settings.targets), body):
                 tr.write_line(line)
             for r in records.values():  # e.g. Arm: fp32 checked by the probe only, the host's predictions stand
                 for what, note in (r.runtime or {}).items() if r.target != "host" else ():
                     if what != "executed":  # said by the Executed column and the FLOAT LAYERS lines
-                        tr.write_line(f"NOTE: {r.key}: {what}: {note}")
+                        detail(f"NOTE: {r.key}: {what}: {note}")
         paired = tables.stats_rows(records)
         if paired:
             tr.write_sep("-", "paired statistics vs fp32 on the same 10,000 images (McNemar exact, Holm-adjusted over "
@@ -103,6 +127,7 @@ def write(session: Any, tr: Any) -> None:
                       "python -m ptq_helpers.report A.json B.json -o machines.md", red=True)
     if records or res.bench:
         tr.write_line(f"built this run: {built_summary(res.events)}; cache {session.settings.cache}")
-    for line in session.closing:
-        tr.write_line(line, red=line.startswith(("REGRESSION", "--ptq-")))
-
+    for line in session.closing:  # verdicts folded to the width; paths (files written) never broken
+        verdict = line.startswith(("REGRESSION", "THRESHOLD", "ENVIRONMENT", "NEW ", "against --ptq-baseline"))
+        for part in wrapped(line, width) if verdict else [line]:
+            write_line(part, red=line.startswith(("REGRESSION", "--ptq-")))

@@ -3,10 +3,13 @@
     python -m ptq_helpers.report results.json -o report.md
     python -m ptq_helpers.report results.json --summary -o summary.md       (short: for a CI job's summary page)
     python -m ptq_helpers.report run-A.json run-B.json ... -o machines.md   (runs side by side)
+
+`-o -` writes the Markdown to stdout (no figures: they need a folder).
 """
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +21,6 @@ from ptq_helpers.report.sections import (
     Payload,
     View,
     assessment,
-    comparison,
     frameworks,
     methodology,
     per_class,
@@ -26,6 +28,7 @@ from ptq_helpers.report.sections import (
     sizes,
     summary,
 )
+from ptq_helpers.report.answers import comparison, disagreements, this_run
 from ptq_helpers.report.deploy import mcu, selection, targets
 from ptq_helpers.report.executed import executed
 from ptq_helpers.report.mcu import section as mcu_builds
@@ -46,11 +49,25 @@ def render(data: Payload, figures: Mapping[str, str] | None = None, figures_note
     if figures_note:
         lines += [f"> {figures_note}", ""]
     lines += summary(view) + comparison(view) + speed_section(view) + matched(view) + assessment(view)
-    lines += executed(view) + targets(view) + statistics(view)
+    lines += executed(view) + targets(view) + disagreements(view) + statistics(view)
     lines += per_class(view, figures.get("per_class")) + diagnosis(view)
     lines += sizes(view, figures.get("size")) + mcu(view) + mcu_builds(data, figures.get("mcu")) + size_section(view) + frameworks(view) + selection(view) + recommendation(view)
-    lines += methodology(view)
+    lines += methodology(view) + this_run(view)
     return "\n".join(lines).rstrip() + "\n"
+
+
+_LINK = re.compile(r"\[([^\]]+)\]\(#([^)]+)\)")
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def without_dead_links(text: str) -> str:
+    """Links to sections of the page that the page does not contain become their plain text."""
+    anchors = {_anchor(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+    return _LINK.sub(lambda m: m[0] if m[2] in anchors else f"{m[1]} (in the full report)", text)
 
 
 def render_summary(data: Payload) -> str:
@@ -58,12 +75,14 @@ def render_summary(data: Payload) -> str:
     the executive summary, the failed gates and the comparison table; the full report stays the artifact."""
     view = View(data)
     failed = [msg for m in view.models.values() for msg in view.failures(m).values()]
-    lines = [f"# resnet8-ptq: {len(view.passing())} of {len(view.quantized())} quantized builds pass every gate", ""]
+    partial = any(view.verdict(m).not_run for m in view.models.values())
+    lines = [f"# resnet8-ptq: {len(view.passing())} of {len(view.quantized())} quantized builds pass every gate"
+             + (" that ran (some gates were not run in this session)" if partial else ""), ""]
     lines += summary(view)[2:]
     if failed:
         lines += ["**Failed gates:**", "", *(f"- :x: {msg}" for msg in failed), ""]
-    lines += comparison(view)
-    return "\n".join(lines).rstrip() + "\n"
+    lines += comparison(view) + this_run(view)
+    return without_dead_links("\n".join(lines).rstrip() + "\n")
 
 
 def write(data: Payload, dest: Path) -> list[Path]:
@@ -88,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Render the analysis report from a --ptq-json results file, or "
                                                  "one report comparing several runs (machines) side by side.")
     parser.add_argument("results", type=Path, nargs="+", help="JSON written by pytest --ptq-json (one or more)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="Markdown file to write")
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="Markdown file to write (its figures beside it), or '-' for stdout (no figures)")
     parser.add_argument("--summary", action="store_true", help="write only the short summary (executive summary, failed "
                         "gates, comparison table) for a CI job page; one results file")
     args = parser.parse_args(argv)
@@ -108,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
                                       f"{WRITE_AGAIN}")
         runs.append((path.stem if path.stem not in [r[0] for r in runs] else str(path), data))
     try:
+        if str(args.output) == "-":
+            sys.stdout.write(render_summary(runs[0][1]) if args.summary else render(runs[0][1], {}, "Figures are "
+                             "not drawn on stdout; give -o PATH for them.") if len(runs) == 1 else render_runs(runs))
+            return 0
         if args.summary:
             args.output.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(args.output, render_summary(runs[0][1]).encode())

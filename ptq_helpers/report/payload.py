@@ -14,7 +14,7 @@ from ptq_helpers.core.fileio import atomic_write_bytes
 from ptq_helpers.analysis.multiplicity import adjust
 from ptq_helpers.analysis.selection import held_out
 from ptq_helpers.results.json_io import SCHEMA
-from ptq_helpers.results.record import ModelRecord, in_matrix_order
+from ptq_helpers.results.record import ModelRecord, encode_classes, in_matrix_order
 from ptq_helpers.results.run_results import RunResults
 from ptq_helpers.matrix.thresholds import Thresholds
 
@@ -67,15 +67,32 @@ def unsupported() -> list[dict[str, Any]]:
             for c in cases.UNSUPPORTED]
 
 
-def payload(results: RunResults, th: Thresholds, meta: Mapping[str, Any]) -> dict[str, Any]:
-    """Everything the JSON file holds."""
+IMAGE_ORDER = ("index i is the i-th image of CIFAR-10's test split as cifar-10-batches-py/test_batch stores it "
+               "(its data[i] and labels[i]); every record's `predictions` and `hits` follow this order")
+ENCODING = "`labels` and each record's `predictions`: base64 of one uint8 class index per image (names: `classes`)"
+
+
+def images(labels: str) -> dict[str, Any] | None:
+    """The JSON's `images` entry: the test images' order, how classes are encoded, and the true labels."""
+    if not labels:
+        return None
+    return {"set": "CIFAR-10 test split", "order": IMAGE_ORDER, "encoding": ENCODING, "count": len(labels),
+            "labels": encode_classes([int(c) for c in labels])}
+
+
+def payload(results: RunResults, th: Thresholds, meta: Mapping[str, Any],
+            ran: Mapping[str, Iterable[str]] | None = None) -> dict[str, Any]:
+    """Everything the JSON file holds; `ran`: per record key the gates whose test ran in this session (None: a
+    payload made outside a pytest run, where every gate counts)."""
     records = results.linked_records()
+    verdicts = {rec.key: gates.verdict(rec, th, ran) for rec in in_matrix_order(records)}
     return {
         "schema": SCHEMA,
         "generator": "resnet8-ptq",
         "meta": {**meta, **results.hashes},
         "thresholds": th.to_json(),
         "classes": list(CLASSES),
+        "images": images(results.labels),
         "models": [r.to_json() for r in in_matrix_order(records)],
         "unsupported": unsupported(),
         "benchmarks": dict(results.bench),
@@ -87,7 +104,12 @@ def payload(results: RunResults, th: Thresholds, meta: Mapping[str, Any]) -> dic
         "suspicious": suspicious(records, meta.get("cpu_noops", ())),
         "multiplicity": adjust(records),
         "selection": held_out(records, th, results.labels),
-        "gates": {rec.key: gates.all_failures(rec, th) for rec in in_matrix_order(records)},
+        "gates": {key: v.failed for key, v in verdicts.items()},
+        # The rule (docs/gates-and-options.md#gates-that-did-not-run): a gate counts only when its test ran in the
+        # session; `gates_run` is what ran per record (null: every gate counts), `gates_not_run` what did not.
+        "gates_run": {key: sorted(names) for key, names in ran.items()} if ran is not None else None,
+        "gates_not_run": {key: list(v.not_run) for key, v in verdicts.items() if v.not_run} if ran is not None
+        else None,
     }
 
 

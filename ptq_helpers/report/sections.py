@@ -7,7 +7,7 @@ from typing import Any
 from ptq_helpers.analysis import gates
 from ptq_helpers.core.classes import CLASSES
 from ptq_helpers.results.record import ModelRecord, load_all
-from ptq_helpers.results.record import kib as _kib
+from ptq_helpers.results.record import kib as _kib  # noqa: F401 - report.answers uses it too
 from ptq_helpers.matrix.thresholds import Thresholds
 from ptq_helpers.analysis.speed import NOISE_NOTE
 from ptq_helpers.report.executed import executed_line, runtime_text
@@ -33,6 +33,7 @@ class View:
         self.bench: Mapping[str, Any] = data.get("benchmarks") or {}
         self.unsupported: list[Mapping[str, Any]] = list(data.get("unsupported") or [])
         self.images: int | None = next(iter(self.models.values())).total if self.models else None  # test set
+        self.ran: Mapping[str, Any] | None = data.get("gates_run")  # None: every gate counts (see gates.verdict)
 
     def frameworks(self) -> dict[str, str]:
         """Framework id -> label, in the records' order (the label each record carries)."""
@@ -49,10 +50,13 @@ class View:
         return [m for m in self.models.values() if not m.is_fp32]
 
     def failures(self, m: ModelRecord) -> dict[str, str]:
-        return gates.all_failures(m, self.th)
+        return gates.verdict(m, self.th, self.ran).failed
+
+    def verdict(self, m: ModelRecord) -> gates.Verdict:
+        return gates.verdict(m, self.th, self.ran)
 
     def passing(self) -> list[ModelRecord]:
-        return gates.passing(self.models, self.th)
+        return gates.passing(self.models, self.th, self.ran)
 
     def throughput(self, m: ModelRecord) -> float | None:
         fig = self.bench.get(m.key, {}).get("256")
@@ -142,7 +146,7 @@ def recommendation(view: View) -> list[str]:
             "bootstrap interval of its difference to fp32 and, when the sweep ran, its spread over calibration draws:",
             ""]
     rows = []
-    winners = gates.best_by_framework(view.models, view.th)
+    winners = gates.best_by_framework(view.models, view.th, view.ran)
     for fw, label in view.frameworks().items():
         best = winners.get(fw)
         if best is None:
@@ -183,24 +187,6 @@ def frameworks(view: View) -> list[str]:
                        f"points vs fp32)")
         out.append("")
     return out
-
-
-def comparison(view: View) -> list[str]:
-    rows = []
-    for m in view.models.values():
-        fp32 = m.is_fp32
-        rows.append((m.framework_label + (" (fp32 baseline)" if fp32 else ""), m.dtype_label,
-                     f"{m.accuracy:.2f}%", "-" if fp32 else f"{-m.drop:+.2f}", _kib(m.size_bytes),
-                     "-" if fp32 else f"{m.size_reduction:.1f}%", f"`{m.key}`"))
-    for u in view.unsupported:
-        rows.append((view.framework_label(u), view.dtype_label(u), "N/A", "N/A", "N/A",
-                     f"Not supported ({u['reason']})", f"`{u['id']}`"))
-    for r in view.data.get("references") or []:
-        rows.append((f"MLPerf's int8 .tflite on {r['kernels']} (reference, calibrated on test images)", view.dtype_label(r),
-                     f"{r['accuracy']:.2f}%",
-                     "not comparable", _kib(r["size_bytes"]), "not gated", f"`{r['id']}`"))
-    return ["## Comparison table", "", *_table(
-        ("Framework", "Data type", "Accuracy", "Δ vs fp32 (points)", "Model size", "Size reduction", "Model"), rows)]
 
 
 def _size_limits(view: View) -> str:

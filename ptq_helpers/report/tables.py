@@ -36,9 +36,14 @@ def executed_text(rec: ModelRecord) -> str:
 
 
 def unsupported_row(entry: Mapping[str, Any], records: Mapping[str, ModelRecord]) -> tuple[str, ...]:
-    """The results row of a case the backend cannot build (an entry of the JSON's `unsupported` list)."""
+    """The results row of a case the backend cannot build (an entry of the JSON's `unsupported` list); the reason
+    is a NOTE line below the table (unsupported_notes), so one long reason does not widen every row."""
     return (entry["id"], framework_label(entry, records), dtype_label(entry, records), "N/A", "N/A", "N/A",
-            f"N/A — not supported ({entry['reason']})", "-", "-")
+            "not supported", "-", "-")
+
+
+def unsupported_notes(unsupported: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [f"NOTE: {entry['id']} is not supported: {entry['reason']}" for entry in unsupported]
 
 
 def framework_label(entry: Mapping[str, Any], records: Mapping[str, ModelRecord]) -> str:
@@ -70,14 +75,13 @@ def with_unsupported(body: list[tuple[str, ...]], frameworks: list[str], unsuppo
 
 
 def rows(records: Mapping[str, ModelRecord], th: Thresholds,
-         unsupported: Sequence[Mapping[str, Any]] = ()) -> list[tuple[str, ...]]:
+         unsupported: Sequence[Mapping[str, Any]] = (), ran: gates.Ran | None = None) -> list[tuple[str, ...]]:
     """One row per record, in the order the records come (the writer's matrix order), plus a row per
     unsupported case (the JSON's `unsupported` entries: id, framework, dtype, reason and their labels)."""
     body, owners = [], []
     for rec in in_matrix_order(records):
         delta, reduction = ((f"{-rec.drop:+.2f}", f"{rec.size_reduction:.1f}%") if rec.compared else ("-", "-"))
-        failed = gates.all_failures(rec, th)
-        status = "FAIL: " + ", ".join(failed) if failed else "pass"
+        status = gates.verdict(rec, th, ran).text()
         body.append((rec.key, rec.framework_label, rec.dtype_label, f"{rec.accuracy:.2f}%", delta,
                      kib(rec.size_bytes), reduction, executed_text(rec), status))
         owners.append(rec.framework)
@@ -85,9 +89,9 @@ def rows(records: Mapping[str, ModelRecord], th: Thresholds,
 
 
 def table(records: Mapping[str, ModelRecord], th: Thresholds,
-          unsupported: Sequence[Mapping[str, Any]] = ()) -> list[str]:
+          unsupported: Sequence[Mapping[str, Any]] = (), ran: gates.Ran | None = None) -> list[str]:
     """The accuracy/size summary as aligned text lines."""
-    return aligned(HEADERS, rows(records, th, unsupported))
+    return aligned(HEADERS, rows(records, th, unsupported, ran))
 
 
 def stats_rows(records: Mapping[str, ModelRecord]) -> list[tuple[str, ...]]:
@@ -130,7 +134,8 @@ def target_headers(targets: tuple[str, ...]) -> tuple[str, ...]:
             "Largest target Δ", "Identical on every target")
 
 
-def target_rows(records: Mapping[str, ModelRecord], th: Thresholds, targets: tuple[str, ...]) -> list[tuple[str, ...]]:
+def target_rows(records: Mapping[str, ModelRecord], th: Thresholds, targets: tuple[str, ...],
+                ran: gates.Ran | None = None) -> list[tuple[str, ...]]:
     """Per model: accuracy, drop and gate status on every target; top-1 agreement of each other target with
     the host, the largest accuracy difference between targets, and whether predictions are identical."""
     out = []
@@ -140,7 +145,7 @@ def target_rows(records: Mapping[str, ModelRecord], th: Thresholds, targets: tup
         cells = [model_id]
         for t in targets:
             r = mine.get(t)
-            status = ("FAIL: " + ", ".join(gates.all_failures(r, th)) if gates.all_failures(r, th) else "pass") if r else ""
+            status = gates.verdict(r, th, ran).text() if r else ""
             cells.append(f"{r.accuracy:.2f}% ({-r.drop:+.2f}, {status})" if r and r.compared
                          else f"{r.accuracy:.2f}% ({status})" if r else "-")
         others = [r for r in mine.values() if r.vs_host is not None]

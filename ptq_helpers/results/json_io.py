@@ -37,6 +37,15 @@ def load(path: Path, option: str = "") -> Mapping[str, Any]:
     return data
 
 
+def test_labels(data: Mapping[str, Any]) -> Any:
+    """The true class of each test image (uint8, in the order of the JSON's `images` entry), or None when the file
+    has none (written before it held them)."""
+    from ptq_helpers.results.record import decode_classes
+
+    images = data.get("images") or {}
+    return decode_classes(images["labels"], int(images["count"])) if images.get("labels") else None
+
+
 def damage(data: Mapping[str, Any]) -> str | None:
     """What is missing or malformed in a results payload, as 'KeyError: ... in ...', else None."""
     from ptq_helpers.matrix.thresholds import Thresholds
@@ -50,6 +59,9 @@ def damage(data: Mapping[str, Any]) -> str | None:
     checks += [(f"unsupported[{i}]", lambda u=u: [u[k] for k in ("id", "framework", "dtype", "reason")])
                for i, u in enumerate(data.get("unsupported") or [])]
     checks += [("", lambda: list(data.get("classes") or [])), ("", lambda: dict(data.get("meta") or {}))]
+    checks += [("images", lambda: test_labels(data))]
+    checks += [(f"models[{i}].predictions", lambda m=m: ModelRecord.from_json(m).predicted())
+               for i, m in enumerate(data["models"])]
     for where, check in checks:
         try:
             check()

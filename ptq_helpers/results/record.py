@@ -75,6 +75,8 @@ class ModelRecord:
     runtime: Mapping[str, Any] | None = None  # facts the runtime reports about how it ran the model (strings, and
     # "executed": which layers run as integer kernels, see results.executed)
     hits: str | None = None  # per test image 1 = correct, np.packbits as hex: paired comparisons across runs
+    predictions: str = ""  # per test image the predicted class, uint8 in base64 (encode_classes), in the order of
+    # the JSON's `images` entry: which images flipped between runs, where targets and builds disagree
     # What a reader needs of the registry, as the writer's registry had it ("" when unknown: see __post_init__).
     framework_label: str = ""  # e.g. "ONNX Runtime"
     dtype_label: str = ""  # e.g. "float32"
@@ -159,6 +161,10 @@ class ModelRecord:
             return None
         return np.unpackbits(np.frombuffer(bytes.fromhex(self.hits), np.uint8))[:self.total].astype(bool)
 
+    def predicted(self) -> Any:
+        """Per test image the predicted class (uint8), or None when the record has none (an older file)."""
+        return decode_classes(self.predictions, self.total) if self.predictions else None
+
     @property
     def settings(self) -> str:
         """The quantization settings as the report lists them. For PyTorch FX the `reduce_range` field is unused
@@ -196,6 +202,31 @@ class ModelRecord:
 
 
 _NESTED = ("stats", "vs_host", "base")
+
+
+def encode_classes(classes: Any) -> str:
+    """Class indices (0..255) as base64 of one uint8 per image: 13,336 characters for the 10,000 test images."""
+    import base64
+
+    import numpy as np
+
+    return base64.b64encode(np.asarray(classes, dtype=np.uint8).tobytes()).decode("ascii")
+
+
+def decode_classes(text: str, n: int) -> Any:
+    """The inverse of encode_classes; ValueError when the text does not hold `n` classes."""
+    import base64
+    import binascii
+
+    import numpy as np
+
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"predicted classes are not base64 ({exc})") from None
+    if len(raw) != n:
+        raise ValueError(f"{len(raw)} predicted classes for {n} images")
+    return np.frombuffer(raw, dtype=np.uint8)
 
 # The size kinds of the frameworks that existed before records carried `size_kind` (results files of schema 1
 # written until then): what those files meant, frozen here; a record with `size_kind` never looks at it.

@@ -57,6 +57,11 @@ class RunResults:
     labels: str = ""  # the test labels as digits (held-out selection needs the classes)
     workers: dict[str, Figures] = field(default_factory=dict)  # on the controller: xdist worker -> its machine
     order: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # (model ids, targets): the matrix order of records
+    ran: dict[str, list[str]] = field(default_factory=dict)  # record key -> the gates whose test ran (gates.verdict)
+
+    def add_ran(self, key: str, gate: str) -> None:
+        if gate not in self.ran.setdefault(key, []):
+            self.ran[key].append(gate)
 
     def mixed_machines(self) -> list[str]:
         """One line per kind of CPU the workers ran on, when there is more than one (else empty)."""
@@ -108,6 +113,7 @@ class RunResults:
             "hashes": self.hashes, "bench": self.bench, "sweep": self.sweep, "recipe": self.recipe, "diagnosis": self.diagnosis,
             "references": [asdict(r) for r in self.references.values()], "targets": self.targets,
             "mcu": [asdict(b) for b in self.mcu.values()], "machine": self.machine, "labels": self.labels,
+            "ran": self.ran,
         })
 
     def merge(self, exported: str, worker: str) -> None:
@@ -131,3 +137,6 @@ class RunResults:
         if data.get("machine"):
             self.workers[worker] = data["machine"]
         self.labels = self.labels or data.get("labels", "")
+        for key, names in data.get("ran", {}).items():
+            for name in names:
+                self.add_ran(key, name)

@@ -23,7 +23,7 @@ from ptq_helpers.data.contract import model_files
 from ptq_helpers.data.input_contract import InputContract
 from ptq_helpers.core.errors import UnsupportedQuantization
 from ptq_helpers.core.fileio import atomic_write_bytes, sha256_bytes
-from ptq_helpers.results.record import ModelRecord, TargetAgreement
+from ptq_helpers.results.record import ModelRecord, TargetAgreement, encode_classes
 from ptq_helpers.results.run_results import BuildEvent
 from ptq_helpers.core.progress import say
 from ptq_helpers.core.runtime import available_cores
@@ -261,6 +261,7 @@ class Store(Inputs, SideMeasurements):
             per_class=tuple(round(v, 4) for v in metrics.per_class), size_bytes=stored.size, sha256=stored.sha256,
             predictions_sha256=sha256_bytes(probs.argmax(1).astype("<i8").tobytes()), quant=case.spec()["quant"],
             hits=np.packbits(probs.argmax(1) == self.test.labels).tobytes().hex(),
+            predictions=encode_classes(probs.argmax(1)),
             stats=self.paired_stats(base.predictions, probs.argmax(1)) if base else None,
             target=target.name, runtime=self._runtime_facts(case, stored) if target.is_host and not draw else
             self._emulated.get(f"{case.id}@{target.name}@{draw}"),

@@ -12,7 +12,7 @@ from tests.fakes import FAKE_RESULTS
 
 def test_help_lists_every_option(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--help")
-    result.stdout.fnmatch_lines(["*ResNet8 post-training quantization gate*", "*--assets-dir*",
+    result.stdout.fnmatch_lines(["*resnet8-ptq: inputs and cache*", "*--assets-dir*",
                                  "*--ptq-cache-dir*", "*--ptq-rebuild*", "*--ptq-matrix*", "*--ptq-seed*",
                                  "*--ptq-calibration-per-class*", "*--ptq-threads*", "*--ptq-json=PATH*", "*--ptq-report=PATH*",
                                  "*--ptq-min-accuracy=N*", "*--ptq-max-drop=N*", "*--ptq-min-size-reduction-onnx=N*",
@@ -27,7 +27,7 @@ def test_help_lists_every_option(suite: pytest.Pytester) -> None:
      (["--assets-dir", "/no/such/dir"], "*--assets-dir=/no/such/dir: folder /no/such/dir does not exist*"),
      (["--ptq-threads", "0"], "*--ptq-threads: 0 is not between 1 and * (this process may use * cores*"),
      (["--ptq-threads", "2000"], "*--ptq-threads: 2000 is not between 1 and * (this process may use * cores*"),
-     (["--ptq-threads", "1e11"], "*--ptq-threads: '1e11' is not a number*"),
+     (["--ptq-threads", "1e11"], "*--ptq-threads: '1e11' is not an integer*"),
      (["--ptq-model", "weights.txt"], "*--ptq-model: weights.txt: give an fp32 CIFAR-10 ResNet8 as .onnx, as a Keras .h5 or as a torch.export*"),
      (["--ptq-model", "/no/such.onnx"], "*--ptq-model: /no/such.onnx: no such file*"),
      (["--ptq-calibration-per-class", "0"], "*--ptq-calibration-per-class: 0 is not between 1 and 5000*"),
@@ -43,7 +43,7 @@ def test_bad_options_are_usage_errors(suite: pytest.Pytester, args: list[str], m
 
 def test_header_and_summary_table(suite: pytest.Pytester) -> None:
     suite.makepyfile(test_fake=FAKE_RESULTS)
-    result = suite.runpytest("--ptq-json", "out.json")
+    result = suite.runpytest("--ptq-json=out.json")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines([
         "resnet8-ptq: onnxruntime *", f"resnet8-ptq: matrix seed ({len(cases.selected('seed'))} configurations); calibration seed 42, 100/class from train*",
@@ -51,7 +51,8 @@ def test_header_and_summary_table(suite: pytest.Pytester) -> None:
         "Model * Framework * Data type * Accuracy * Δ vs fp32 * Size * Size reduction * Executed * Gates",
         "ort-fp32 * ONNX Runtime * float32 * 87.19% * - * 312.5 KiB * - * pass",
         "ort-int8-qdq * ONNX Runtime * int8 * 86.12% * -1.07 * 122.1 KiB * 60.9% * pass",
-        "torch-uint8-fx * PyTorch * uint8 * N/A * N/A * N/A * N/A — not supported (fbgemm requires qint8 weights)*",
+        "torch-uint8-fx * PyTorch * uint8 * N/A * N/A * N/A * not supported *",
+        "NOTE: torch-uint8-fx is not supported: fbgemm requires qint8 weights",
         "results written to */out.json",
     ])
     assert '"ort-int8-qdq"' in (suite.path / "out.json").read_text()
@@ -59,8 +60,8 @@ def test_header_and_summary_table(suite: pytest.Pytester) -> None:
 
 def test_summary_and_report_gather_results_from_xdist_workers(suite: pytest.Pytester) -> None:
     suite.makepyfile(test_fake=FAKE_RESULTS)
-    result = suite.runpytest_subprocess("-n", "2", "-p", "xdist", "--ptq-min-accuracy", "87",
-                                        "--ptq-json", "out/r.json", "--ptq-report", "out/r.md")
+    result = suite.runpytest_subprocess("-n", "2", "-p", "xdist", "--ptq-min-accuracy=87",
+                                        "--ptq-json=out/r.json", "--ptq-report=out/r.md")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["ort-fp32 * 87.19% * pass", "ort-int8-qdq * 86.12% * -1.07 * FAIL: accuracy",
                                  "report written to */out/r.md*"])
@@ -126,7 +127,9 @@ _session.machine = lambda: {"host": os.environ["PYTEST_XDIST_WORKER"], "cpu": "T
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*the xdist workers ran on different kinds of CPU*",
                                  "*Test CPU [[]avx2, avx512_vnni[]]: gw0 on gw0", "*Test CPU [[]avx2[]]: gw1 on gw1",
-                                 "*python -m ptq_helpers.report A.json B.json*", "*2 passed*"])
+                                 "*python -m ptq_helpers.report A.json B.json*",
+                                 "FAILED resnet8-ptq::machines - the xdist workers ran on different kinds of CP*",
+                                 "*1 failed, 2 passed*"])
 
 
 def test_a_model_that_breaks_the_contract_is_one_usage_error(suite: pytest.Pytester) -> None:

@@ -22,7 +22,7 @@ def test_unknown_framework_renders_with_the_report_cli_in_a_fresh_interpreter(tm
     assert "### Toy" in text and "| `toy-int8` | NumPy array |" in text and "Toy `round(w / scale)`" in text
     assert "size reduction at least 60% for Toy (size kind `npy`)" in text
     assert "| Toy (fp32 baseline) | float32 | 87.19% |" in text
-    assert "| Toy | uint8 | N/A | N/A | N/A | Not supported (no unsigned toys) | `toy-uint8` |" in text
+    assert "| Toy | uint8 | N/A | N/A | N/A | Not supported (no unsigned toys) | - | - | `toy-uint8` |" in text
     assert "| Toy-only deployment | Toy int8 (`toy-int8`) | 86.50% | -0.69 |" in text
     assert "No configuration exceeds a threshold." in text
 

@@ -27,7 +27,7 @@ def test_the_ci_examples_run_the_readme_commands_and_keep_the_outputs() -> None:
     readme = (ROOT / "README.md").read_text()
     for name in ("github-actions.yml", "gitlab-ci.yml"):
         text = (EXAMPLES / name).read_text()
-        assert "pytest -n auto --junitxml=out/junit.xml --ptq-json out/results.json --ptq-report out/report.md" in text
+        assert "pytest -n auto --junitxml=out/junit.xml --ptq-json=out/results.json --ptq-report=out/report.md" in text
         assert "ptq_helpers.compare baseline/results.json out/results.json --markdown out/compare.md" in text
         assert "ptq_helpers.report out/results.json --summary -o out/summary.md" in text
         assert "RESNET8_PTQ_CACHE" in text

@@ -21,13 +21,14 @@ def test_every_section_of_the_analysis_document_in_order() -> None:
     text = report.render(fakes.payload())
     positions = [text.index(s) for s in SECTIONS]
     assert positions == sorted(positions)
-    assert "| PyTorch | uint8 | N/A | N/A | N/A | Not supported (fbgemm requires qint8 weights) | `torch-uint8-fx` |" in text
+    assert ("| PyTorch | uint8 | N/A | N/A | N/A | Not supported (fbgemm requires qint8 weights) | - | - | "
+            "`torch-uint8-fx` |") in text
 
 
 def test_numbers_come_from_the_results() -> None:
     recs = fakes.changed(fakes.seed_records(), "ort-uint8-qdq", correct=8543, accuracy=85.43, size_bytes=111_111)
     text = report.render(fakes.payload(recs))
-    assert "| ONNX Runtime | uint8 | 85.43% | -1.76 | 108.5 KiB | 65.4% | `ort-uint8-qdq` |" in text
+    assert "| ONNX Runtime | uint8 | 85.43% | -1.76 | 108.5 KiB | 65.4% | not asked | pass | `ort-uint8-qdq` |" in text
     assert "**Largest per-class drop:** dog in `ort-int8-qdq`: 74.0% → 69.0% (-5.0 points)." in text
     assert "indices sha256 `" + "i" * 64 in text and "`np.random.seed(7)`" in text and "50 images per class" in text
     assert "CPU Test CPU, 3 thread(s)" in text and "onnxruntime 9.9.9" in text
