@@ -3,8 +3,9 @@ normalized-logits .onnx with external data, and a torch.export .pt2 (both made h
 examples/pytorch/resnet8_torchstyle.py). All four carry the same weights, so each cell that runs must give the
 reference's numbers: fp32 8,719 of 10,000, and the int8 builds within a point of the reference source's.
 
-Each cell is a child `pytest` sharing this run's cache (warm after the gate), on a small `-k` subset; they run in
-`.ci/run`'s self-test step, after the gate, the Arm userland and litert-torch's environment are prepared.
+Each cell is a child `pytest` sharing this run's cache (warm after the gate), on a small `-k` subset, in `.ci/run`'s
+self-test step (after the gate, the Arm userland and litert-torch's environment are prepared); the slow cells of the
+sources other than the .pt2 carry the `long_cell` marker (`pytest -m long_cell tests/selftest/test_every_command.py`).
 """
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ["--ptq-input-scale=0.00392156862745098", "--ptq-input-mean=0.4914,0.4822,0.4465",
             "--ptq-input-std=0.2470,0.2435,0.2616"]
 SOURCES = ("onnx", "h5", "torch-onnx", "pt2")
+# The cells that evaluate 10,000 images under an emulator or TFLite Micro, build the fast matrix or run the size
+# search cost minutes each, cold: .ci/run runs them for the .pt2 (the source with the most conversions between it
+# and each runtime) and leaves the other sources' to `-m long_cell` (docs/running.md#every-command-on-your-model).
+SLOW_SOURCES = [pytest.param(s, marks=() if s == "pt2" else pytest.mark.long_cell) for s in SOURCES]
 FAST_INT8 = "ort-u8s8-qdq-pc-mm-pre"  # the seed's fast integer build: runs on every source and target
 GATE_K = f"test_accuracy_gates and (ort-fp32 or {FAST_INT8} or litert-int8)"
 REFERENCE_CORRECT = 8719
@@ -118,7 +123,7 @@ def test_benchmark_only_times_fp32_and_int8_with_ratios(source: str, gated, sour
     assert rows
 
 
-@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("source", SLOW_SOURCES)
 def test_the_fast_matrix_runs(source: str, source_args, ptq_session) -> None:
     proc = _pytest("-n", "2", "--ptq-matrix=fast", "-k", "test_top1_above_minimum and (torch-int8-pt2e or et-int8)",
                    *source_args[source], cache=ptq_session.settings.cache, assets=ptq_session.settings.assets.root)
@@ -126,7 +131,7 @@ def test_the_fast_matrix_runs(source: str, source_args, ptq_session) -> None:
     assert re.search(r"\b2 passed", proc.stdout), _said(proc)
 
 
-@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("source", SLOW_SOURCES)
 def test_targets_host_avx2_mcu(source: str, source_args, ptq_session) -> None:
     """mcu runs (TFLite Micro on 10,000 images); avx2 runs where this host is an AVX2-only CPU, and is collected for
     every build where it would be emulated (hours under qemu: docs/targets.md)."""
@@ -142,7 +147,7 @@ def test_targets_host_avx2_mcu(source: str, source_args, ptq_session) -> None:
         assert listed.returncode == 0 and f"[{FAST_INT8}@avx2]" in listed.stdout, _said(listed)
 
 
-@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("source", SLOW_SOURCES)
 def test_an_arm_target(source: str, source_args, ptq_session) -> None:
     from ptq_helpers.targets import arm_setup
 
@@ -155,7 +160,7 @@ def test_an_arm_target(source: str, source_args, ptq_session) -> None:
     assert proc.returncode == 0 and re.search(r"\b1 passed", proc.stdout), _said(proc)
 
 
-@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("source", SLOW_SOURCES)
 def test_the_size_search(source: str, source_args, ptq_session, tmp_path: Path) -> None:
     """The search scores every candidate on images fed through the model's own contract; the chosen build is
     gated like any other."""
