@@ -14,9 +14,9 @@ def add_size_case(settings: Settings, th: Thresholds, search: str, recipe: SizeR
     """Add the recipe's case to the matrix (once per process) and return what the JSON says of it."""
     if recipe is None and search != "size":
         return None
-    from ptq_helpers.backends.litert_size import add_run_case
+    from ptq_helpers.backends.litert.size import add_run_case
     from ptq_helpers.store import Store
-    from ptq_helpers.store import size_search
+    from ptq_helpers.backends.litert import size_search
 
     if recipe is not None:
         record: dict[str, Any] = {"recipe": recipe.to_json(), "from": recipe.origin, "searched": False}

@@ -133,7 +133,7 @@ class Inputs:
         10,000 test images in the model's contract), cached by content."""
         if self.settings.assets.pt2 is not None:
             return self.settings.assets.pt2
-        from ptq_helpers.backends import torch_graph
+        from ptq_helpers.backends.pytorch import torch_graph
 
         key = cache_key({"source": self.source_sha256, "test": self.test.sha256,
                          "contract": self.settings.contract.key(), "code": source_sha256(torch_graph),

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ptq_helpers.analysis import stats
-from ptq_helpers.backends import diagnose
+from ptq_helpers.backends.onnxruntime import layers as diagnose
 from ptq_helpers.core.artifacts import Stored, cache_key, get_or_build, source_sha256
 from ptq_helpers.core.fileio import sha256_bytes, sha256_file
 from ptq_helpers.matrix import cases

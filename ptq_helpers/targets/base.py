@@ -186,7 +186,7 @@ MCU = Target(
     runner="ptq_helpers.targets.tflm:runner", runner_label="the TensorFlow Lite Micro interpreter",
     runtime_facts="ptq_helpers.targets.tflm:runtime_facts",
     needs=(("tflite_micro", "mcu"),), libraries=("tflite-micro", "ethos-u-vela", "ai-edge-litert"),
-    code=("ptq_helpers.targets.mcu", "ptq_helpers.targets.vela", "ptq_helpers.backends.litert"),
+    code=("ptq_helpers.targets.mcu", "ptq_helpers.targets.vela", "ptq_helpers.backends.litert.backend"),
 )
 _ARM = dict(arch="aarch64", formats=frozenset({"onnx", "qdq", "qoperator", "tflite"}), required_flags=("asimd",),
             launcher="ptq_helpers.targets.arm64:launch", runner_label="in the Debian arm64 CPython 3.11 userland",

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ptq_helpers.backends import evaluate
-from ptq_helpers.backends.litert_size import case_from_environment
+from ptq_helpers.backends.litert.size import case_from_environment
 from ptq_helpers.matrix import cases
 from ptq_helpers.core.isa import cpu_facts
 

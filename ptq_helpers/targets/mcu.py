@@ -23,7 +23,7 @@ def measure(case_id: str, model: Path, workdir: Path) -> McuBudget:
     try:
         summary = vela.compile_for_npu(model, workdir, ACCELERATOR)
     except vela.VelaError as exc:
-        from ptq_helpers.backends.litert_size import has_int4
+        from ptq_helpers.backends.litert.size import has_int4
 
         if not has_int4(model):
             raise

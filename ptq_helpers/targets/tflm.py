@@ -15,7 +15,7 @@ import numpy as np
 
 from ptq_helpers.matrix.cases import Case
 from ptq_helpers.core.errors import PTQError
-from ptq_helpers.backends.litert import dequantize, quantize
+from ptq_helpers.backends.litert.backend import dequantize, quantize
 
 FLOAT_TYPES = ("FLOAT16", "FLOAT32", "FLOAT64", "BFLOAT16", "COMPLEX64", "COMPLEX128")
 _ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
@@ -93,7 +93,7 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
     no delegate and no float fallback: it runs each op with the reference kernel registered for its types)."""
     from importlib.metadata import version
 
-    from ptq_helpers.backends.litert import executed_precision
+    from ptq_helpers.backends.litert.backend import executed_precision
 
     facts = executed_precision(path, f"the .tflite's compute ops and tensor types (read with ai-edge-litert's "
                                      f"interpreter, no delegate applied); TensorFlow Lite Micro {version('tflite-micro')} "

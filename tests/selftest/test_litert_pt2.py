@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptq_helpers.backends import litert, litert_pt2, litert_torch_setup
+from ptq_helpers.backends.litert import backend as litert, pt2 as litert_pt2, torch_setup as litert_torch_setup
 from ptq_helpers.core.errors import AssetError
 from ptq_helpers.matrix import cases
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ptq_helpers.backends import ort as quantize_ort
+from ptq_helpers.backends.onnxruntime import backend as quantize_ort
 
 
 @pytest.mark.real

@@ -1,6 +1,6 @@
 """ExecuTorch builds of the fp32 model, lowered to the XNNPACK delegate, and their runner.
 
-Both builds start from the fp32 torch module (`ptq_helpers.backends.torch_graph.torch_module`: the user's .pt2
+Both builds start from the fp32 torch module (`ptq_helpers.backends.pytorch.torch_graph.torch_module`: the user's .pt2
 program, or the onnx2torch module of the ONNX file):
 `et-fp32` is that module exported with `torch.export` and lowered with `to_edge_transform_and_lower(...,
 partitioner=[XnnpackPartitioner()])`; `et-int8-xnnpack` is first quantized with PT2E (torchao `prepare_pt2e` with
@@ -24,7 +24,7 @@ Builds run in the test process: the same inputs gave a byte-identical .pte in on
 in a fresh process (tests/selftest/test_executorch.py keeps it so), so no child process is needed. ExecuTorch's C++
 runtime logs a few lines to stderr when it loads (cpuinfo, threadpool); they are not warnings.
 
-Executed precision (`runtime_facts`, with the reader in `ptq_helpers.backends.executorch_pte`) is read from the built
+Executed precision (`runtime_facts`, with the reader in `ptq_helpers.backends.executorch.pte`) is read from the built
 `.pte` itself: the program's execution plan
 (operators run outside any delegate, and the delegate calls) and each XnnpackBackend payload decoded with the
 XNNPACK flatbuffer schema shipped in the wheel (`flatc`, also from the wheel): the node types and the datatypes
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ptq_helpers.backends.executorch_pte import executed_layers, named, quiet_executorch
+from ptq_helpers.backends.executorch.pte import executed_layers, named, quiet_executorch
 from ptq_helpers.data.calibration import CALIBRATION_BATCH
 from ptq_helpers.matrix.cases import Case, Format, Framework, SizeKind
 
@@ -55,14 +55,14 @@ class ExecuTorchQuant:
     matmul_as_linear: bool = False
 
 
-FRAMEWORK = Framework("executorch", "ExecuTorch", "et", source="torch", build="ptq_helpers.backends.executorch:build_int8",
-                      build_fp32="ptq_helpers.backends.executorch:build_fp32",
-                      run="ptq_helpers.backends.executorch:runner",
+FRAMEWORK = Framework("executorch", "ExecuTorch", "et", source="torch", build="ptq_helpers.backends.executorch.backend:build_int8",
+                      build_fp32="ptq_helpers.backends.executorch.backend:build_fp32",
+                      run="ptq_helpers.backends.executorch.backend:runner",
                       size_kind=SizeKind("pte", ".pte file (vs the fp32 .pte)", 55.0),
                       needs=(("executorch", "executorch"),),
                       libraries=("executorch", "torch", "torchao", "onnx2torch", "onnx"),
-                      code=("ptq_helpers.backends.torch_graph", "ptq_helpers.backends.executorch_pte"),
-                      runtime_facts="ptq_helpers.backends.executorch:runtime_facts",
+                      code=("ptq_helpers.backends.pytorch.torch_graph", "ptq_helpers.backends.executorch.pte"),
+                      runtime_facts="ptq_helpers.backends.executorch.backend:runtime_facts",
                       tools="ExecuTorch: the onnx2torch module quantized with PT2E (torchao `prepare_pt2e`/"
                             "`convert_pt2e`, `XNNPACKQuantizer` with per-channel symmetric int8 weights, every "
                             "calibration image), exported with `torch.export` at batch 1 and lowered with "
@@ -91,7 +91,7 @@ def _lower(module, dest: Path, shape: tuple[int, ...]) -> None:
 
 def build_fp32(source: Path, dest: Path) -> None:
     """The fp32 torch module (the .pt2's, or onnx2torch's), exported and lowered to XNNPACK in fp32."""
-    from ptq_helpers.backends.torch_graph import input_shape, torch_module
+    from ptq_helpers.backends.pytorch.torch_graph import input_shape, torch_module
 
     _lower(torch_module(source), dest, input_shape(source, EXAMPLE_BATCH))
 
@@ -120,7 +120,7 @@ def xnnpack_quantize(module, q: ExecuTorchQuant, calibration: np.ndarray):
 
 def build_int8(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> None:
     """PT2E int8 with the XNNPACKQuantizer, exported at batch 1 and lowered to XNNPACK."""
-    from ptq_helpers.backends.torch_graph import matmul_as_linear, torch_module
+    from ptq_helpers.backends.pytorch.torch_graph import matmul_as_linear, torch_module
 
     q = case.quant
     assert isinstance(q, ExecuTorchQuant), case

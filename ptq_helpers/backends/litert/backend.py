@@ -5,7 +5,7 @@
   kernels only, int8 input and output). TensorFlow runs only in a child process (`python -m ptq_helpers.backends
   litert`), so the test process never imports it next to torch.
 - a torch.export `.pt2` (a PyTorch source): litert-torch and ai-edge-quantizer in their own environment, as a
-  child process (ptq_helpers.backends.litert_pt2).
+  child process (ptq_helpers.backends.litert.pt2).
 """
 from __future__ import annotations
 
@@ -48,16 +48,16 @@ NO_XNNPACK = ("XNNPACK has no int16-activation kernels, so this 16x8 build runs 
               "(OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)")
 
 
-FRAMEWORK = Framework("litert", "LiteRT", "litert", build="ptq_helpers.backends.litert:build_int8",
-                      build_fp32="ptq_helpers.backends.litert:build_fp32", run="ptq_helpers.backends.litert:runner", source="h5",
-                      runtime_facts="ptq_helpers.backends.litert:runtime_facts",
-                      unready="ptq_helpers.backends.litert_pt2:unready",
+FRAMEWORK = Framework("litert", "LiteRT", "litert", build="ptq_helpers.backends.litert.backend:build_int8",
+                      build_fp32="ptq_helpers.backends.litert.backend:build_fp32", run="ptq_helpers.backends.litert.backend:runner", source="h5",
+                      runtime_facts="ptq_helpers.backends.litert.backend:runtime_facts",
+                      unready="ptq_helpers.backends.litert.pt2:unready",
                       needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert")),
                       size_kind=SizeKind("tflite", "TFLite file (vs the float .tflite)", 55.0),
                       libraries=("ai-edge-litert", "tensorflow-cpu"),
                       # the .pt2 path: its converter child, and the environment's pins (litert-torch's version)
-                      code=("ptq_helpers.backends.litert_pt2", "ptq_helpers.backends.litert_pt2_child",
-                            "ptq_helpers.backends.litert_torch_setup"),
+                      code=("ptq_helpers.backends.litert.pt2", "ptq_helpers.backends.litert.pt2_child",
+                            "ptq_helpers.backends.litert.torch_setup"),
                       tools="LiteRT `tf.lite.TFLiteConverter.from_keras_model` on the Keras .h5 (`Optimize.DEFAULT`, "
                             "representative dataset = the calibration images one per step, `TFLITE_BUILTINS_INT8`, int8 "
                             "input/output), or for a PyTorch .pt2 `litert_torch.convert` and ai-edge-quantizer's "
@@ -100,7 +100,7 @@ def _convert(h5: Path, calibration: Path | None, dest: Path, settings: dict[str,
 
 def _run_converter(h5: Path, dest: Path, calibration: np.ndarray | None, quant: LiteRTQuant | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="ptq-litert-") as work:
-        cmd = [sys.executable, "-m", "ptq_helpers.backends", "litert", "--h5", str(h5), "--out", str(dest)]
+        cmd = [sys.executable, "-m", "ptq_helpers.backends", "litert.backend", "--h5", str(h5), "--out", str(dest)]
         if calibration is not None:
             np.save(Path(work) / "calibration.npy", np.ascontiguousarray(calibration, dtype=np.float32))
             cmd += ["--calibration", str(Path(work) / "calibration.npy"),
@@ -117,7 +117,7 @@ def _run_converter(h5: Path, dest: Path, calibration: np.ndarray | None, quant: 
 def build_fp32(source: Path, dest: Path) -> None:
     """The float .tflite of the Keras model (.h5) or of the PyTorch program (.pt2)."""
     if Path(source).suffix == ".pt2":
-        from ptq_helpers.backends import litert_pt2
+        from ptq_helpers.backends.litert import pt2 as litert_pt2
 
         litert_pt2.build_fp32(source, dest)
         return
@@ -129,7 +129,7 @@ def build_int8(case: Case, source: Path, calibration: np.ndarray, dest: Path) ->
     `calibration` (float32 images in the model's own input contract: NHWC pixels 0..255 for the Keras model)."""
     assert isinstance(case.quant, LiteRTQuant), case
     if Path(source).suffix == ".pt2":
-        from ptq_helpers.backends import litert_pt2
+        from ptq_helpers.backends.litert import pt2 as litert_pt2
 
         if _int16(case):
             raise UnsupportedQuantization(f"{case.id}: 16x8 is built by TFLiteConverter from a Keras .h5; the "
@@ -222,7 +222,7 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends litert", description="convert the .h5 to .tflite")
+    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends litert.backend", description="convert the .h5 to .tflite")
     parser.add_argument("--h5", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--calibration", type=Path, help="NHWC float32 .npy: full-integer when given")

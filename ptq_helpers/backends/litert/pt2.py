@@ -1,5 +1,5 @@
 """The LiteRT builds of a PyTorch source (a torch.export `.pt2`): litert-torch's converter and ai-edge-quantizer,
-run as a child process in their own prepared environment (ptq_helpers.backends.litert_torch_setup), never in the
+run as a child process in their own prepared environment (ptq_helpers.backends.litert.torch_setup), never in the
 test process.
 
 `litert-fp32` is `litert_torch.convert` of the program (input layout as the program has it, e.g. NCHW);
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers.backends import litert_pt2_child, litert_torch_setup
+from ptq_helpers.backends.litert import pt2_child as litert_pt2_child, torch_setup as litert_torch_setup
 from ptq_helpers.core.errors import AssetError
 
 TIMEOUT_S = 1800.0

@@ -1,5 +1,5 @@
 """The converter child of the LiteRT builds of a .pt2 source, run by path with the litert-torch environment's Python
-(ptq_helpers.backends.litert_torch_setup), never imported with torch in the test process:
+(ptq_helpers.backends.litert.torch_setup), never imported with torch in the test process:
 
     <env>/bin/python -I litert_pt2_child.py --pt2 MODEL.pt2 --out OUT.tflite [--calibration IMAGES.npy]
 

@@ -24,12 +24,13 @@ from typing import Any
 
 
 from ptq_helpers.analysis import selection, size_search
-from ptq_helpers.backends import evaluate, litert_size
+from ptq_helpers.backends import evaluate
+from ptq_helpers.backends.litert import size as litert_size
 from ptq_helpers.core.artifacts import cache_key, get_or_build, source_sha256
 from ptq_helpers.core.progress import say
 from ptq_helpers.data import calibration
 from ptq_helpers.matrix import cases
-from ptq_helpers.backends.litert_size import CASE_ID, case_of
+from ptq_helpers.backends.litert.size import CASE_ID, case_of
 from ptq_helpers.matrix.cases import Case
 from ptq_helpers.matrix.size_recipe import LayerWidth, SizeRecipe
 from ptq_helpers.matrix.thresholds import Thresholds
@@ -42,8 +43,8 @@ FP32_ID = "litert-fp32"
 
 def _key(store: Any, th: Thresholds) -> str:
     code = source_sha256(*(importlib.import_module(m) for m in (
-        __name__, "ptq_helpers.analysis.size_search", "ptq_helpers.backends.litert_size",
-        "ptq_helpers.backends.litert_quantizer", "ptq_helpers.backends.gptq", "ptq_helpers.matrix.size_recipe")))
+        __name__, "ptq_helpers.analysis.size_search", "ptq_helpers.backends.litert.size",
+        "ptq_helpers.backends.litert.quantizer", "ptq_helpers.backends.litert.gptq", "ptq_helpers.matrix.size_recipe")))
     return cache_key({"fp32": store.artifact(cases.get(FP32_ID)).sha256, "calibration": store.calibration_sha256,
                       "validation": calibration.indices_sha256(store.validation_draw(0)), "test": store.test.sha256,
                       "gates": [th.min_accuracy, th.max_drop, th.max_class_drop], "versions": store.versions,

@@ -40,9 +40,9 @@ class OrtQuant:
                 "float kernel; accuracy only, not timed)")
 
 
-FRAMEWORK = Framework("onnxruntime", "ONNX Runtime", "ort", build="ptq_helpers.backends.ort:quantize",
+FRAMEWORK = Framework("onnxruntime", "ONNX Runtime", "ort", build="ptq_helpers.backends.onnxruntime.backend:quantize",
                       libraries=("onnxruntime", "onnx"),
-                      run="ptq_helpers.backends.ort:runner", runtime_facts="ptq_helpers.backends.ort:runtime_facts",
+                      run="ptq_helpers.backends.onnxruntime.backend:runner", runtime_facts="ptq_helpers.backends.onnxruntime.backend:runtime_facts",
                       tools="ONNX Runtime `onnxruntime.quantization.quantize_static` (CalibrationDataReader over the "
                             "calibration images)")
 FORMATS = {"onnx": Format("onnx", "ONNX"), "qdq": Format("onnx", "ONNX (QDQ)"),

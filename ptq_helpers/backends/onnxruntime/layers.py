@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers.backends.ort import OrtQuant
+from ptq_helpers.backends.onnxruntime.backend import OrtQuant
 from ptq_helpers.matrix.cases import Case
-from ptq_helpers.backends.ort import CalibrationReader, private_copy
+from ptq_helpers.backends.onnxruntime.backend import CalibrationReader, private_copy
 
 
 def activation_sqnr(case: Case, source: Path, quantized: Path, images: np.ndarray) -> list[dict[str, object]]:

@@ -39,9 +39,9 @@ class OvQuant:
         return self.accuracy_control
 
 
-FRAMEWORK = Framework("openvino", "OpenVINO", "ov", build="ptq_helpers.backends.openvino:build_int8",
-                      build_fp32="ptq_helpers.backends.openvino:build_fp32", run="ptq_helpers.backends.openvino:runner",
-                      runtime_facts="ptq_helpers.backends.openvino:runtime_facts",
+FRAMEWORK = Framework("openvino", "OpenVINO", "ov", build="ptq_helpers.backends.openvino.backend:build_int8",
+                      build_fp32="ptq_helpers.backends.openvino.backend:build_fp32", run="ptq_helpers.backends.openvino.backend:runner",
+                      runtime_facts="ptq_helpers.backends.openvino.backend:runtime_facts",
                       needs=(("openvino", "openvino"), ("nncf", "openvino")),
                       libraries=("openvino", "nncf", "onnx"),
                       options=(Option("ov_max_drop", "--ptq-ov-max-drop", "ptq_ov_max_drop", number_in(0, 100), 0.1,

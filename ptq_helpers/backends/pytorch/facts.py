@@ -5,8 +5,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from ptq_helpers.backends.pytorch import TorchQuant, compiled_pt2e, load_torchscript, quiet_torch
-from ptq_helpers.backends.torch_graph import input_shape
+from ptq_helpers.backends.pytorch.backend import TorchQuant, compiled_pt2e, load_torchscript, quiet_torch
+from ptq_helpers.backends.pytorch.torch_graph import input_shape
 from ptq_helpers.matrix.cases import Case
 
 TS_INTEGER = ("quantized::conv2d", "quantized::conv2d_relu", "quantized::linear", "quantized::linear_relu",
