@@ -9,7 +9,7 @@ framework).
 from __future__ import annotations
 
 from ptq_helpers.backends import executorch, litert, onnxruntime, openvino, pytorch
-from ptq_helpers.backends.wing import Wing
+from ptq_helpers.backends.wing import ProgramExporter, Wing
 from ptq_helpers.matrix.cases import add, register
 
 WINGS: tuple[Wing, ...] = (onnxruntime, pytorch, litert, openvino, executorch)
@@ -18,6 +18,10 @@ for _wing in WINGS:
     for _framework in _wing.FRAMEWORKS:
         register(_framework, _wing.FORMATS)
 add(*(case for wing in WINGS for case in wing.CASES))
+
+# A .pt2 for the converters that take one (LiteRT through litert-torch) when the model was given as ONNX.
+PROGRAM_EXPORTER = ProgramExporter("ptq_helpers.backends.pytorch.torch_graph:export_program",
+                                   ("torch", "onnx2torch", "onnx"))
 
 
 def wing_modules() -> tuple[str, ...]:

@@ -13,10 +13,16 @@ does; the generic code (store, targets, plugin, report) reaches a runtime only t
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 
-from ptq_helpers.matrix.cases import Case, Format, Framework
+import numpy as np
+
+from ptq_helpers.matrix.cases import Case, Format, Framework, resolve
 
 
 class Wing(Protocol):
@@ -25,3 +31,18 @@ class Wing(Protocol):
     FRAMEWORKS: tuple[Framework, ...]  # its registry entries (one runtime may build with several tools)
     FORMATS: Mapping[str, Format]  # the model formats its files are saved in
     CASES: tuple[Case, ...]  # its rows of the matrix (seed, mcu, fast, full)
+
+
+@dataclass(frozen=True)
+class ProgramExporter:
+    """The wing function that makes a torch.export program of the fp32 ONNX file, for converters that take one
+    (`export(source, dest, images)`: checked against ONNX Runtime on `images`)."""
+
+    function: str  # "module:function"
+    libraries: tuple[str, ...]  # distributions whose versions shape the program (cache keys)
+
+    def module(self) -> ModuleType:
+        return importlib.import_module(self.function.partition(":")[0])
+
+    def export(self, source: Path, dest: Path, images: np.ndarray) -> None:
+        resolve(self.function)(source, dest, images)

@@ -22,7 +22,7 @@ from ptq_helpers.matrix.size_recipe import SizeRecipe
 from ptq_helpers.matrix.size_recipe import load as load_size_recipe
 from ptq_helpers.matrix.thresholds import SIZE_PREFIX, Thresholds
 from ptq_helpers.results.json_io import load
-from ptq_helpers.targets.base import parse_targets
+from ptq_helpers.targets.registry import parse_targets
 
 __all__ = ["INI_SOURCE", "RUN_OPTIONS", "THRESHOLD_OPTIONS", "Option", "Settings", "Thresholds", "add_options",
            "baseline_file", "model_file", "recipe_draws", "resolve", "size_options", "speedup_factor", "sweep_draws",

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from ptq_helpers.matrix import cases
 from ptq_helpers.matrix.cases import Build, Case
-from ptq_helpers.targets.base import REFERENCE_KERNELS, TARGETS
+from ptq_helpers.targets.registry import TARGETS
 
 
 def _on(targets: tuple[str, ...], chosen: tuple[Case, ...]) -> list[Build]:
@@ -23,5 +23,5 @@ PARAMETRIZED: dict[str, tuple[Callable[[tuple[str, ...]], Sequence[object]], str
     "host_quantized_model": (lambda targets: _on(("host",), cases.QUANTIZED), "session"),
     "host_quantized_build": (lambda targets: _on(("host",), cases.QUANTIZED), "session"),
     "unsupported_case": (lambda targets: cases.UNSUPPORTED, "function"),
-    "reference_target": (lambda targets: [t for t in targets if t in REFERENCE_KERNELS], "function"),
+    "reference_target": (lambda targets: [t for t in targets if TARGETS[t].reference_kernels], "function"),
 }

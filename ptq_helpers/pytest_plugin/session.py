@@ -24,7 +24,7 @@ from ptq_helpers.core.errors import ConfigError, PTQError
 from ptq_helpers.core.isa import cpu_facts, machine, summary
 from ptq_helpers.core.progress import Progress
 from ptq_helpers.results.run_results import RunResults
-from ptq_helpers.targets.base import TARGETS
+from ptq_helpers.targets.registry import TARGETS
 from ptq_helpers.store import library_versions
 from ptq_helpers.pytest_plugin.size import add_size_case
 from ptq_helpers.pytest_plugin.options import RUN_OPTIONS, Settings, Thresholds, resolve, thresholds

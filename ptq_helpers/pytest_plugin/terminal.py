@@ -10,7 +10,7 @@ from ptq_helpers.core.isa import cpu_facts, summary
 from ptq_helpers.matrix import cases
 from ptq_helpers.report import payload as results, speed as speed_table, tables
 from ptq_helpers.report.sections import View
-from ptq_helpers.targets.base import TARGETS
+from ptq_helpers.targets.registry import TARGETS
 
 
 def built_summary(events: list[Any]) -> str:

@@ -16,7 +16,6 @@ import numpy as np
 from ptq_helpers.backends import evaluate
 from ptq_helpers.data import calibration
 from ptq_helpers.matrix import cases
-from ptq_helpers.targets import arm64, base as targets
 from ptq_helpers.core.artifacts import Stored, cache_key, cached, get_or_build, source_sha256
 from ptq_helpers.matrix.cases import Case
 from ptq_helpers.data.contract import model_files
@@ -27,7 +26,8 @@ from ptq_helpers.results.record import ModelRecord, TargetAgreement
 from ptq_helpers.results.run_results import BuildEvent
 from ptq_helpers.core.progress import say
 from ptq_helpers.core.runtime import available_cores
-from ptq_helpers.targets.base import HOST, Target
+from ptq_helpers.targets.base import Request, Target
+from ptq_helpers.targets.host import HOST
 from ptq_helpers.store.inputs import Inputs
 from ptq_helpers.store.side import SideMeasurements
 
@@ -46,21 +46,6 @@ class ModelResult:
     @property
     def predictions(self) -> np.ndarray:
         return self.probs.argmax(axis=1)
-
-
-def _evaluation_note(facts: dict[str, object]) -> dict[str, object] | None:
-    """What a record off the host must say about how it was measured when it is not a full evaluation on the
-    target (Arm: an fp32 build is checked by the probe only, and drops are gated against the host's fp32)."""
-    note = {}
-    if facts.get("fp32_probe_only"):
-        probe = facts.get("probe") or {}
-        note["evaluated"] = (f"fp32 probe only ({probe.get('images', '?')} images on the target, max |dp| "
-                             f"{probe.get('max_abs_diff', '?')}): the host's predictions stand for the 10,000")
-    if facts.get("fp32_baseline") == "host":
-        note["fp32 baseline"] = str(facts.get("fp32_note") or "the host's fp32, after the probe")
-    if facts.get("executed"):  # asked of the runtime in the target's child, on the target's CPU
-        note["executed"] = facts["executed"]
-    return note or None
 
 
 @dataclass
@@ -148,10 +133,7 @@ class Store(Inputs, SideMeasurements):
         contract = contract or self.settings.contract
         if not contract.is_reference:  # how the test images are fed and the outputs read
             parts.update(contract=contract.key())
-        if not target.is_host:
-            parts.update(target=target.name, how=target.how(case))
-            if target.mode(case) == "qemu":
-                parts.update(emulator=targets.emulator_version(target.arch))
+        parts.update(target.key(case))
         key = cache_key(parts)
         name = (name or case.id) if target.is_host else f"{name or case.id}@{target.name}"
         return self.settings.cache / "predictions" / f"{name}-{key[:16]}"
@@ -175,25 +157,9 @@ class Store(Inputs, SideMeasurements):
         label = (name or case.id) if target.is_host else f"{name or case.id}@{target.name}"
 
         def run(tmp: Path) -> None:
-            if target.is_host:
-                started = time.perf_counter()
-                say(f"{label}: evaluating {len(self.test.labels):,} images{f' (draw {draw})' if draw else ''} ...")
-                probs = contract.probabilities(  # a logits model's outputs as probabilities
-                    evaluate.predict(case, stored.path, contract.prepare(self.test.pixels), self.settings.threads))
-                say(f"{label}: evaluated in {time.perf_counter() - started:.1f} s")
-            else:
-                say(f"{label}: evaluating {len(self.test.labels):,} images on target {target.name} "
-                         f"({target.how(case)}) ...")
-                with tempfile.TemporaryDirectory(prefix="ptq-target-") as work:
-                    if target.arch == "aarch64":  # emulated Arm: the fp32 probe guards the emulator first
-                        probs, facts = self._arm_predictions(case, target, stored, draw, name, Path(work))
-                    else:
-                        # one child per core of the machine: when the other xdist worker is idle (the end of a
-                        # run) a lone evaluation still uses every core
-                        probs, facts = targets.predict(case, target, stored.path, self.test_images_npy(contract),
-                                                       len(self.test.labels), 1, Path(work), cache=self.settings.cache)
-                        probs = contract.probabilities(probs)
-                say(f"{label}: evaluated in {facts['wall_s']:.0f} s ({facts['children']} child processes)")
+            with tempfile.TemporaryDirectory(prefix="ptq-target-") as work:
+                probs, facts = target.evaluate(self._request(case, target, stored, draw, name, contract, Path(work)))
+            if facts is not None:
                 atomic_write_bytes(folder / "facts.json", json.dumps(facts).encode())
             with open(tmp, "wb") as fh:
                 np.save(fh, probs.astype(np.float32))
@@ -203,21 +169,26 @@ class Store(Inputs, SideMeasurements):
         if (folder / "facts.json").is_file():
             facts = json.loads((folder / "facts.json").read_text())
             self.on_target_facts(target.name, facts)
-            self._emulated[f"{label}@{draw}"] = _evaluation_note(facts)
+            self._emulated[f"{label}@{draw}"] = target.note(facts)
         return preds
 
-    def _arm_predictions(self, case: Case, target: Target, stored: Stored, draw: int, name: str | None,
-                         work: Path) -> tuple[np.ndarray, dict[str, object]]:
-        """An Arm evaluation behind the fp32 probe (docs/arm.md): the fp32 model on a stratified subset must agree
-        with the host's fp32 before the build's numbers count; the drop is gated against the host's fp32."""
-        fp32 = cases.get(case.baseline_id)
-        fp32_stored = self.artifact(fp32)
-        host_fp32 = np.load(self._predictions(fp32, HOST, fp32_stored, 0).path)
-        host_own = None if case.is_fp32 else np.load(self._predictions(case, HOST, stored, draw, name).path)
-        return arm64.evaluate(case, target, stored.path, self.test_images_npy(), len(self.test.labels), work,
-                              fp32_case=fp32, fp32_model=fp32_stored.path, host_fp32_probs=host_fp32,
-                              labels=self.test.labels, host_probs=host_own, cache=self.settings.cache,
-                              probabilities=self.settings.contract.probabilities)
+    def _request(self, case: Case, target: Target, stored: Stored, draw: int, name: str | None,
+                 contract: InputContract, work: Path) -> Request:
+        """What a target is handed to evaluate a build: the test data in the input contract, and the host's
+        predictions of the build and of its fp32 baseline (for a target that guards itself against them)."""
+        label = (name or case.id) if target.is_host else f"{name or case.id}@{target.name}"
+
+        def baseline() -> tuple[Case, Path, np.ndarray]:
+            fp32 = cases.get(case.baseline_id)
+            fp32_stored = self.artifact(fp32)
+            return fp32, fp32_stored.path, np.load(self._predictions(fp32, HOST, fp32_stored, 0).path)
+
+        return Request(case, stored.path, label, f" (draw {draw})" if draw else "", self.test.labels,
+                       self.settings.threads, self.settings.cache, work,
+                       images=lambda: contract.prepare(self.test.pixels),
+                       images_npy=lambda: self.test_images_npy(contract), probabilities=contract.probabilities,
+                       host_probs=lambda: np.load(self._predictions(case, HOST, stored, draw, name).path),
+                       baseline=baseline)
 
     @overload
     def result(self, case: Case, draw: int = 0, target: Target = HOST, *,
@@ -248,7 +219,7 @@ class Store(Inputs, SideMeasurements):
         else:
             probs = np.load(self._predictions(case, target, stored, draw).path)
         metrics = evaluate.score(probs.argmax(1), self.test.labels)
-        base_target = HOST if target.arch == "aarch64" else target  # Arm: the probe-validated host fp32
+        base_target = target.baseline or target  # e.g. Arm: the probe-validated host fp32
         base = None if case.is_fp32 or draw else self.result(cases.get(case.baseline_id), target=base_target,
                                                              cached_only=cached_only)
         if base is None and not case.is_fp32 and not draw:  # cached_only, and the baseline was never evaluated

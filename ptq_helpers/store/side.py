@@ -2,6 +2,7 @@
 micro-controller budgets, the per-layer diagnosis, what the runtime reports and the paired statistics."""
 from __future__ import annotations
 
+import importlib
 import json
 import tempfile
 from dataclasses import asdict
@@ -10,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from ptq_helpers.analysis import stats
-from ptq_helpers.backends.onnxruntime import layers as diagnose
 from ptq_helpers.core.artifacts import Stored, cache_key, get_or_build, source_sha256
 from ptq_helpers.core.fileio import sha256_bytes, sha256_file
 from ptq_helpers.matrix import cases
@@ -20,7 +20,8 @@ from ptq_helpers.results.mcu_budget import McuBudget
 from ptq_helpers.results.record import PairedStats
 from ptq_helpers.results.run_results import BuildEvent
 from ptq_helpers.targets import base as targets, mcu, tflm, vela
-from ptq_helpers.targets.base import HOST, Target
+from ptq_helpers.targets.base import Target
+from ptq_helpers.targets.host import HOST
 
 
 class SideMeasurements:
@@ -30,7 +31,7 @@ class SideMeasurements:
         """Top-1 of a given .tflite (e.g. MLPerf's own int8 model) on a target, with the LiteRT case's runner on
         the host and the target's kernels elsewhere; cached like every prediction set."""
         stored = Stored(path, sha256_file(path), path.stat().st_size, built=False)
-        return np.load(self._predictions(cases.get("litert-int8"), target, stored, 0, name,  # fed as MLPerf's model
+        return np.load(self._predictions(cases.reference_case(path.suffix), target, stored, 0, name,  # as MLPerf's
                                          contract=InputContract()).path).argmax(1)
 
     def mcu_budget(self, case: Case) -> McuBudget:
@@ -50,15 +51,20 @@ class SideMeasurements:
         return McuBudget.from_json(json.loads(done.path.read_text()))
 
     def diagnosis(self, case: Case, images: int) -> list[dict[str, object]]:
-        """Per-layer SQNR of a quantized ONNX model against the fp32 source on the first `images` test images,
-        measured once per model, source, images, code and versions (a warm run reads it, importing no runtime)."""
+        """Per-layer numerics of a quantized model against the fp32 source on the first `images` test images (its
+        wing's `Framework.layers`), measured once per model, source, images, code and versions (a warm run reads
+        it, importing no runtime)."""
+        if not case.backend.layers:
+            raise ValueError(f"{case.id}: {case.backend.label} measures no per-layer numerics (Framework.layers)")
+        layers = case.backend.layers
         stored = self.artifact(case)
         key = cache_key({"model": stored.sha256, "source": self.source_sha256, "test": self.test.sha256,
-                         "images": images, "versions": self.versions, "code": source_sha256(diagnose)})
+                         "images": images, "versions": self.versions,
+                         "code": source_sha256(importlib.import_module(layers.partition(":")[0]))})
         folder = self.settings.cache / "diagnosis" / f"{case.id}-{key[:16]}"
 
         def run(tmp: Path) -> None:
-            rows = diagnose.activation_sqnr(case, self.source, stored.path, self.images(self.test, np.arange(images)))
+            rows = cases.resolve(layers)(case, self.source, stored.path, self.images(self.test, np.arange(images)))
             tmp.write_text(json.dumps(rows))
 
         done = get_or_build(folder, "sqnr.json", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)

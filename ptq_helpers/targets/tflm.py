@@ -1,6 +1,6 @@
-"""TensorFlow Lite Micro (PyPI `tflite-micro`): the reference kernels a Cortex-M runs, on the host.
+"""The `mcu` target: TensorFlow Lite Micro (PyPI `tflite-micro`), the reference kernels a Cortex-M runs, on the host.
 
-The `mcu` target evaluates every .tflite build with `runner` (one image per invoke) in sharded child
+It evaluates every .tflite build with `runner` (one image per invoke) in sharded child
 processes; `arena_bytes` asks TFLM's recording allocator how much tensor arena a model needs, and
 `non_integer_ops` lists the operators that keep float tensors (a micro-controller build must have none).
 """
@@ -16,7 +16,17 @@ import numpy as np
 from ptq_helpers.matrix.cases import Case
 from ptq_helpers.core.errors import PTQError
 from ptq_helpers.backends.litert.backend import dequantize, quantize
+from ptq_helpers.targets.base import Target
 
+MCU = Target(
+    "mcu", "a Cortex-M micro-controller: TensorFlow Lite Micro's reference kernels (PyPI tflite-micro), one image "
+    "per invoke, in child processes; .tflite builds only", evaluation="mcu-interpreter", formats=frozenset({"tflite"}),
+    runner="ptq_helpers.targets.tflm:runner", runner_label="the TensorFlow Lite Micro interpreter",
+    runtime_facts="ptq_helpers.targets.tflm:runtime_facts",
+    needs=(("tflite_micro", "mcu"),), libraries=("tflite-micro", "ethos-u-vela", "ai-edge-litert"),
+    code=("ptq_helpers.targets.mcu", "ptq_helpers.targets.vela", "ptq_helpers.backends.litert.backend"),
+    reference_kernels="TFLite Micro reference kernels",
+)
 FLOAT_TYPES = ("FLOAT16", "FLOAT32", "FLOAT64", "BFLOAT16", "COMPLEX64", "COMPLEX128")
 _ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 

@@ -12,23 +12,25 @@ from ptq_helpers.core.artifacts import cached, get_or_build
 from ptq_helpers.core.isa import cpu_facts
 from ptq_helpers.matrix import cases
 from ptq_helpers.targets import arm64, arm_cpu, arm_setup
-from ptq_helpers.targets import base as targets
-from ptq_helpers.targets.base import ARM64_A72, ARM64_MAX, ARM64_N1, TargetError, check_cpu
+from ptq_helpers.targets import base as targets, registry
+from ptq_helpers.targets.arm64 import ARM64_A72, ARM64_MAX, ARM64_N1
+from ptq_helpers.targets.base import TargetError, check_cpu
 
 A72 = arm_cpu.decode(0b1_1111_1011, 0, 0x410FD083)  # fp asimd aes pmull sha1 sha2 crc32 cpuid (as qemu's a72)
 N1 = arm_cpu.decode(0b1_1111_1011 | 1 << 20 | 1 << 8, 0, 0x414FD0C1)  # + asimddp, atomics
 
 
 def test_arm_targets_are_registered_and_parsed() -> None:
-    assert targets.parse_targets("host,arm64-a72,arm64-n1,arm64-max") == ("host", "arm64-a72", "arm64-n1", "arm64-max")
+    assert registry.parse_targets("host,arm64-a72,arm64-n1,arm64-max") == ("host", "arm64-a72", "arm64-n1", "arm64-max")
     with pytest.raises(argparse.ArgumentTypeError, match="known: host, avx2, mcu, arm64-a72, arm64-n1, arm64-max"):
-        targets.parse_targets("arm")
+        registry.parse_targets("arm")
     for target in (ARM64_A72, ARM64_N1, ARM64_MAX):
         assert target.applies(cases.get("ort-int8-qdq")) and target.applies(cases.get("litert-int8"))
         assert not target.host_is_target() or targets._host_machine() == "aarch64"
         assert target.mode(cases.get("ort-int8-qdq")) == "qemu"
         assert target.how(cases.get("litert-int8")).startswith(f"qemu-aarch64 -cpu {target.qemu_cpu}")
         assert "ptq_helpers.targets.arm64" in target.code_modules
+        assert target.qemu_cpu in arm_setup.CPUS  # the CPUs `python -m ptq_helpers.targets.arm_setup` prepares
     assert ARM64_MAX.qemu_cpu == "max,sme=off"  # qemu 7.2 runs XNNPACK's SME path wrongly
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from ptq_helpers.analysis import gates
 from ptq_helpers.matrix import cases
-from ptq_helpers.targets.base import MCU
+from ptq_helpers.targets.tflm import MCU
 from tests.fakes import MCU_BUDGET
 
 

@@ -53,6 +53,7 @@ class LiteRTSizeQuant:
 FRAMEWORK = Framework("litert_size", "LiteRT (4-bit weights)", "litert", build="ptq_helpers.backends.litert.size:build",
                       run="ptq_helpers.backends.litert.backend:runner", source="h5",
                       runtime_facts="ptq_helpers.backends.litert.backend:runtime_facts",
+                      run_cases="ptq_helpers.backends.litert.size:case_from_environment",
                       needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert"), ("litert_quantizer", "litert")),
                       size_kind=litert.FRAMEWORK.size_kind,
                       libraries=("ai-edge-litert", "tensorflow-cpu", "litert-quantizer"),
@@ -66,7 +67,7 @@ FORMATS: dict[str, Format] = {}
 def case_of(recipe: SizeRecipe, case_id: str = CASE_ID, matrix: str = "seed") -> Case:
     """The build of a recipe (dtype w4w8a8, int4 and int8 weights, when a layer has 4-bit weights)."""
     dtype = "w4w8a8" if any(w.weight_bits == 4 for w in recipe.layers) else "int8"
-    return Case(case_id, "litert_size", dtype, "tflite", LiteRTSizeQuant(recipe.layers), matrix=matrix)  # type: ignore[arg-type]
+    return Case(case_id, "litert_size", dtype, "tflite", LiteRTSizeQuant(recipe.layers), matrix=matrix)
 
 
 def add_run_case(recipe: SizeRecipe, matrix: str) -> Case:

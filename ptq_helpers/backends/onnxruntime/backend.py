@@ -42,7 +42,9 @@ class OrtQuant:
 
 FRAMEWORK = Framework("onnxruntime", "ONNX Runtime", "ort", build="ptq_helpers.backends.onnxruntime.backend:quantize",
                       libraries=("onnxruntime", "onnx"),
-                      run="ptq_helpers.backends.onnxruntime.backend:runner", runtime_facts="ptq_helpers.backends.onnxruntime.backend:runtime_facts",
+                      run="ptq_helpers.backends.onnxruntime.backend:runner",
+                      runtime_facts="ptq_helpers.backends.onnxruntime.backend:runtime_facts",
+                      layers="ptq_helpers.backends.onnxruntime.layers:activation_sqnr",
                       tools="ONNX Runtime `onnxruntime.quantization.quantize_static` (CalibrationDataReader over the "
                             "calibration images)")
 FORMATS = {"onnx": Format("onnx", "ONNX"), "qdq": Format("onnx", "ONNX (QDQ)"),
