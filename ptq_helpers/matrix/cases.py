@@ -99,6 +99,9 @@ class Framework:
     # "module:function"() -> None: re-creates, in a child process, the cases a run added to the matrix (a child
     # looks its case up by id), or None
     run_cases: str | None = None
+    # "module:function"(store, thresholds, run options) -> what the results JSON says of it, or None: a step the
+    # session runs before collection that may add a case to the run's matrix (e.g. --ptq-search=size)
+    run_step: str | None = None
 
     def missing(self) -> str | None:
         """A skip reason naming the extra to install when a module it needs is absent, else None."""
@@ -252,9 +255,11 @@ def reference_case(suffix: str) -> Case:
     raise KeyError(f"no int8 case of the seed matrix runs {suffix} files")
 
 
-def libraries() -> tuple[str, ...]:
-    """The distributions of every registered framework (their versions are part of every cache key)."""
-    return tuple(dict.fromkeys(lib for fw in FRAMEWORKS.values() for lib in fw.libraries))
+def libraries(matrix: str | None = None) -> tuple[str, ...]:
+    """The distributions of every registered framework (their versions are part of every cache key), or of the
+    frameworks of one matrix."""
+    frameworks = FRAMEWORKS.values() if matrix is None else (FRAMEWORKS[c.framework] for c in selected(matrix))
+    return tuple(dict.fromkeys(lib for fw in frameworks for lib in fw.libraries))
 
 
 def options() -> tuple[Option, ...]:

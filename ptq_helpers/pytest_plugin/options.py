@@ -146,7 +146,7 @@ THRESHOLD_OPTIONS: tuple[Option, ...] = (
 RUN_OPTIONS: tuple[Option, ...] = (
     Option("matrix", "--ptq-matrix", "ptq_matrix", one_of(*cases.MATRICES), "seed",
            "which configurations to build: the seed matrix; 'mcu' adds the micro-controller builds beyond int8 "
-           "(litert-int16x8, litert-quantizer's W8A8, ORT A16W8/W4A8 emulated on the host; gate them with "
+           "(LiteRT 16x8, litert-quantizer's W8A8, ORT A16W8/W4A8 emulated on the host; gate them with "
            "--ptq-targets=host,mcu); 'fast' adds the fast integer builds that cost more than "
            "the seed gate's budget to build and evaluate cold (PyTorch PT2E compiled with Inductor, ExecuTorch "
            "XNNPACK); 'full' adds every configuration", "{" + ",".join(cases.MATRICES) + "}"),

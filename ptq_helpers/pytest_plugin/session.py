@@ -26,7 +26,7 @@ from ptq_helpers.core.progress import Progress
 from ptq_helpers.results.run_results import RunResults
 from ptq_helpers.targets.registry import TARGETS
 from ptq_helpers.store import library_versions
-from ptq_helpers.pytest_plugin.size import add_size_case
+from ptq_helpers.pytest_plugin.size import run_steps
 from ptq_helpers.pytest_plugin.options import RUN_OPTIONS, Settings, Thresholds, resolve, thresholds
 
 _KEY = pytest.StashKey["PTQSession"]()
@@ -137,7 +137,7 @@ class PTQSession:
                 a.startswith("--dist") or a == "-d" for a in config.invocation_params.args):
             config.option.dist = "loadgroup"  # -n without --dist: schedule by model (see deselect)
         try:
-            session.size_search = add_size_case(settings, th, run["search"], run["size_recipe"])
+            session.size_search = run_steps(settings, th, run)
         except PTQError as exc:
             raise pytest.UsageError(f"--ptq-search / --ptq-size-recipe: {exc}") from None
         session.progress = Progress(config, cache / "progress", settings.run_id)
@@ -194,7 +194,7 @@ class PTQSession:
     def header(self) -> list[str]:
         s, v = self.settings, library_versions()
         return [
-            "resnet8-ptq: " + ", ".join(f"{k} {v[k]}" for k in ("onnxruntime", "torch", "onnx2torch", "onnx", "numpy")),
+            "resnet8-ptq: " + ", ".join(f"{k} {v[k]}" for k in ("numpy", *cases.libraries("seed")) if k in v),
             f"resnet8-ptq: assets {s.assets.root} (from {s.assets.source}); cache {s.cache}"
             + (f" ({s.cache_note})" if s.cache_note else ""),
             *([f"resnet8-ptq: model {s.assets.model} (--ptq-model): " + (

@@ -90,9 +90,10 @@ def write(session: Any, tr: Any) -> None:
             tr.write_line(line)
         if any(f.get("noisy") for per_batch in res.bench.values() for f in per_batch.values()):
             tr.write_line(speed.NOISE_NOTE)
-        ref = res.bench.get("ort-fp32", {}).get(str(speed.THROUGHPUT_BATCH))
+        ref_id, ref = next(((k, per[str(speed.THROUGHPUT_BATCH)]) for k, per in res.bench.items()
+                            if "bare_loop_median_ms" in per.get(str(speed.THROUGHPUT_BATCH), {})), ("", None))
         if ref:
-            tr.write_line(f"benchmark overhead: ort-fp32 batch {speed.THROUGHPUT_BATCH} median {ref['median_ms']:.2f} "
+            tr.write_line(f"benchmark overhead: {ref_id} batch {speed.THROUGHPUT_BATCH} median {ref['median_ms']:.2f} "
                           f"ms vs bare session.run loop {ref['bare_loop_median_ms']:.2f} ms ({ref['overhead_pct']:+.1f}%)")
     if session.mixed:
         tr.write_sep("!", "resnet8-ptq: the xdist workers ran on different kinds of CPU", red=True)

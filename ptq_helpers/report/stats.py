@@ -87,7 +87,7 @@ def diagnosis(view: View) -> list[str]:
     shown = rows[:12]
     return ["## Per-layer diagnosis", "",
             f"The worst ONNX Runtime QDQ model of this run, `{diag['model']}` ({diag['accuracy']:.2f}%), compared "
-            f"tensor by tensor with the fp32 model on {diag['images']} test images (onnxruntime "
+            f"tensor by tensor with the fp32 model on {diag['images']} test images (ONNX Runtime's "
             "`qdq_loss_debug`), SQNR in dB. The first column is cumulative: the quantized model's tensor against the "
             "fp32 model's, with the noise of every layer before it, so deep tensors rank lowest because noise adds "
             "up, not because they quantize worse. The second compares a tensor before and after its own "

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     _atomic(args.out, buffer.getvalue())
     runtime = {"images": len(images), "load_s": round(t1 - t0, 2), "predict_s": round(t2 - t1, 2)}
     runtime.update(python=platform.python_version(), machine=platform.machine(), numpy=np.__version__)
-    for module in ("onnxruntime", "ai_edge_litert"):  # the versions the child really ran (pinned to the host's)
+    for module in (lib.replace("-", "_") for lib in cases.libraries()):  # the versions the child really ran
         if module in sys.modules:
             runtime[module] = getattr(sys.modules[module], "__version__", "?")
     if "torch" in sys.modules:

@@ -54,6 +54,7 @@ FRAMEWORK = Framework("litert_size", "LiteRT (4-bit weights)", "litert", build="
                       run="ptq_helpers.backends.litert.backend:runner", source="h5",
                       runtime_facts="ptq_helpers.backends.litert.backend:runtime_facts",
                       run_cases="ptq_helpers.backends.litert.size:case_from_environment",
+                      run_step="ptq_helpers.backends.litert.size_search:run_step",
                       needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert"), ("litert_quantizer", "litert")),
                       size_kind=litert.FRAMEWORK.size_kind,
                       libraries=("ai-edge-litert", "tensorflow-cpu", "litert-quantizer"),

@@ -32,7 +32,7 @@ from ptq_helpers.data import calibration
 from ptq_helpers.matrix import cases
 from ptq_helpers.backends.litert.size import CASE_ID, case_of
 from ptq_helpers.matrix.cases import Case
-from ptq_helpers.matrix.size_recipe import LayerWidth, SizeRecipe
+from ptq_helpers.matrix.size_recipe import LayerWidth, SizeRecipe, from_json
 from ptq_helpers.matrix.thresholds import Thresholds
 
 # GPTQ only: on every conv of this model it leaves 4-60% of round-to-nearest's output error (docs/mcu-size.md), and
@@ -108,3 +108,23 @@ def _run(store: Any, th: Thresholds) -> dict[str, Any]:
                     "confirmation": "test half B, LiteRT; then the chosen build is gated on every target of the run",
                     "algorithms": list(ALGORITHMS), "gates": [th.min_accuracy, th.max_drop, th.max_class_drop]},
             "wall_s": round(time.perf_counter() - started, 1)}
+
+
+def run_step(store: Any, th: Thresholds, run: dict[str, Any]) -> dict[str, Any] | None:
+    """The size-search build of a run: `--ptq-size-recipe FILE` gates that recipe; `--ptq-search=size` searches (or
+    reads the cached search) first. Either way the recipe's build joins the run's matrix as `litert-size-search`
+    before collection, so it gets every gate, summary line and report row; returns what the JSON says of it."""
+    asked, recipe = run["search"], run["size_recipe"]
+    if recipe is None and asked != "size":
+        return None
+    if recipe is not None:
+        record: dict[str, Any] = {"recipe": recipe.to_json(), "from": recipe.origin, "searched": False}
+    else:
+        found = search(store, th)
+        record = {**found, "from": "the cached search (nothing rebuilt)" if found["cached"] else "this run's search",
+                  "searched": not found["cached"]}
+        if found["recipe"] is None:
+            return record  # no candidate held the gates on half A: nothing to gate
+        recipe = from_json(found["recipe"], "the size search")
+    record["case"] = litert_size.add_run_case(recipe, store.settings.matrix).id
+    return record

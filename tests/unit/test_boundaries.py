@@ -1,0 +1,103 @@
+"""The walls between the generic code and the runtime wings, checked from the registries themselves (so adding a
+wing or a target needs no edit here): generic modules import no wing and name no framework or case id of one; only
+targets/ branches on a CPU architecture; no line is longer than the linter's limit."""
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from ptq_helpers import backends
+from ptq_helpers.matrix import cases
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "ptq_helpers"
+WINGS = {wing.__name__: Path(wing.__file__).parent for wing in backends.WINGS}
+REGISTRY = PACKAGE / "backends" / "__init__.py"
+# Generic modules that may reach a wing, and why (each names what it is bound to by nature):
+ALLOWED = {
+    "targets/tflm.py": "the mcu target runs .tflite files: it quantizes its inputs with the LiteRT wing's helpers",
+    "targets/mcu.py": "the Ethos-U budgets of a .tflite: the LiteRT wing says whether it has int4 weights",
+    "targets/arm64.py": "the Arm targets run the aarch64 wheels of the host's ONNX Runtime and LiteRT",
+    "targets/arm_setup.py": "... which it installs into the Arm userland",
+    "results/record.py": "the size kinds of results files written before records carried them (schema 1), frozen",
+}
+TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _generic() -> list[Path]:
+    return [p for p in sorted(PACKAGE.rglob("*.py"))
+            if p != REGISTRY and not any(folder in p.parents for folder in WINGS.values())]
+
+
+def _strings(tree: ast.AST) -> list[ast.Constant]:
+    """The string constants of a module that are not docstrings (prose may mention a runtime)."""
+    docs = {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body
+            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+
+
+def _imports(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    return found
+
+
+def test_the_registry_lists_every_wing_and_each_declares_the_protocol() -> None:
+    on_disk = {p.parent.name for p in (PACKAGE / "backends").glob("*/__init__.py")}
+    assert on_disk == {name.rpartition(".")[2] for name in WINGS}, "a wing folder missing from backends.WINGS"
+    for wing in backends.WINGS:
+        assert wing.FRAMEWORKS and all(case.framework in cases.FRAMEWORKS for case in wing.CASES), wing
+
+
+@pytest.mark.parametrize("path", _generic(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_generic_code_imports_no_wing_and_names_no_runtime(path: Path) -> None:
+    where = str(path.relative_to(PACKAGE))
+    if where in ALLOWED:
+        pytest.skip(f"allowed: {ALLOWED[where]}")
+    tree = ast.parse(path.read_text())
+    wings = [m for m in _imports(tree) if any(m == w or m.startswith(f"{w}.") for w in WINGS)]
+    assert not wings, f"{where} imports a runtime wing ({', '.join(wings)}): ask the registry entry instead"
+    names = set(cases.FRAMEWORKS) | set(cases.BY_ID)
+    named = [(n.lineno, sorted(names & set(TOKEN.findall(n.value)))) for n in _strings(tree)]
+    named = [(line, hit) for line, hit in named if hit]
+    assert not named, f"{where} names a runtime or a case id of one (line, names): {named}"
+
+
+ARCH = ("aarch64", "arm64", "x86_64", "AMD64", "armv7l")
+
+
+def _branches_on_arch(tree: ast.AST) -> list[int]:
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            text = ast.unparse(node)
+            if any(f"'{a}'" in text or f'"{a}"' in text for a in ARCH) or ".arch" in text or "machine()" in text:
+                lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize("path", [p for p in sorted(PACKAGE.rglob("*.py")) if PACKAGE / "targets" not in p.parents],
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_targets_branch_on_the_cpu_architecture(path: Path) -> None:
+    where = str(path.relative_to(PACKAGE))
+    if where == "core/isa.py":
+        pytest.skip("the CPU probe: it runs CPUID's x86 machine code only on an x86 CPU")
+    lines = _branches_on_arch(ast.parse(path.read_text()))
+    assert not lines, f"{where} branches on the CPU architecture at lines {lines}: ask the target (ptq_helpers.targets)"
+
+
+def test_no_line_exceeds_the_linters_limit() -> None:
+    limit = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["line-length"]
+    files = [*PACKAGE.rglob("*.py"), *(ROOT / "fixtures").glob("*.py"), *(ROOT / "tests").rglob("*.py")]
+    long = [f"{p.relative_to(ROOT)}:{i}" for p in files for i, line in enumerate(p.read_text().splitlines(), 1)
+            if len(line) > limit]
+    assert not long, f"{len(long)} lines over {limit} characters ([tool.ruff] line-length): {long[:20]}"
