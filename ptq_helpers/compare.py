@@ -70,8 +70,10 @@ class Row:
         o, n = self.old, self.new
         if n is None:
             return f"{self.key}: in OLD, not run in NEW"
-        drop = "" if n.is_fp32 or o.drop is None or n.drop is None else f", Δ vs fp32 {-o.drop:+.2f} → {-n.drop:+.2f} points"
-        fast = (f", batch 256 {self.speed[0]:,.0f} → {self.speed[1]:,.0f} img/s ({100 * (self.speed[1] / self.speed[0] - 1):+.1f}%)"
+        drop = ("" if n.is_fp32 or o.drop is None or n.drop is None
+                else f", Δ vs fp32 {-o.drop:+.2f} → {-n.drop:+.2f} points")
+        fast = (f", batch 256 {self.speed[0]:,.0f} → {self.speed[1]:,.0f} img/s "
+                f"({100 * (self.speed[1] / self.speed[0] - 1):+.1f}%)"
                 if all(self.speed) else "")
         return (f"{self.key}: top-1 {o.accuracy:.2f}% → {n.accuracy:.2f}% ({n.accuracy - o.accuracy:+.2f}){drop}, size "
                 f"{o.size_bytes:,} → {n.size_bytes:,} B ({self.growth:+.1f}%){fast}; {self.answers}")
@@ -144,7 +146,8 @@ def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-slowdown", type=float, default=Limits.max_slowdown, metavar="PCT",
                         help="batch-256 throughput may fall at most this much when both runs were benchmarked "
                              "(default %(default)s%%)")
-    parser.add_argument("--allow-missing", action="store_true", help="a model of OLD missing in NEW is not a regression")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="a model of OLD missing in NEW is not a regression")
 
 
 def _bad_input(parser: argparse.ArgumentParser, message: str) -> int:

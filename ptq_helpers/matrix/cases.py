@@ -172,7 +172,8 @@ class Case:
 
     @property
     def emulated(self) -> str | None:
-        """Why its runtime only emulates it on the CPU (accuracy only: not timed), as its settings declare, else None."""
+        """Why its runtime only emulates it on the CPU (accuracy only: not timed), as its settings declare, else
+        None."""
         return getattr(self.quant, "emulated", None)
 
     @property
@@ -277,7 +278,8 @@ def noops_on(flags: Mapping[str, bool]) -> list[dict[str, Any]]:
 # litert-quantizer, emulated ORT A16W8/W4A8), one of which fails the default SRAM budget by design; "fast" adds the
 # fast integer builds whose cold build and evaluation cost more than the seed gate's budget (compiled PyTorch,
 # ExecuTorch); "full" adds every other row.
-MATRICES = {"seed": ("seed",), "mcu": ("seed", "mcu"), "fast": ("seed", "fast"), "full": ("seed", "mcu", "fast", "full")}
+MATRICES = {"seed": ("seed",), "mcu": ("seed", "mcu"), "fast": ("seed", "fast"), "full": ("seed", "mcu", "fast",
+                                                                                          "full")}
 
 
 def selected(matrix: str) -> tuple[Case, ...]:

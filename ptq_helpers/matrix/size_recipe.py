@@ -1,7 +1,8 @@
 """A per-layer width recipe of a micro-controller build: which layers get 4-bit weights and with which of
 litert-quantizer's algorithms (every other layer keeps 8-bit per-channel weights and 8-bit activations).
 
-`--ptq-search=size` finds one (ptq_helpers.backends.litert.size_search) and writes it to the results JSON (`size_search`) and
+`--ptq-search=size` finds one (ptq_helpers.backends.litert.size_search) and writes it to the results JSON
+(`size_search`) and
 the report; `--ptq-size-recipe FILE` loads one back (a recipe file, or the results JSON of an earlier run) so CI
 re-checks that exact recipe without searching. No ML library here: the recipe is data, validated once, with
 messages that name the file and the fix.

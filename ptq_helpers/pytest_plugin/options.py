@@ -110,7 +110,8 @@ def speedup_factor(raw: str) -> float:
     value = number_in(0, 1000)(raw)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value:g} is not above 0; give the least batch-256 speedup over the "
-                                         "build's own fp32 as a factor above 0, e.g. 1.5 (or leave it out: no speed gate)")
+                                         "build's own fp32 as a factor above 0, e.g. 1.5 (or leave it out: no speed "
+                                         "gate)")
     return value
 
 
@@ -212,7 +213,8 @@ def register(parser: Any) -> None:
     group = parser.getgroup("resnet8-ptq", "ResNet8 post-training quantization gate")
     group.addoption("--assets-dir", metavar="PATH", help="folder with cifar-10-batches-py/, mlperf-tiny/, resnet8.onnx "
                     "(default: $RESNET8_PTQ_ASSETS, then <cache>/assets, downloaded when missing)")
-    group.addoption("--ptq-cache-dir", metavar="PATH", help="writable cache for downloads, built models and predictions "
+    group.addoption("--ptq-cache-dir", metavar="PATH",
+                    help="writable cache for downloads, built models and predictions "
                     "(default: $RESNET8_PTQ_CACHE, then the user cache folder, e.g. ~/.cache/resnet8-ptq)")
     group.addoption("--ptq-rebuild", action="store_true", help="rebuild every model and prediction this run")
     group.addoption("--ptq-sweep", type=sweep_draws, nargs="?", const=5, default=0, metavar="K",

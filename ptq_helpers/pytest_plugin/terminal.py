@@ -94,7 +94,8 @@ def write(session: Any, tr: Any) -> None:
                             if "bare_loop_median_ms" in per.get(str(speed.THROUGHPUT_BATCH), {})), ("", None))
         if ref:
             tr.write_line(f"benchmark overhead: {ref_id} batch {speed.THROUGHPUT_BATCH} median {ref['median_ms']:.2f} "
-                          f"ms vs bare session.run loop {ref['bare_loop_median_ms']:.2f} ms ({ref['overhead_pct']:+.1f}%)")
+                          f"ms vs bare session.run loop {ref['bare_loop_median_ms']:.2f} ms "
+                          f"({ref['overhead_pct']:+.1f}%)")
     if session.mixed:
         tr.write_sep("!", "resnet8-ptq: the xdist workers ran on different kinds of CPU", red=True)
         for line in session.mixed:

@@ -150,7 +150,8 @@ def recommendation(view: View) -> list[str]:
             continue
         sw = (view.data.get("sweep") or {}).get(best.key)
         ci = ci_text(best)
-        spread = f"{sw['mean']:.2f}% ± {sw['std']:.2f} ({sw['min']:.2f}–{sw['max']:.2f}%, {sw['draws']} draws)" if sw else "not run"
+        spread = (f"{sw['mean']:.2f}% ± {sw['std']:.2f} ({sw['min']:.2f}–{sw['max']:.2f}%, {sw['draws']} draws)"
+                  if sw else "not run")
         rows.append((label, f"`{best.key}`", f"{best.accuracy:.2f}% ({-best.drop:+.2f})", ci,
                      spread, _kib(best.size_bytes)))
     out += _table(("Backend", "Best configuration", "Accuracy (Δ vs fp32)", "Δ 95% CI", "Calibration sweep", "Size"),
@@ -196,7 +197,8 @@ def comparison(view: View) -> list[str]:
         rows.append((view.framework_label(u), view.dtype_label(u), "N/A", "N/A", "N/A",
                      f"Not supported ({u['reason']})", f"`{u['id']}`"))
     for r in view.data.get("references") or []:
-        rows.append((f"MLPerf's int8 .tflite on {r['kernels']} (reference, calibrated on test images)", view.dtype_label(r),
+        rows.append((f"MLPerf's int8 .tflite on {r['kernels']} (reference, calibrated on test images)",
+                     view.dtype_label(r),
                      f"{r['accuracy']:.2f}%",
                      "not comparable", _kib(r["size_bytes"]), "not gated", f"`{r['id']}`"))
     return ["## Comparison table", "", *_table(
@@ -310,7 +312,8 @@ def methodology(view: View) -> list[str]:
            f"fed as the model's input contract: {feed}.",
            f"- **Calibration data:** {cal.get('per_class', '?')} images per class from the 50,000 "
            f"{cal.get('split', 'train')}ing images (pixel sha256 `{meta.get('train_sha256', '?')}`), drawn with "
-           f"`np.random.seed({cal.get('seed', '?')})` then `np.random.choice(class_indices, {cal.get('per_class', '?')}, "
+           f"`np.random.seed({cal.get('seed', '?')})` then `np.random.choice(class_indices, "
+           f"{cal.get('per_class', '?')}, "
            f"replace=False)` per class 0..9; indices sha256 `{meta.get('calibration_indices_sha256', '?')}`. The "
            "same images calibrate every framework; none of them is a test image.",
            "- **Method:** static post-training quantization, no fine-tuning.", "",

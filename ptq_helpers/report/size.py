@@ -31,12 +31,14 @@ def section(view: View) -> list[str]:
     if found.get("sensitivity"):
         base = found.get("base", {})
         lines += [f"Per layer alone at 4 bits (W8A8 base: {base.get('validation_top1', '?')}% on validation, "
-                  f"{base.get('bytes', 0):,} bytes):", "", "| layer | best algorithm | validation top-1 | bytes saved |",
+                  f"{base.get('bytes', 0):,} bytes):", "",
+                  "| layer | best algorithm | validation top-1 | bytes saved |",
                   "|---|---|---|---|"]
         lines += [f"| {s['layer']} | {s['algorithm']} | {s['accuracy']:.2f}% | {s['saved_bytes']:,} |"
                   for s in found["sensitivity"]]
         lines += ["", "Candidates (greedy, nested; smallest first):", "",
-                  "| candidate | bytes | top-1 (10,000, LiteRT) | top-1 half A | fails on half A |", "|---|---|---|---|---|"]
+                  "| candidate | bytes | top-1 (10,000, LiteRT) | top-1 half A | fails on half A |",
+                  "|---|---|---|---|---|"]
         lines += [f"| {c['name']} | {c['bytes']:,} | {c['top1']:.2f}% | {c['top1_a']:.2f}% | "
                   f"{'; '.join(c['fails_a']) or 'none'} |" for c in found.get("candidates", [])]
         chosen = found.get("chosen")

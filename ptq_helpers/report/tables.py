@@ -140,7 +140,8 @@ def target_rows(records: Mapping[str, ModelRecord], th: Thresholds, targets: tup
         cells = [model_id]
         for t in targets:
             r = mine.get(t)
-            status = ("FAIL: " + ", ".join(gates.all_failures(r, th)) if gates.all_failures(r, th) else "pass") if r else ""
+            failed = gates.all_failures(r, th) if r else []
+            status = ("FAIL: " + ", ".join(failed) if failed else "pass") if r else ""
             cells.append(f"{r.accuracy:.2f}% ({-r.drop:+.2f}, {status})" if r and r.compared
                          else f"{r.accuracy:.2f}% ({status})" if r else "-")
         others = [r for r in mine.values() if r.vs_host is not None]

@@ -9,7 +9,8 @@ wrongly), so every Arm evaluation is guarded:
   split, 200 in all) on the target must match the host's fp32 probabilities within float rounding
   (PROBE_ATOL, and the same top-1 wherever the host's top-2 margin exceeds it). It then stands for the full fp32
   evaluation (~25 min per core under emulation): the drop of an Arm build is gated against the HOST's fp32;
-* the outputs of the build itself must be probabilities (finite, rows summing to 1 within int8 output rounding, 0.05) and agree with the host's
+* the outputs of the build itself must be probabilities (finite, rows summing to 1 within int8 output rounding, 0.05)
+and agree with the host's
   top-1 of the same build on at least MIN_PROBE_AGREEMENT of the probe images (287 of 10,000 differ
   between x86 AVX2 and Cortex-A72 for ort-int8-qdq; qemu's SME fault agrees on ~11%).
 Either failure is a TargetError "emulator or runtime fault on <target>", raised before anything is cached.
@@ -30,7 +31,8 @@ from ptq_helpers.targets.children import predict
 from ptq_helpers.targets.host import HOST
 
 _ARM = dict(evaluation="emulated", evaluator="ptq_helpers.targets.arm64:evaluate_guarded", baseline=HOST,
-            reference_kernels="LiteRT default (XNNPACK), aarch64", arch="aarch64", formats=frozenset({"onnx", "qdq", "qoperator", "tflite"}), required_flags=("asimd",),
+            reference_kernels="LiteRT default (XNNPACK), aarch64", arch="aarch64",
+            formats=frozenset({"onnx", "qdq", "qoperator", "tflite"}), required_flags=("asimd",),
             launcher="ptq_helpers.targets.arm64:launch", runner_label="in the Debian arm64 CPython 3.11 userland",
             libraries=("ai-edge-litert", "onnxruntime"),
             code=("ptq_helpers.targets.arm64", "ptq_helpers.targets.arm_cpu", "ptq_helpers.targets.arm_setup"))
@@ -52,7 +54,8 @@ ARM64_N1 = Target("arm64-n1", "an Arm Neoverse-N1 (Armv8.2-A, dot-product, no i8
                   "neoverse-n1"), qemu_cpu="neoverse-n1", forbidden_flags=("i8mm", "sve"), cpu_model="Neoverse-N1",
                   **{**_ARM, "required_flags": ("asimd", "asimddp")})
 # SME off: qemu 7.2 runs XNNPACK's SME kernels wrongly (docs/arm.md).
-ARM64_MAX = Target("arm64-max", "qemu's `max` Arm CPU (Armv9-class: dot-product, i8mm, SVE2; SME off): " + _ARM_TEXT.format(
+ARM64_MAX = Target("arm64-max",
+                   "qemu's `max` Arm CPU (Armv9-class: dot-product, i8mm, SVE2; SME off): " + _ARM_TEXT.format(
                    "max,sme=off"), qemu_cpu="max,sme=off", forbidden_flags=("sme",),
                    **{**_ARM, "required_flags": ("asimd", "asimddp", "i8mm", "sve2")})
 TARGETS = (ARM64_A72, ARM64_N1, ARM64_MAX)
@@ -109,7 +112,8 @@ def check_fp32_probe(target: Target, target_probs: np.ndarray, host_probs: np.nd
     flips = int(np.sum((target_probs.argmax(1) != host_probs.argmax(1)) & clear))
     if diff > PROBE_ATOL or flips:
         raise TargetError(f"{FAULT.format(target.name)}: the fp32 model on {len(host_probs)} probe images differs from "
-                          f"the host's beyond float rounding (max |dp| = {diff:.3g} > {PROBE_ATOL}, {flips} clear top-1 "
+                          f"the host's beyond float rounding (max |dp| = {diff:.3g} > {PROBE_ATOL}, {flips} clear "
+                          "top-1 "
                           f"changes); this is not a quantization regression")
     return {"images": len(host_probs), "max_abs_diff": float(f"{diff:.3g}"),
             "top1_agreement": round(_agreement(target_probs, host_probs), 4)}
@@ -148,7 +152,8 @@ def evaluate(case: Case, target: Target, model: Path, images_npy: Path, n_images
         probe = check_fp32_probe(target, fp32_probs, host_fp32_probs[idx])
         probs = host_fp32_probs[:n_images].copy()  # the probe-validated host fp32 stands for the full evaluation
     else:
-        fp32_probs, _ = predict(fp32_case, target, fp32_model, probe_npy, len(idx), 1, workdir / "probe", workers, cache,
+        fp32_probs, _ = predict(fp32_case, target, fp32_model, probe_npy, len(idx), 1, workdir / "probe", workers,
+                                cache,
                                 executed=False)
         probe = check_fp32_probe(target, probabilities(fp32_probs), host_fp32_probs[idx])
         probs, facts = predict(case, target, model, images_npy, n_images, 1, workdir / "build", workers, cache)

@@ -92,7 +92,8 @@ def test_a_build_that_mostly_disagrees_with_the_host_is_a_fault() -> None:
 
 
 def test_offline_without_the_userland_says_how_to_prepare_it(tmp_path: Path) -> None:
-    with pytest.raises(arm_setup.ArmSetupError, match=r"not prepared in .*arm64.*python -m ptq_helpers.targets.arm_setup"):
+    with pytest.raises(arm_setup.ArmSetupError,
+                       match=r"not prepared in .*arm64.*python -m ptq_helpers.targets.arm_setup"):
         arm_setup.userland(tmp_path, prepare=False)
 
 

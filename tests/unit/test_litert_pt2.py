@@ -14,9 +14,11 @@ from ptq_helpers.matrix import cases
 
 def test_the_builders_dispatch_on_the_source_suffix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls: list[tuple[str, str, bool]] = []
-    monkeypatch.setattr(litert, "_run_converter", lambda src, dest, cal, *quant: calls.append(("tflite-converter", src.name,
+    monkeypatch.setattr(litert, "_run_converter", lambda src, dest, cal, *quant: calls.append(("tflite-converter",
+                                                                                               src.name,
                                                                                         cal is not None)))
-    monkeypatch.setattr(litert_pt2, "convert", lambda src, dest, cal, cache=None: calls.append(("litert-torch", src.name,
+    monkeypatch.setattr(litert_pt2, "convert", lambda src, dest, cal, cache=None: calls.append(("litert-torch",
+                                                                                                src.name,
                                                                                                cal is not None)))
     images = np.zeros((2, 3, 32, 32), np.float32)
     litert.build_fp32(tmp_path / "pretrainedResnet.h5", tmp_path / "a.tflite")
@@ -101,7 +103,8 @@ def test_a_pt2_source_is_unready_until_the_environment_is_prepared(monkeypatch: 
     assert cases.get("litert-int8").backend.unready == "ptq_helpers.backends.litert.pt2:unready"
     assert litert_pt2.unready(tmp_path / "pretrainedResnet.h5") is None
     reason = litert_pt2.unready(tmp_path / "mine.pt2")
-    assert reason is not None and reason.endswith("prepare it once with: python -m ptq_helpers.backends.litert.torch_setup")
+    assert reason is not None and reason.endswith("prepare it once with: python -m "
+                                                  "ptq_helpers.backends.litert.torch_setup")
     folder = litert_torch_setup.home(tmp_path)
     folder.mkdir(parents=True)
     (folder / litert_torch_setup.MANIFEST).write_text("{}")

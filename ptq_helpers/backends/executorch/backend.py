@@ -6,9 +6,11 @@ program, or the onnx2torch module of the ONNX file):
 partitioner=[XnnpackPartitioner()])`; `et-int8-xnnpack` is first quantized with PT2E (torchao `prepare_pt2e` with
 ExecuTorch's `XNNPACKQuantizer`, per-channel symmetric int8 weights and per-tensor int8 activations, calibrated on
 the suite's draw, `convert_pt2e`), then exported and lowered the same way; `et-int8-xnnpack-linear` first rewrites
-the ONNX MatMul as `F.linear` (`matmul_as_linear`), the form the quantizer annotates. The `.pte` is the program's buffer.
+the ONNX MatMul as `F.linear` (`matmul_as_linear`), the form the quantizer annotates. The `.pte` is the program's
+buffer.
 
-Shapes: the program is exported with a static input of one image (1, 32, 32, 3), or (1, 3, 32, 32), and the runner executes the
+Shapes: the program is exported with a static input of one image (1, 32, 32, 3), or (1, 3, 32, 32), and the runner
+executes the
 images one at a time. Measured here (ExecuTorch 1.5.1, 2 threads): a static batch-1 fp32 program ran at ~285 µs
 per image, static batch 32 at ~410 and batch 256 at ~470 µs per image, so one image per call is the fastest way
 to run batches of 1,000 and 256 as well as the batch-1 benchmark, with no padding and one program for all. A
@@ -55,7 +57,8 @@ class ExecuTorchQuant:
     matmul_as_linear: bool = False
 
 
-FRAMEWORK = Framework("executorch", "ExecuTorch", "et", source="torch", build="ptq_helpers.backends.executorch.backend:build_int8",
+FRAMEWORK = Framework("executorch", "ExecuTorch", "et", source="torch",
+                      build="ptq_helpers.backends.executorch.backend:build_int8",
                       build_fp32="ptq_helpers.backends.executorch.backend:build_fp32",
                       run="ptq_helpers.backends.executorch.backend:runner",
                       size_kind=SizeKind("pte", ".pte file (vs the fp32 .pte)", 55.0),

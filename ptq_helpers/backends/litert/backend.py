@@ -49,7 +49,8 @@ NO_XNNPACK = ("XNNPACK has no int16-activation kernels, so this 16x8 build runs 
 
 
 FRAMEWORK = Framework("litert", "LiteRT", "litert", build="ptq_helpers.backends.litert.backend:build_int8",
-                      build_fp32="ptq_helpers.backends.litert.backend:build_fp32", run="ptq_helpers.backends.litert.backend:runner", source="h5",
+                      build_fp32="ptq_helpers.backends.litert.backend:build_fp32",
+                      run="ptq_helpers.backends.litert.backend:runner", source="h5",
                       runtime_facts="ptq_helpers.backends.litert.backend:runtime_facts",
                       unready="ptq_helpers.backends.litert.pt2:unready",
                       needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert")),
@@ -59,7 +60,8 @@ FRAMEWORK = Framework("litert", "LiteRT", "litert", build="ptq_helpers.backends.
                       code=("ptq_helpers.backends.litert.pt2", "ptq_helpers.backends.litert.pt2_child",
                             "ptq_helpers.backends.litert.torch_setup"),
                       tools="LiteRT `tf.lite.TFLiteConverter.from_keras_model` on the Keras .h5 (`Optimize.DEFAULT`, "
-                            "representative dataset = the calibration images one per step, `TFLITE_BUILTINS_INT8`, int8 "
+                            "representative dataset = the calibration images one per step, `TFLITE_BUILTINS_INT8`, "
+                      "int8 "
                             "input/output), or for a PyTorch .pt2 `litert_torch.convert` and ai-edge-quantizer's "
                             "`static_wi8_ai8` (per-channel int8 weights, int8 activations and input/output, the same "
                             "calibration images one per step); run with ai-edge-litert's default kernels (XNNPACK)")
@@ -163,7 +165,8 @@ def runner(case: Case, path: Path, threads: int):
             interpreter.resize_tensor_input(inp["index"], [len(chunk), *inp["shape"][1:]])
             interpreter.allocate_tensors()
             batch[0] = len(chunk)
-        feed = chunk.astype(np.float32) if inp["dtype"] == np.float32 else quantize(chunk, in_scale, in_zp, inp["dtype"])
+        feed = chunk.astype(np.float32) if inp["dtype"] == np.float32 else quantize(chunk, in_scale, in_zp,
+                                                                                    inp["dtype"])
         interpreter.set_tensor(inp["index"], np.ascontiguousarray(feed))
         interpreter.invoke()
         result = interpreter.get_tensor(out["index"])
@@ -179,7 +182,8 @@ def layer_name(tensor_name: str) -> str:
     """The Keras layer of a fused op's output tensor ('model_1/activation_1/Relu;...;model_1/conv2d_1/BiasAdd;...'
     -> 'model_1/conv2d_1/BiasAdd', the name the ONNX conversion of the same .h5 gives that layer)."""
     parts = tensor_name.split(";")
-    return next((p for p in parts if p.endswith(("/BiasAdd", "/MatMul")) and ("/conv2d" in p or "/dense" in p)), parts[0])
+    return next((p for p in parts if p.endswith(("/BiasAdd", "/MatMul")) and ("/conv2d" in p or "/dense" in p)),
+                parts[0])
 
 
 def executed_precision(path: Path, how: str, delegate: bool = True) -> dict[str, object]:
@@ -222,7 +226,8 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends litert.backend", description="convert the .h5 to .tflite")
+    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends litert.backend",
+                                     description="convert the .h5 to .tflite")
     parser.add_argument("--h5", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--calibration", type=Path, help="NHWC float32 .npy: full-integer when given")

@@ -130,7 +130,8 @@ def _quantize(fp32: Path, calibration: Path, rules: list[dict[str, object]], sha
 
     qt = quantizer.Quantizer(str(fp32))
     for rule in rules:
-        granularity = qtyping.QuantGranularity.CHANNELWISE if rule["per_channel"] else qtyping.QuantGranularity.TENSORWISE
+        granularity = (qtyping.QuantGranularity.CHANNELWISE if rule["per_channel"]
+                       else qtyping.QuantGranularity.TENSORWISE)
         qt.add_static_config(str(rule["regex"]), qtyping.TFLOperationName(rule["operation"]),
                              activation_num_bits=int(rule["activation_bits"]), weight_num_bits=int(rule["weight_bits"]),
                              weight_granularity=granularity,
@@ -160,7 +161,8 @@ def _shape_reads_integer(model: bytes) -> bytes:
     obj = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
     code = {i: flatbuffer_utils.get_builtin_code_from_operator_code(c) for i, c in enumerate(obj.operatorCodes)}
     for graph in obj.subgraphs:
-        produced = {int(op.outputs[0]): op for op in graph.operators if code[op.opcodeIndex] == schema.BuiltinOperator.DEQUANTIZE}
+        produced = {int(op.outputs[0]): op for op in graph.operators
+                    if code[op.opcodeIndex] == schema.BuiltinOperator.DEQUANTIZE}
         for op in graph.operators:
             if code[op.opcodeIndex] == schema.BuiltinOperator.SHAPE and int(op.inputs[0]) in produced:
                 op.inputs[0] = produced[int(op.inputs[0])].inputs[0]

@@ -1,5 +1,6 @@
 """4-bit-weight LiteRT builds from a per-layer width recipe (ptq_helpers.matrix.size_recipe): litert-quantizer's W8A8
-per channel (min-max) with the recipe's CONV_2D layers at 4-bit weights, rounded by GPTQ (ptq_helpers.backends.litert.gptq,
+per channel (min-max) with the recipe's CONV_2D layers at 4-bit weights, rounded by GPTQ
+(ptq_helpers.backends.litert.gptq,
 applied to the float weights first) or by one of litert-quantizer's algorithms. Its own registry entry (prefix
 `litert`: `litert-fp32` is the baseline), its builder in a child process (`python -m ptq_helpers.backends
 litert_size`), run with LiteRT's runner.

@@ -85,7 +85,8 @@ def entropy_ranges(model: Path, input_name: str, calibration: np.ndarray, work: 
     calibrator.collect_data(CalibrationReader(input_name, calibration))
     with vectorised():
         data = calibrator.compute_data()
-    return {name: (float(np.asarray(data[name].range_value[0]).min()), float(np.asarray(data[name].range_value[1]).max()))
+    return {name: (float(np.asarray(data[name].range_value[0]).min()),
+                   float(np.asarray(data[name].range_value[1]).max()))
             for name in data.keys()}
 
 
@@ -222,7 +223,8 @@ def runner(case: Case, path: Path, threads: int) -> Callable[[np.ndarray], np.nd
 
 # --- Executed precision -------------------------------------------------------------------------------------
 # Asked of ONNX Runtime itself: the graph its CPU execution provider runs after the graph optimizations the runner's
-# session applies (ORT's default level, ORT_ENABLE_ALL, on this CPU), saved with SessionOptions.optimized_model_filepath.
+# session applies (ORT's default level, ORT_ENABLE_ALL, on this CPU), saved with
+# SessionOptions.optimized_model_filepath.
 COMPUTE = ("Conv", "Gemm", "MatMul")  # the source model's compute layers (as the quantized file keeps them)
 INTEGER_OPS = {"QLinearConv", "QLinearMatMul", "QGemm", "ConvInteger", "MatMulInteger", "MatMulIntegerToFloat",
                "DynamicQuantizeMatMul", "NhwcQLinearConv"}

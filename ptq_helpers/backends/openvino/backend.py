@@ -40,7 +40,8 @@ class OvQuant:
 
 
 FRAMEWORK = Framework("openvino", "OpenVINO", "ov", build="ptq_helpers.backends.openvino.backend:build_int8",
-                      build_fp32="ptq_helpers.backends.openvino.backend:build_fp32", run="ptq_helpers.backends.openvino.backend:runner",
+                      build_fp32="ptq_helpers.backends.openvino.backend:build_fp32",
+                      run="ptq_helpers.backends.openvino.backend:runner",
                       runtime_facts="ptq_helpers.backends.openvino.backend:runtime_facts",
                       needs=(("openvino", "openvino"), ("nncf", "openvino")),
                       libraries=("openvino", "nncf", "onnx"),

@@ -42,8 +42,10 @@ class TorchQuant:
         return "onnx" if self.flow == "fx" else "torch"
 
 
-FRAMEWORK = Framework("pytorch", "PyTorch", "torch", source="torch", build="ptq_helpers.backends.pytorch.backend:build_quantized",
-                      build_fp32="ptq_helpers.backends.pytorch.backend:build_fp32", run="ptq_helpers.backends.pytorch.backend:runner",
+FRAMEWORK = Framework("pytorch", "PyTorch", "torch", source="torch",
+                      build="ptq_helpers.backends.pytorch.backend:build_quantized",
+                      build_fp32="ptq_helpers.backends.pytorch.backend:build_fp32",
+                      run="ptq_helpers.backends.pytorch.backend:runner",
                       runtime_facts="ptq_helpers.backends.pytorch.facts:runtime_facts",
                       size_kind=SizeKind("torch", "TorchScript file", 45.0),
                       libraries=("torch", "torchvision", "onnx2torch", "torchao", "onnx"),
@@ -54,7 +56,8 @@ FRAMEWORK = Framework("pytorch", "PyTorch", "torch", source="torch", build="ptq_
                       tools="PyTorch FX `torch.ao.quantization.quantize_fx` (`prepare_fx`, calibration passes, "
                             "`convert_fx`, `get_default_qconfig_mapping(engine)`), traced and saved as TorchScript; "
                             "PyTorch PT2E (`torch.export`, torchao `prepare_pt2e`/`convert_pt2e` with "
-                            "`X86InductorQuantizer`), saved with `torch.export.save` and gated as the Inductor-compiled "
+                            "`X86InductorQuantizer`), saved with `torch.export.save` and gated as the "
+                      "Inductor-compiled "
                             "module. PyTorch uint8 is refused: fbgemm requires qint8 weights")
 FORMATS = {"torchscript": Format("pt", "TorchScript"),
                  "pt2": Format("pt2", "torch.export (.pt2), compiled with Inductor at load")}
@@ -252,7 +255,8 @@ def _in_child(case_id: str, source: Path, calibration: np.ndarray | None, dest: 
         if calibration is not None:
             images = str(Path(work) / "calibration.npy")
             np.save(images, calibration)
-        proc = subprocess.run([sys.executable, "-m", "ptq_helpers.backends", "pytorch.backend", case_id, str(source), images,
+        proc = subprocess.run([sys.executable, "-m", "ptq_helpers.backends", "pytorch.backend", case_id, str(source),
+                               images,
                                str(dest)], capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-12:])
