@@ -43,6 +43,7 @@ import numpy as np
 
 from ptq_helpers.backends.executorch.pte import executed_layers, named, quiet_executorch
 from ptq_helpers.data.calibration import CALIBRATION_BATCH
+from ptq_helpers.results.executed import Executed
 from ptq_helpers.matrix.cases import Case, Format, Framework, SizeKind
 
 
@@ -187,19 +188,19 @@ def runtime_facts(case: Case, path: Path) -> dict[str, Any]:
     delegates = ", ".join(f"{backend}: {n} delegated subgraph{'s' * (n != 1)}"
                           for backend, n in sorted(program["delegates"].items())) or "none"
     return {
-        "executed": {
-            "integer": integer,
-            "float": floating,
-            "how": ("the .pte's execution plan (operators outside delegates, delegate calls) and each XnnpackBackend "
+        "executed": Executed(
+            tuple(integer),
+            tuple(floating),
+            how=("the .pte's execution plan (operators outside delegates, delegate calls) and each XnnpackBackend "
                     "payload decoded with the wheel's XNNPACK flatbuffer schema: a Conv2d/FullyConnected node is "
                     "integer when its input and weight values are quantized int8 datatypes (qint8, qcint8, ...), "
                     "float when fp32; names are positional in execution order (conv 1..9, fc), which for the "
                     "ResNet8 ONNX is its node order (conv 1 = model_1/conv2d_1/BiasAdd, ..., fc = "
                     "model_1/dense_1/MatMul); read with ExecuTorch's exir deserializer and flatc, not executed"),
-            "causes": causes,
-            "kernels": {n: f"{layer['node']} ({layer.get('input', '?')}/{layer.get('weights', '?')})"
-                        for n, layer in zip(names, layers)},
-        },
+            causes=tuple(causes),
+            kernels={n: f"{layer['node']} ({layer.get('input', '?')}/{layer.get('weights', '?')})"
+                     for n, layer in zip(names, layers)},
+        ).to_json(),
         "delegate": delegates,
         "non-delegated ops": ", ".join(f"{n}x {op}" for op, n in sorted(program["outside"].items())) or "none",
         "layers": ", ".join(f"{n}: {layer['node']} {layer.get('input', '?')}/{layer.get('weights', '?')}"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ptq_helpers.results.executed import Executed
 from ptq_helpers.matrix.cases import Case, Format, Framework, SizeKind
 from ptq_helpers.core.errors import AssetError, UnsupportedQuantization
 
@@ -186,7 +187,7 @@ def layer_name(tensor_name: str) -> str:
                 parts[0])
 
 
-def executed_precision(path: Path, how: str, delegate: bool = True) -> dict[str, object]:
+def executed_precision(path: Path, how: str, delegate: bool = True, kernel_note: str = "") -> dict[str, object]:
     """The .tflite's compute ops with their input and weight tensor types, as the interpreter reports them (an op
     with int8/int16 input and int8 weights runs an integer kernel in every TFLite runtime; a float one runs float)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -205,8 +206,9 @@ def executed_precision(path: Path, how: str, delegate: bool = True) -> dict[str,
         types = [np.dtype(tensors[i]["dtype"]).name for i in op["inputs"][:2] if i >= 0]
         kernels[name] = f"{op['op_name']} ({'/'.join(types)})"
         (integer if all(t.startswith(("int", "uint")) for t in types) else floating).append(name)
-    return {"executed": {"integer": integer, "float": floating, "kernels": kernels, "how": how,
-                         "causes": [f"{n}: float input or weights in the file" for n in floating]},
+    executed = Executed(tuple(integer), tuple(floating), how=how, kernels=kernels, kernel_note=kernel_note,
+                        causes=tuple(f"{n}: float input or weights in the file" for n in floating))
+    return {"executed": executed.to_json(),
             **({"delegate": f"{delegated} XNNPACK delegate partition(s) applied by the default interpreter"}
                if delegate else {})}
 
@@ -217,10 +219,9 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
 
     if _int16(case):  # what the default interpreter would do with it, then what the runner runs
         tried = executed_precision(path, "", delegate=True)["delegate"]
-        facts = executed_precision(path, f"ai-edge-litert {version('ai-edge-litert')} interpreter's ops and tensor "
-                                         "types, built-in kernels (no delegate)", delegate=False)
-        facts["executed"]["kernel_note"] = f"{NO_XNNPACK}; tried: {tried}"
-        return facts
+        return executed_precision(path, f"ai-edge-litert {version('ai-edge-litert')} interpreter's ops and tensor "
+                                        "types, built-in kernels (no delegate)", delegate=False,
+                                  kernel_note=f"{NO_XNNPACK}; tried: {tried}")
     return executed_precision(path, f"ai-edge-litert {version('ai-edge-litert')} interpreter's ops and tensor types "
                                     "(the ops the XNNPACK delegate takes keep their int8/float types)")
 

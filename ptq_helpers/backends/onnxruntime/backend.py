@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ptq_helpers.data.calibration import CALIBRATION_BATCH
+from ptq_helpers.results.executed import Executed
 from ptq_helpers.matrix.cases import Case, Format, Framework
 
 
@@ -319,8 +320,8 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
     counted = ", ".join(f"{n} {op}" for op, n in sorted(ops.items()) if op in INTEGER_OPS | FLOAT_OPS
                         | {"QuantizeLinear", "DequantizeLinear", "QLinearAdd", "QLinearMul", "Mul", "Add"})
     return {"optimized graph": counted,
-            "executed": {"integer": integer, "float": floating, "causes": causes, "kernels": kernels,
-                         **({"emulated": emulated} if emulated else {}),
-                         "how": f"ONNX Runtime {ort.__version__}'s optimized graph (CPUExecutionProvider, "
-                                "ORT_ENABLE_ALL as the runner's session, SessionOptions.optimized_model_filepath) on "
-                                "this CPU, its nodes matched to the file's Conv/Gemm/MatMul layers by weight tensor"}}
+            "executed": Executed(
+                tuple(integer), tuple(floating), causes=tuple(causes), kernels=kernels, emulated=emulated or "",
+                how=f"ONNX Runtime {ort.__version__}'s optimized graph (CPUExecutionProvider, ORT_ENABLE_ALL as the "
+                    "runner's session, SessionOptions.optimized_model_filepath) on this CPU, its nodes matched to the "
+                    "file's Conv/Gemm/MatMul layers by weight tensor").to_json()}
