@@ -95,9 +95,16 @@ def test_only_targets_branch_on_the_cpu_architecture(path: Path) -> None:
     assert not lines, f"{where} branches on the CPU architecture at lines {lines}: ask the target (ptq_helpers.targets)"
 
 
+def _too_long(line: str, limit: int) -> bool:
+    """As ruff's E501 counts: a trailing pragma comment (noqa, type:) is not counted, and a line whose last word (a
+    URL, a pattern) starts within the limit cannot be broken."""
+    line = re.sub(r"\s+# (noqa|type:).*$", "", line.rstrip())
+    return len(line) > limit and len(line) - len(line.split()[-1]) >= limit
+
+
 def test_no_line_exceeds_the_linters_limit() -> None:
     limit = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]["line-length"]
     files = [*PACKAGE.rglob("*.py"), *(ROOT / "fixtures").glob("*.py"), *(ROOT / "tests").rglob("*.py")]
     long = [f"{p.relative_to(ROOT)}:{i}" for p in files for i, line in enumerate(p.read_text().splitlines(), 1)
-            if len(line) > limit]
+            if _too_long(line, limit)]
     assert not long, f"{len(long)} lines over {limit} characters ([tool.ruff] line-length): {long[:20]}"
