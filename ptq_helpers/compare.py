@@ -24,6 +24,7 @@ from ptq_helpers.core.fileio import atomic_write_bytes
 from ptq_helpers.results.json_io import load
 from ptq_helpers.results.record import ModelRecord, load_all
 from ptq_helpers.matrix.thresholds import Thresholds
+from ptq_helpers.report.markdown import table
 
 
 @dataclass(frozen=True)
@@ -124,18 +125,19 @@ def markdown(old_name: str, new_name: str, found: Sequence[Row], regressions: Se
     out = [f"## resnet8-ptq: `{new_name}` against the baseline `{old_name}`", "",
            f"**{len(regressions)} regression(s)**" if regressions else "**No regression.**", ""]
     out += [f"- :x: {line}" for line in regressions] + ([""] if regressions else [])
-    out += ["| Model | Top-1 old → new | Δ vs fp32 old → new | Size old → new | Batch 256 old → new | Same images |",
-            "|---|---|---|---|---|---|"]
+    rows = []
     for r in found:
         o, n = r.old, r.new
         if n is None:
-            out.append(f"| `{r.key}` | {o.accuracy:.2f}% → not run | - | - | - | - |")
+            rows.append((f"`{r.key}`", f"{o.accuracy:.2f}% → not run", "-", "-", "-", "-"))
             continue
         drop = "-" if n.is_fp32 or o.drop is None or n.drop is None else f"{-o.drop:+.2f} → {-n.drop:+.2f}"
         fast = f"{r.speed[0]:,.0f} → {r.speed[1]:,.0f} img/s" if all(r.speed) else "-"
-        out.append(f"| `{r.key}` | {o.accuracy:.2f}% → {n.accuracy:.2f}% ({n.accuracy - o.accuracy:+.2f}) | {drop} | "
-                   f"{o.size_bytes:,} → {n.size_bytes:,} B ({r.growth:+.1f}%) | {fast} | {r.answers} |")
-    return "\n".join(out) + "\n"
+        rows.append((f"`{r.key}`", f"{o.accuracy:.2f}% → {n.accuracy:.2f}% ({n.accuracy - o.accuracy:+.2f})", drop,
+                     f"{o.size_bytes:,} → {n.size_bytes:,} B ({r.growth:+.1f}%)", fast, str(r.answers)))
+    out += table(("Model", "Top-1 old → new", "Δ vs fp32 old → new", "Size old → new", "Batch 256 old → new",
+                  "Same images"), rows)
+    return "\n".join(out[:-1]) + "\n"
 
 
 def add_limit_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,7 +1,7 @@
 """The analysis report's sections, each rendered from the results payload (the --ptq-json data)."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from ptq_helpers.analysis import gates
@@ -13,13 +13,9 @@ from ptq_helpers.analysis.speed import NOISE_NOTE
 from ptq_helpers.report.executed import executed_line, runtime_text
 from ptq_helpers.report import speed
 from ptq_helpers.report.tables import ci_text, dtype_label, framework_label
+from ptq_helpers.report.markdown import table as _table
 
 Payload = Mapping[str, Any]
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    return ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|",
-            *("| " + " | ".join(r) + " |" for r in rows), ""]
 
 
 class View:

@@ -108,3 +108,11 @@ def test_no_line_exceeds_the_linters_limit() -> None:
     long = [f"{p.relative_to(ROOT)}:{i}" for p in files for i, line in enumerate(p.read_text().splitlines(), 1)
             if _too_long(line, limit)]
     assert not long, f"{len(long)} lines over {limit} characters ([tool.ruff] line-length): {long[:20]}"
+
+
+def test_one_markdown_table_helper() -> None:
+    """Every Markdown table comes from ptq_helpers.report.markdown.table (one format, one place to change it)."""
+    own = PACKAGE / "report" / "markdown.py"
+    drawn = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+             if p != own and re.search(r"\|---|\"---\" for", p.read_text())]
+    assert not drawn, f"these modules draw their own Markdown tables: {drawn}"
