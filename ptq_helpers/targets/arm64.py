@@ -38,15 +38,12 @@ _ARM = dict(evaluation="emulated", evaluator="ptq_helpers.targets.arm64:evaluate
             code=("ptq_helpers.targets.arm64", "ptq_helpers.targets.arm_cpu", "ptq_helpers.targets.arm_setup"))
 _ARM_TEXT = ("ONNX Runtime and LiteRT (XNNPACK) aarch64 wheels of the host's versions under qemu-aarch64 -cpu {}; "
              "ONNX and .tflite builds, gated against the host's fp32 after an fp32 probe on the target")
-# Why OpenVINO and PyTorch builds are not run on the Arm targets (measured: docs/arm.md).
-_OV_ON_ARM = ("not run: OpenVINO 2026.4.1's aarch64 wheel (manylinux_2_35) runs under qemu-aarch64 -cpu neoverse-n1, "
-              "but at ~0.86 s per image on one emulated core (ov-int8-nncf: 200 test images in 172 s, 8 of them with "
-              "another top-1 than the x86 host), ~2.4 h per 10,000 images per core: beyond a gate's budget; "
-              "measure OpenVINO on Arm hardware")
-_TORCH_ON_ARM = ("not run: PyPI's torch 2.14.1 aarch64 wheel (manylinux_2_28_aarch64, 454 MB) is the CUDA build, and "
-                 "under qemu-aarch64 `import torch` fails with \"ValueError: libcublasLt.so.*[0-9] not found in the "
-                 "system path\"; the CPU-only aarch64 wheel (PyTorch int8 would run its QNNPACK engine) is on "
-                 "download.pytorch.org, which this project's machines cannot reach")
+# Why OpenVINO and PyTorch builds are not run on the Arm targets (the measurements: docs/arm.md).
+_OV_ON_ARM = ("not run: OpenVINO's aarch64 wheel runs under qemu-aarch64, but at hours per 10,000 images per emulated "
+              "core, beyond a gate's budget (docs/arm.md); measure OpenVINO on Arm hardware")
+_TORCH_ON_ARM = ("not run: PyPI's torch aarch64 wheel is the CUDA build, which does not import under qemu-aarch64, and "
+                 "the CPU-only aarch64 wheel is on download.pytorch.org, which this project's machines cannot reach "
+                 "(docs/arm.md)")
 _ARM["not_run"] = {"ir": _OV_ON_ARM, "torchscript": _TORCH_ON_ARM, "pt2": _TORCH_ON_ARM}
 ARM64_A72 = Target("arm64-a72", "an Arm Cortex-A72 (Armv8.0-A NEON, no dot-product): " + _ARM_TEXT.format("cortex-a72"),
                    qemu_cpu="cortex-a72", forbidden_flags=("asimddp", "i8mm", "sve"), cpu_model="Cortex-A72", **_ARM)

@@ -10,13 +10,8 @@ the ONNX MatMul as `F.linear` (`matmul_as_linear`), the form the quantizer annot
 buffer.
 
 Shapes: the program is exported with a static input of one image (1, 32, 32, 3), or (1, 3, 32, 32), and the runner
-executes the
-images one at a time. Measured here (ExecuTorch 1.5.1, 2 threads): a static batch-1 fp32 program ran at ~285 µs
-per image, static batch 32 at ~410 and batch 256 at ~470 µs per image, so one image per call is the fastest way
-to run batches of 1,000 and 256 as well as the batch-1 benchmark, with no padding and one program for all. A
-dynamic batch dim (`torch.export.Dim("batch", max=1024)`) exported, but the memory planner sized the bounded
-input for 15 images whatever the max, and the runtime refused 256 ("Attempted to resize a bounded tensor with a
-maximum capacity of 46080 elements"): not used.
+executes the images one at a time: the fastest per image, no padding, one program for every batch size (a dynamic
+batch dim does not work; the measurements are in docs/frameworks.md, ExecuTorch).
 
 Threads: XNNPACK runs on ExecuTorch's process-wide threadpool; the runner sets it to the run's thread count
 with the pybindings' `_unsafe_reset_threadpool(threads)` (marked experimental), which is what the

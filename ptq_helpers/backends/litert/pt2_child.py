@@ -18,8 +18,6 @@ import tempfile
 import traceback
 from pathlib import Path
 
-STAGES = ("load", "convert", "quantize")
-
 
 def example_shape(program) -> tuple[int, ...]:  # noqa: ANN001 - a torch.export.ExportedProgram
     """The program's one user input at batch 1 (a symbolic dimension becomes 1)."""
