@@ -18,7 +18,6 @@ from pathlib import Path
 
 from ptq_helpers import backends
 from ptq_helpers.backends.wing import Wing
-from ptq_helpers.matrix import cases
 from ptq_helpers.report.markdown import table
 from ptq_helpers.targets import registry
 from ptq_helpers.targets.base import Target
