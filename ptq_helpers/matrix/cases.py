@@ -99,8 +99,8 @@ class Framework:
     # "module:function"() -> None: re-creates, in a child process, the cases a run added to the matrix (a child
     # looks its case up by id), or None
     run_cases: str | None = None
-    # "module:function"(store, thresholds, run options) -> what the results JSON says of it, or None: a step the
-    # session runs before collection that may add a case to the run's matrix (e.g. --ptq-search=size)
+    # "module:function"(store, thresholds, run options) -> (what the results JSON says of it or None, the cases it
+    # adds to the run): a step the session runs when it starts, before collection (e.g. --ptq-search=size)
     run_step: str | None = None
 
     def missing(self) -> str | None:

@@ -90,6 +90,8 @@ class PTQSession:
     closing: list[str] = field(default_factory=list)  # lines for the end of the terminal summary
     under_xdist: bool = False  # a worker, or a controller with -n: benchmarks cannot time, so they are left out
     size_search: dict[str, Any] | None = None  # --ptq-search=size / --ptq-size-recipe: the recipe and the search
+    run_cases: tuple[Case, ...] = ()  # the cases the run steps added to this run (the catalog is left as it is)
+    run_options: dict[str, Any] = field(default_factory=dict)  # what the run steps are given
 
     @classmethod
     def configure(cls, config: pytest.Config) -> PTQSession:
@@ -136,10 +138,7 @@ class PTQSession:
         if not workerinput and getattr(config.option, "dist", "no") == "load" and not any(
                 a.startswith("--dist") or a == "-d" for a in config.invocation_params.args):
             config.option.dist = "loadgroup"  # -n without --dist: schedule by model (see deselect)
-        try:
-            session.size_search = run_steps(settings, th, run)
-        except PTQError as exc:
-            raise pytest.UsageError(f"--ptq-search / --ptq-size-recipe: {exc}") from None
+        session.run_options = run
         session.progress = Progress(config, cache / "progress", settings.run_id)
         session.progress.start(xdist_controller=not workerinput and getattr(config.option, "dist", "no") != "no")
         config.stash[_KEY] = session
@@ -161,7 +160,7 @@ class PTQSession:
             return False
         if item.get_closest_marker("mcu") and "mcu" not in self.settings.targets:
             return False
-        selected = {c.id for c in cases.selected(self.settings.matrix)}
+        selected = {c.id for c in self.cases()}
         chosen = _cases_of(item)
         return all(c.id in selected for c in chosen)
 
@@ -170,13 +169,26 @@ class PTQSession:
         """Whether this run times models (pytest-benchmark on: no --benchmark-skip or --benchmark-disable)."""
         return not (config.getoption("benchmark_skip", False) or config.getoption("benchmark_disable", False))
 
+    def run_steps(self) -> None:
+        """The steps the registered frameworks declare (e.g. the size search), when the session starts: they may
+        build models, and add cases to this run."""
+        try:
+            self.size_search, self.run_cases = run_steps(self.settings, self.thresholds, self.run_options)
+        except PTQError as exc:
+            raise pytest.UsageError(f"--ptq-search / --ptq-size-recipe: {exc}") from None
+
+    def cases(self) -> tuple[Case, ...]:
+        """The cases of this run: its matrix, and what its run steps added."""
+        return (*cases.selected(self.settings.matrix), *self.run_cases)
+
     def parametrize(self, metafunc: pytest.Metafunc) -> None:
         """One test per case (and target) of the matrix, for each model fixture the test asks for."""
         from ptq_helpers.pytest_plugin.parametrize import PARAMETRIZED
 
         for name, (params, scope) in PARAMETRIZED.items():
             if name in metafunc.fixturenames:
-                metafunc.parametrize(name, params(self.settings.targets), indirect=True, ids=str, scope=scope)
+                metafunc.parametrize(name, params(self.settings.targets, self.run_cases), indirect=True, ids=str,
+                                     scope=scope)
 
     def deselect(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         """Deselect (not skip) what is outside the run."""
@@ -205,7 +217,7 @@ class PTQSession:
                f"{s.conversion['top1_disagree']} of {s.conversion['images']:,} test images (at most "
                f"{s.conversion['allowed']}), max |difference| {s.conversion['max_abs_diff']:.2g}"]
               if s.conversion and s.assets.model else []),
-            f"resnet8-ptq: matrix {s.matrix} ({len(cases.selected(s.matrix))} configurations); calibration seed "
+            f"resnet8-ptq: matrix {s.matrix} ({len(self.cases())} configurations); calibration seed "
             f"{s.seed}, {s.per_class}/class from train; threads {s.threads}/test process; CPU {runtime.cpu_name()}",
             "resnet8-ptq: thresholds " + ", ".join(f"{k}={val}" for k, val in self.thresholds.to_json().items()),
             *(["resnet8-ptq: benchmarks: off under -n (pytest-xdist); time them with pytest --benchmark-only"]
@@ -227,7 +239,7 @@ class PTQSession:
     def payload(self) -> dict[str, Any]:
         """The JSON data, round-tripped so the report sees exactly what `python -m ptq_helpers.report` would."""
         s = self.settings
-        self.results.order = (tuple(c.id for c in cases.CASES), tuple(TARGETS))
+        self.results.order = (tuple(c.id for c in (*cases.CASES, *self.run_cases)), tuple(TARGETS))
         meta = {"model": {"source": str(s.assets.model) if s.assets.model else "the reference resnet8.onnx",
                           "reference_weights": s.reference, "contract": s.contract.as_dict(),
                           "conversion": dict(s.conversion) if s.conversion else None},

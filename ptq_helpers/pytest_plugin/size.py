@@ -1,20 +1,25 @@
-"""The steps a run's frameworks declare (`Framework.run_step`, e.g. the LiteRT wing's size search): run once before
-collection, each may add a case to the run's matrix and returns what the results JSON says of it."""
+"""The steps a run's frameworks declare (`Framework.run_step`, e.g. the LiteRT wing's size search), which the session
+runs when it starts (after configuration, before collection): each may build models, and may add cases to this run
+(not to the catalog); it returns what the results JSON says of it."""
 from __future__ import annotations
 
 from typing import Any
 
 from ptq_helpers.matrix import cases
+from ptq_helpers.matrix.cases import Case
 from ptq_helpers.matrix.settings import Settings
 from ptq_helpers.matrix.thresholds import Thresholds
 
 
-def run_steps(settings: Settings, th: Thresholds, run: dict[str, Any]) -> dict[str, Any] | None:
-    """Every registered framework's run step, with the run's options; the record of the one that ran."""
+def run_steps(settings: Settings, th: Thresholds, run: dict[str, Any]) -> tuple[dict[str, Any] | None,
+                                                                                tuple[Case, ...]]:
+    """Every registered framework's run step, with the run's options: the record of the one that ran, and the
+    cases the steps add to this run."""
     from ptq_helpers.store import Store
 
-    record = None
+    record, added = None, ()
     for framework in tuple(cases.FRAMEWORKS.values()):
         if framework.run_step:
-            record = cases.resolve(framework.run_step)(Store(settings), th, run) or record
-    return record
+            found, more = cases.resolve(framework.run_step)(Store(settings), th, run)
+            record, added = found or record, (*added, *more)
+    return record, added

@@ -31,7 +31,7 @@ def write(session: Any, tr: Any) -> None:
     """Write the summary of a PTQSession (`session`) with pytest's terminal reporter `tr`."""
     if session.progress:
         session.progress.stop()
-    session.results.order = (tuple(c.id for c in cases.CASES), tuple(TARGETS))
+    session.results.order = (tuple(c.id for c in (*cases.CASES, *session.run_cases)), tuple(TARGETS))
     records, res = session.results.linked_records(), session.results
     if records:
         tr.write_sep("=", "resnet8-ptq results (10,000 CIFAR-10 test images)")

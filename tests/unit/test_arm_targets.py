@@ -38,7 +38,7 @@ def test_openvino_and_pytorch_on_arm_are_skips_that_say_what_was_measured() -> N
     """They take part in an Arm run as skips naming the measured error or cost, never silently absent."""
     from ptq_helpers.pytest_plugin.parametrize import PARAMETRIZED
 
-    builds = {str(b) for b in PARAMETRIZED["model"][0](("host", "arm64-n1"))}
+    builds = {str(b) for b in PARAMETRIZED["model"][0](("host", "arm64-n1"), ())}
     assert {"ov-int8-nncf@arm64-n1", "torch-int8-fx@arm64-n1", "ort-int8-qdq@arm64-n1"} <= builds
     for target in (ARM64_A72, ARM64_N1, ARM64_MAX):
         assert "hours per 10,000 images" in target.missing_tool(cases.get("ov-int8-nncf"))

@@ -136,7 +136,7 @@ def test_gptq_stays_on_the_quantizers_grid_and_beats_round_to_nearest_on_correla
 
 def test_a_recipe_equal_to_a_catalog_row_of_the_run_is_that_row_not_a_second_name() -> None:
     from ptq_helpers.backends.litert import W4_GPTQ
-    from ptq_helpers.backends.litert.size import add_run_case
+    from ptq_helpers.backends.litert.size import run_case
 
     shuffled = SizeRecipe(tuple(reversed(W4_GPTQ.layers)), origin="test")
-    assert add_run_case(shuffled, "mcu").id == "litert-w4a8-gptq"
+    assert run_case(shuffled, "mcu").id == "litert-w4a8-gptq"

@@ -72,19 +72,17 @@ def case_of(recipe: SizeRecipe, case_id: str = CASE_ID, matrix: str = "seed") ->
     return Case(case_id, "litert_size", dtype, "tflite", LiteRTSizeQuant(recipe.layers), matrix=matrix)
 
 
-def add_run_case(recipe: SizeRecipe, matrix: str) -> Case:
+def run_case(recipe: SizeRecipe, matrix: str) -> Case:
     """The run's recipe case: a catalog row of the run's matrix with the same layers when there is one (so one build
-    is not gated twice under two names), else `litert-size-search`, added to the matrix once per process and put in
-    the environment, so the target children this process starts find it by id."""
+    is not gated twice under two names), else `litert-size-search`, for the session to add to its run (the catalog
+    is left as it is); put in the environment, so the target children this process starts find it by id."""
     same = {(w.layer, w.weight_bits, w.algorithm) for w in recipe.layers}
     twin = next((c for c in cases.selected(matrix) if isinstance(c.quant, LiteRTSizeQuant) and c.id != CASE_ID
                  and {(w.layer, w.weight_bits, w.algorithm) for w in c.quant.layers} == same), None)
     if twin is not None:
         return twin
     os.environ[RECIPE_ENV] = json.dumps(recipe.to_json())
-    if CASE_ID not in cases.BY_ID:
-        cases.add(case_of(recipe))
-    return cases.get(CASE_ID)
+    return case_of(recipe)
 
 
 def case_from_environment() -> None:

@@ -110,13 +110,13 @@ def _run(store: Any, th: Thresholds) -> dict[str, Any]:
             "wall_s": round(time.perf_counter() - started, 1)}
 
 
-def run_step(store: Any, th: Thresholds, run: dict[str, Any]) -> dict[str, Any] | None:
+def run_step(store: Any, th: Thresholds, run: dict[str, Any]) -> tuple[dict[str, Any] | None, tuple[Case, ...]]:
     """The size-search build of a run: `--ptq-size-recipe FILE` gates that recipe; `--ptq-search=size` searches (or
-    reads the cached search) first. Either way the recipe's build joins the run's matrix as `litert-size-search`
-    before collection, so it gets every gate, summary line and report row; returns what the JSON says of it."""
+    reads the cached search) first. Either way the recipe's build joins the run as `litert-size-search` before
+    collection, so it gets every gate, summary line and report row; returns what the JSON says of it, and the case."""
     asked, recipe = run["search"], run["size_recipe"]
     if recipe is None and asked != "size":
-        return None
+        return None, ()
     if recipe is not None:
         record: dict[str, Any] = {"recipe": recipe.to_json(), "from": recipe.origin, "searched": False}
     else:
@@ -124,7 +124,8 @@ def run_step(store: Any, th: Thresholds, run: dict[str, Any]) -> dict[str, Any] 
         record = {**found, "from": "the cached search (nothing rebuilt)" if found["cached"] else "this run's search",
                   "searched": not found["cached"]}
         if found["recipe"] is None:
-            return record  # no candidate held the gates on half A: nothing to gate
+            return record, ()  # no candidate held the gates on half A: nothing to gate
         recipe = from_json(found["recipe"], "the size search")
-    record["case"] = litert_size.add_run_case(recipe, store.settings.matrix).id
-    return record
+    case = litert_size.run_case(recipe, store.settings.matrix)
+    record["case"] = case.id
+    return record, () if case.id in cases.BY_ID else (case,)
