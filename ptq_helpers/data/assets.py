@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ptq_helpers.core.errors import AssetError
 from ptq_helpers.core.fileio import lock
+from ptq_helpers.data import pt2_guard
 from ptq_helpers.data.conversions import H5_SHA256, conversion_key, convert_h5, convert_pt2
 from ptq_helpers.data.input_contract import ContractOptions
 
@@ -153,6 +154,10 @@ class Assets:
             if self.model.suffix == ".onnx":
                 return self.model
             if self.model.suffix == ".pt2":
+                try:  # before any process lets torch open it
+                    pt2_guard.check(self.model)
+                except pt2_guard.UnsafeArchive as exc:
+                    raise AssetError(f"--ptq-model {exc}") from None
                 key = conversion_key(self.model, "ptq_helpers.data.convert_torch", ("torch", "onnxscript", "onnx"),
                                      self.contract)
                 return convert_pt2(self.model, self.fetch_dir / f"user-{key[:16]}.onnx", self.cifar_dir(),

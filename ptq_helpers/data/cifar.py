@@ -95,17 +95,15 @@ def safe_load_batch(path: Path) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class Split:
-    """One CIFAR-10 split: NHWC uint8 pixels and int64 labels, verified."""
+    """One CIFAR-10 split as stored: raw NHWC uint8 pixels 0..255 and int64 labels, verified.
+
+    The raw pixels are what the files hold, not what a model takes: every model is fed through its input contract
+    (`ptq_helpers.data.model_inputs.ModelSplit`, the only object tests and builders get images from)."""
 
     name: str
-    pixels: np.ndarray  # (N, 32, 32, 3) uint8
+    raw_pixels: np.ndarray  # (N, 32, 32, 3) uint8, NOT a model input
     labels: np.ndarray  # (N,) int64
     sha256: str  # of the pixel bytes
-
-    def images(self, index: np.ndarray | None = None) -> np.ndarray:
-        """float32 NHWC 0..255 (the model's input contract), optionally a subset."""
-        px = self.pixels if index is None else self.pixels[index]
-        return px.astype(np.float32)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -168,7 +166,7 @@ def load_split_cached(cifar_dir: Path, name: str, cache: Path, *, run_id: str) -
     def decode(tmp: Path) -> None:
         split = load_split(cifar_dir, name)
         with open(tmp, "wb") as fh:
-            np.savez(fh, pixels=split.pixels, labels=split.labels, sha256=np.array(split.sha256))
+            np.savez(fh, pixels=split.raw_pixels, labels=split.labels, sha256=np.array(split.sha256))
 
     stored = get_or_build(folder, "split.npz", decode, run_id=run_id)
     with np.load(stored.path) as data:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ptq_helpers.data import pt2_guard
 from ptq_helpers.data.contract import NUM_CLASSES
 from ptq_helpers.data.input_contract import ContractOptions, resolve
 
@@ -39,7 +40,9 @@ def convert(src: Path, dest: Path, cifar_dir: Path, options: ContractOptions) ->
     import torch
 
     from ptq_helpers.data.cifar import load_split
+    from ptq_helpers.data.model_inputs import ModelSplit
 
+    pt2_guard.check(src)  # before torch opens it: a .pt2 may hold pickles (ptq_helpers.data.pt2_guard)
     program = torch.export.load(str(src))
     name, dims = _input(program)
     if isinstance(dims[0], int):
@@ -49,13 +52,13 @@ def convert(src: Path, dest: Path, cifar_dir: Path, options: ContractOptions) ->
     contract = resolve(name, dims, False, options, str(src))  # the output kind does not matter to top-1
     onnx_program = torch.onnx.export(program, dynamo=True, opset_version=OPSET, verbose=False)
     onnx_program.save(str(dest))
-    split = load_split(cifar_dir, "test")
+    split = ModelSplit(contract, load_split(cifar_dir, "test"))
     module = program.module()
     session = ort.InferenceSession(str(dest), providers=["CPUExecutionProvider"])
     feed = session.get_inputs()[0].name
     disagree, max_diff = 0, 0.0
     for i in range(0, len(split), BATCH):
-        x = contract.prepare(split.pixels[i:i + BATCH])
+        x = split.images(slice(i, i + BATCH))
         with torch.no_grad():
             ours = module(torch.from_numpy(x)).numpy()
         theirs = session.run(None, {feed: x})[0]

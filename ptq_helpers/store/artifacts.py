@@ -62,7 +62,7 @@ class Artifacts:
         inputs: dict[str, object] = self.backend_options(case)
         if case.needs_validation:
             held_out = self.inputs.validation_draw(draw)
-            inputs["validation"] = (self.inputs.images(self.inputs.train, held_out), self.inputs.train.labels[held_out])
+            inputs["validation"] = (self.inputs.train.images(held_out), self.inputs.train.labels[held_out])
         return inputs
 
     def artifact(self, case: Case, draw: int = 0) -> Stored:
@@ -82,7 +82,7 @@ class Artifacts:
             if fp32_builder is not None:
                 fp32_builder(source, tmp)
             else:
-                images = self.inputs.images(self.inputs.train, self.inputs.calibration_draw(draw))
+                images = self.inputs.train.images(self.inputs.calibration_draw(draw))
                 case.backend.builder()(case, source, images, tmp, **self._build_inputs(case, draw))
             say(f"{case.id}: built in {time.perf_counter() - started:.0f} s")
 

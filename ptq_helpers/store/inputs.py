@@ -15,6 +15,7 @@ from ptq_helpers.data import calibration, cifar
 from ptq_helpers.core.errors import AssetError
 from ptq_helpers.data.contract import model_sha256, read_contract
 from ptq_helpers.data.input_contract import InputContract
+from ptq_helpers.data.model_inputs import ModelSplit
 from ptq_helpers.matrix import cases
 from ptq_helpers.matrix.cases import Case
 from ptq_helpers.matrix.settings import Settings
@@ -38,14 +39,16 @@ class Inputs:
         return self.settings.assets.cifar_dir()
 
     @cached_property
-    def test(self) -> cifar.Split:
-        return cifar.load_split_cached(self.cifar_dir, "test", self.settings.cache / "data",
-                                       run_id=self.settings.run_id)
+    def test(self) -> ModelSplit:
+        """The 10,000 test images, fed through the run's input contract (the only way to get them)."""
+        return ModelSplit(self.settings.contract, cifar.load_split_cached(
+            self.cifar_dir, "test", self.settings.cache / "data", run_id=self.settings.run_id))
 
     @cached_property
-    def train(self) -> cifar.Split:
-        return cifar.load_split_cached(self.cifar_dir, "train", self.settings.cache / "data",
-                                       run_id=self.settings.run_id)
+    def train(self) -> ModelSplit:
+        """The 50,000 training images (calibration and validation draws), fed through the run's input contract."""
+        return ModelSplit(self.settings.contract, cifar.load_split_cached(
+            self.cifar_dir, "train", self.settings.cache / "data", run_id=self.settings.run_id))
 
     @cached_property
     def calibration_indices(self) -> np.ndarray:
@@ -67,10 +70,6 @@ class Inputs:
                              f"{self.settings.contract.describe()}; replace it with resnet8.onnx, or pass it with "
                              f"--ptq-model")
         return path
-
-    def images(self, split: cifar.Split, index: np.ndarray | None = None) -> np.ndarray:
-        """A split's images (all, or `index`) as the model takes them (its input contract)."""
-        return self.settings.contract.prepare(split.pixels if index is None else split.pixels[index])
 
     @cached_property
     def source_sha256(self) -> str:
@@ -141,7 +140,7 @@ class Inputs:
                          "versions": versions(exporter.libraries)})
         folder = self.settings.cache / "programs" / f"onnx-{key[:16]}"
         return get_or_build(folder, "model.pt2", lambda tmp: exporter.export(
-            self.source, tmp, self.images(self.test)), run_id=self.settings.run_id).path
+            self.source, tmp, self.test.images()), run_id=self.settings.run_id).path
 
     def validation_draw(self, draw: int) -> np.ndarray:
         """Held-out training images for builders that validate (disjoint from the draw-th calibration set)."""
@@ -157,6 +156,6 @@ class Inputs:
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as fh:
-                np.save(fh, contract.prepare(self.test.pixels))
+                np.save(fh, self.test.in_contract(contract).images())
 
         return get_or_build(folder, "images.npy", write, run_id=self.settings.run_id).path

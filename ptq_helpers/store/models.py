@@ -72,7 +72,6 @@ class Store:
     cifar_dir = _from_inputs("cifar_dir")
     test = _from_inputs("test")
     train = _from_inputs("train")
-    images = _from_inputs("images")
     calibration_indices = _from_inputs("calibration_indices")
     calibration_sha256 = _from_inputs("calibration_sha256")
     calibration_draw = _from_inputs("calibration_draw")

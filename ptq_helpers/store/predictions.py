@@ -107,7 +107,7 @@ class Predictions:
 
         return Request(case, stored.path, label, f" (draw {draw})" if draw else "", self.inputs.test.labels,
                        self.settings.threads, self.settings.cache, work,
-                       images=lambda: contract.prepare(self.inputs.test.pixels),
+                       images=lambda: self.inputs.test.in_contract(contract).images(),
                        images_npy=lambda: self.inputs.test_images_npy(contract), probabilities=contract.probabilities,
                        host_probs=lambda: np.load(self.of(case, HOST, stored, draw, name).path),
                        baseline=baseline)

@@ -80,7 +80,7 @@ class SideMeasurements:
 
         def run(tmp: Path) -> None:
             rows = cases.resolve(layers)(case, self.inputs.source, stored.path,
-                                         self.inputs.images(self.inputs.test, np.arange(images)))
+                                         self.inputs.test.images(np.arange(images)))
             tmp.write_text(json.dumps(rows))
 
         done = get_or_build(folder, "sqnr.json", run, run_id=self.settings.run_id, rebuild=self.settings.rebuild)

@@ -43,3 +43,25 @@ def test_truncated_h5_fails_conversion_with_a_clear_message(ptq_store, tmp_path:
                                          r"truncated file.*\); check the file is the MLPerf Tiny pretrainedResnet\.h5"):
         convert_h5(broken, tmp_path / "out" / "resnet8.onnx")
     assert not (tmp_path / "out" / "resnet8.onnx").exists()
+
+
+def test_a_keras_lambda_is_refused_and_never_runs(tmp_path: Path) -> None:
+    """A Lambda layer is Python bytecode in the .h5: Keras' safe mode (asked for explicitly) refuses it when the file is
+    loaded, so its code never runs; the control loads it unsafely in a child and sees the marker."""
+    import subprocess
+    import sys
+
+    from ptq_helpers.core.errors import AssetError
+
+    marker, h5 = tmp_path / "marker", tmp_path / "lambda.h5"
+    make = (f"import keras\nm = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Lambda(lambda x: "
+            f"(__import__('pathlib').Path({str(marker)!r}).touch(), x)[1])])\nm.save({str(h5)!r})\n")
+    assert subprocess.run([sys.executable, "-c", make], capture_output=True).returncode == 0
+    marker.unlink(missing_ok=True)  # building the model called the lambda once
+    unsafe = f"import keras\nkeras.models.load_model({str(h5)!r}, compile=False, safe_mode=False)\n"
+    subprocess.run([sys.executable, "-c", unsafe], capture_output=True)
+    assert marker.exists(), "control: loading the .h5 unsafely runs its Lambda"
+    marker.unlink()
+    with pytest.raises(AssetError, match=r"lambda\.h5: tf2onnx conversion failed \(exit 1: .*[Ll]ambda"):
+        convert_h5(h5, tmp_path / "out.onnx", user=True)
+    assert not marker.exists()

@@ -22,6 +22,7 @@ import pytest
 
 from ptq_helpers.backends.litert import backend as litert, pt2 as litert_pt2, torch_setup as litert_torch_setup
 from ptq_helpers.core.errors import AssetError
+from ptq_helpers.data.input_contract import InputContract
 from ptq_helpers.matrix import cases
 
 pytestmark = pytest.mark.real
@@ -59,17 +60,14 @@ def torchstyle(ptq_store, tmp_path_factory: pytest.TempPathFactory):  # noqa: AN
     pt2 = tmp_path_factory.mktemp("torchstyle") / "resnet8_torchstyle.pt2"
     batch = torch.export.Dim("batch", min=1, max=1024)
     torch.export.save(torch.export.export(model, (torch.zeros(2, 3, 32, 32),), dynamic_shapes=({0: batch},)), str(pt2))
-    mean, std = np.array(example.MEAN, np.float32), np.array(example.STD, np.float32)
-
-    def contract(pixels: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(((pixels * np.float32(example.SCALE) - mean) / std).transpose(0, 3, 1, 2))
-
-    test = contract(ptq_store.test.images())
+    contract = InputContract(layout="nchw", scale=example.SCALE, mean=tuple(example.MEAN), std=tuple(example.STD),
+                             output="logits")
+    test = ptq_store.test.in_contract(contract).images()
     program = torch.export.load(str(pt2)).module()
     with torch.no_grad():
-        logits = np.concatenate([program(torch.from_numpy(test[i:i + 1000])).numpy() for i in range(0, len(test),
-                                                                                                    1000)])
-    calibration = contract(ptq_store.train.images(ptq_store.calibration_indices))
+        logits = np.concatenate([program(torch.from_numpy(test[i:i + 1000])).numpy()
+                                 for i in range(0, len(test), 1000)])
+    calibration = ptq_store.train.in_contract(contract).images(ptq_store.calibration_indices)
     return pt2, test, logits, calibration
 
 

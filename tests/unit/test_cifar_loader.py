@@ -43,13 +43,13 @@ def test_dir(tmp_path: Path, _official_style_batch: bytes) -> Path:
 
 
 @pytest.mark.parametrize("str_keys", [False, True], ids=["bytes-keys", "str-keys"])
-def test_reads_both_key_styles_as_float32_nhwc(tmp_path: Path, str_keys: bool) -> None:
+def test_reads_both_key_styles_as_uint8_nhwc(tmp_path: Path, str_keys: bool) -> None:
     data, labels = _batch(1)
     # the official files (bytes keys) are protocol 2; a str-keyed file comes from a Python 3 writer
     cifar_batch(tmp_path / "test_batch", data, labels, str_keys=str_keys, protocol=4 if str_keys else 2)
     split = cifar.load_split(tmp_path, "test", verify=False)
-    images = split.images()
-    assert images.dtype == np.float32 and images.shape == (ROWS, 32, 32, 3)
+    images = split.raw_pixels
+    assert images.dtype == np.uint8 and images.shape == (ROWS, 32, 32, 3)
     # pixel (row 0, col 1) of image 5: red is data[5, 1], green data[5, 1025], blue data[5, 2049]
     assert images[5, 0, 1].tolist() == [data[5, 1], data[5, 1025], data[5, 2049]]
     assert split.labels.tolist() == labels and split.labels.dtype == np.int64

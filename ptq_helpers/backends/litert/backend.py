@@ -88,7 +88,7 @@ def _convert(h5: Path, calibration: Path | None, dest: Path, settings: dict[str,
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(2)
-    converter = tf.lite.TFLiteConverter.from_keras_model(keras.models.load_model(h5, compile=False))
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras.models.load_model(h5, compile=False, safe_mode=True))
     if calibration is not None:
         images = np.load(calibration).astype(np.float32, copy=False)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

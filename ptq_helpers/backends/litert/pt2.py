@@ -19,6 +19,7 @@ import numpy as np
 
 from ptq_helpers.backends.litert import pt2_child as litert_pt2_child, torch_setup as litert_torch_setup
 from ptq_helpers.core.errors import AssetError
+from ptq_helpers.data import pt2_guard
 
 TIMEOUT_S = 1800.0
 
@@ -59,6 +60,10 @@ def convert(pt2: Path, dest: Path, calibration: np.ndarray | None, cache: Path |
     """dest = the .tflite of `pt2` (fp32, or full-integer int8 calibrated on `calibration`); AssetError naming the
     file and what failed, or LiteRTTorchSetupError naming the command that prepares the environment (`prepare`:
     prepare it first when it is not there)."""
+    try:  # before the child lets torch open it (the child checks again: it may be run by hand)
+        pt2_guard.check(Path(pt2))
+    except pt2_guard.UnsafeArchive as exc:
+        raise AssetError(str(exc)) from None
     python = litert_torch_setup.environment(cache or _cache(), prepare=prepare)
     with tempfile.TemporaryDirectory(prefix="ptq-litert-pt2-") as work:
         cmd = [str(python), "-I", litert_pt2_child.__file__, "--pt2", str(Path(pt2).resolve()), "--out",

@@ -28,10 +28,23 @@ def example_shape(program) -> tuple[int, ...]:  # noqa: ANN001 - a torch.export.
     return tuple(d if isinstance(d, int) else 1 for d in node.meta["val"].shape)
 
 
+def guard(pt2: Path) -> None:
+    """ptq_helpers.data.pt2_guard.check, loaded by path (this environment has no ptq_helpers): raises before torch
+    opens an archive whose loading could run code."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pt2_guard", Path(__file__).resolve().parents[2] / "data" /
+                                                  "pt2_guard.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    module.check(pt2)
+
+
 def convert(pt2: Path, dest: Path) -> None:
     import litert_torch
     import torch
 
+    guard(pt2)
     program = torch.export.load(str(pt2))
     example = torch.zeros(example_shape(program), dtype=torch.float32)
     stage[0] = "convert"

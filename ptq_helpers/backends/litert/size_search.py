@@ -48,7 +48,7 @@ def _key(store: Any, th: Thresholds) -> str:
     return cache_key({"fp32": store.artifact(cases.get(FP32_ID)).sha256, "calibration": store.calibration_sha256,
                       "validation": calibration.indices_sha256(store.validation_draw(0)), "test": store.test.sha256,
                       "gates": [th.min_accuracy, th.max_drop, th.max_class_drop], "versions": store.versions,
-                      "algorithms": ALGORITHMS, "code": code})
+                      "algorithms": ALGORITHMS, "code": code, "contract": store.settings.contract.key()})
 
 
 def search(store: Any, th: Thresholds) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def _run(store: Any, th: Thresholds) -> dict[str, Any]:
         say(f"size search: {layer} at 4 bits: {rows[-1].accuracy:.2f}% ({rows[-1].algorithm}) on validation")
     ordered = size_search.order(base_val, rows)
     labels = store.test.labels
-    test_x = store.test.images()
+    test_x = store.test.images()  # every image through the model's input contract (ModelSplit)
     fp32_hits = evaluate.predict(cases.get(FP32_ID), fp32_path, test_x, threads).argmax(1) == labels
     candidates = []
     for k in range(len(ordered) + 1):

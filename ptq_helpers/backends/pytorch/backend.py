@@ -14,7 +14,7 @@ import numpy as np
 from ptq_helpers.data.calibration import CALIBRATION_BATCH
 from ptq_helpers.matrix.cases import Case, Format, Framework, NoOp, SizeKind
 from ptq_helpers.core.errors import UnsupportedQuantization
-from ptq_helpers.backends.pytorch.torch_graph import input_shape, matmul_as_linear, torch_module
+from ptq_helpers.backends.pytorch.torch_graph import input_shape, load_program, matmul_as_linear, torch_module
 
 
 @dataclass(frozen=True)
@@ -296,7 +296,7 @@ def compiled_pt2e(path: Path):
     import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer  # noqa: F401
 
     inductor_config.freezing = True
-    return torch.compile(torch.export.load(str(path)).module())
+    return torch.compile(load_program(path).module())
 
 
 def runner(case: Case, path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:

@@ -5,23 +5,34 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ptq_helpers.core.errors import AssetError
+from ptq_helpers.data import pt2_guard
+
+
+def load_program(path: Path):
+    """torch.export.load of a .pt2 that holds nothing whose loading runs code (ptq_helpers.data.pt2_guard: no
+    pickled weight or constant, custom or opaque object, compiled package, evaluated expression or foreign call)."""
+    import torch
+
+    try:
+        pt2_guard.check(path)
+    except pt2_guard.UnsafeArchive as exc:
+        raise AssetError(str(exc)) from None
+    return torch.export.load(str(path))
+
 
 def torch_module(source: Path):
-    """The fp32 model as a torch.fx.GraphModule: a .pt2's own program (torch.export.load(...).module(), exported in
+    """The fp32 model as a torch.fx.GraphModule: a .pt2's own program (load_program(...).module(), exported in
     eval mode by its author), else the ONNX file's onnx2torch module (onnx_to_torch)."""
     if source.suffix == ".pt2":
-        import torch
-
-        return torch.export.load(str(source)).module()
+        return load_program(source).module()
     return onnx_to_torch(source)
 
 
 def input_shape(source: Path, batch: int) -> tuple[int, ...]:
     """The model's input shape with `batch` images (NHWC or NCHW, as the file takes them)."""
     if source.suffix == ".pt2":
-        import torch
-
-        program = torch.export.load(str(source))
+        program = load_program(source)
         name = program.graph_signature.user_inputs[0]
         node = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == name)
         dims = [int(d) if str(d).isdigit() else None for d in node.meta["val"].shape]
