@@ -29,8 +29,8 @@ TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _generic() -> list[Path]:
-    return [p for p in sorted(PACKAGE.rglob("*.py"))
-            if p != REGISTRY and not any(folder in p.parents for folder in WINGS.values())]
+    return [p for p in sorted(PACKAGE.rglob("*.py")) if p != REGISTRY and str(p.relative_to(PACKAGE)) not in ALLOWED
+            and not any(folder in p.parents for folder in WINGS.values())]
 
 
 def _strings(tree: ast.AST) -> list[ast.Constant]:
@@ -61,8 +61,6 @@ def test_the_registry_lists_every_wing_and_each_declares_the_protocol() -> None:
 @pytest.mark.parametrize("path", _generic(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_generic_code_imports_no_wing_and_names_no_runtime(path: Path) -> None:
     where = str(path.relative_to(PACKAGE))
-    if where in ALLOWED:
-        pytest.skip(f"allowed: {ALLOWED[where]}")
     tree = ast.parse(path.read_text())
     wings = [m for m in _imports(tree) if any(m == w or m.startswith(f"{w}.") for w in WINGS)]
     assert not wings, f"{where} imports a runtime wing ({', '.join(wings)}): ask the registry entry instead"
@@ -72,6 +70,19 @@ def test_generic_code_imports_no_wing_and_names_no_runtime(path: Path) -> None:
              if not ("/" in n.value and " " not in n.value)]
     named = [(line, hit) for line, hit in named if hit]
     assert not named, f"{where} names a runtime or a case id of one (line, names): {named}"
+
+
+def test_the_allowed_modules_exist_and_reach_a_wing() -> None:
+    """The exceptions above stay true: each module is there and does name or import a runtime wing."""
+    names = set(cases.FRAMEWORKS) | set(cases.BY_ID)
+    for where in ALLOWED:
+        tree = ast.parse((PACKAGE / where).read_text())
+        imports = [m for m in _imports(tree) if any(m.startswith(f"{w}.") for w in WINGS)]
+        named = [n for n in _strings(tree) if names & set(TOKEN.findall(n.value))]
+        assert imports or named, f"{where} no longer reaches a runtime wing: drop it from ALLOWED"
+
+
+PROBE = "core/isa.py"  # the CPU probe: it runs CPUID's x86 machine code only on an x86 CPU
 
 
 ARCH = ("aarch64", "arm64", "x86_64", "AMD64", "armv7l")
@@ -87,12 +98,10 @@ def _branches_on_arch(tree: ast.AST) -> list[int]:
     return lines
 
 
-@pytest.mark.parametrize("path", [p for p in sorted(PACKAGE.rglob("*.py")) if PACKAGE / "targets" not in p.parents],
-                         ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.parametrize("path", [p for p in sorted(PACKAGE.rglob("*.py")) if PACKAGE / "targets" not in p.parents
+                                  and str(p.relative_to(PACKAGE)) != PROBE], ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_only_targets_branch_on_the_cpu_architecture(path: Path) -> None:
     where = str(path.relative_to(PACKAGE))
-    if where == "core/isa.py":
-        pytest.skip("the CPU probe: it runs CPUID's x86 machine code only on an x86 CPU")
     lines = _branches_on_arch(ast.parse(path.read_text()))
     assert not lines, f"{where} branches on the CPU architecture at lines {lines}: ask the target (ptq_helpers.targets)"
 
@@ -118,3 +127,11 @@ def test_one_markdown_table_helper() -> None:
     drawn = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
              if p != own and re.search(r"\|---|\"---\" for", p.read_text())]
     assert not drawn, f"these modules draw their own Markdown tables: {drawn}"
+
+
+def test_the_checks_see_what_they_forbid() -> None:
+    """Controls: the CPU probe's branch is found, and so are a case id and a wing import in generic-looking code."""
+    assert _branches_on_arch(ast.parse((PACKAGE / PROBE).read_text()))
+    tree = ast.parse(f'import {next(iter(WINGS))}.backend\nREF = "{cases.CASES[0].id}"\n')
+    assert _imports(tree)[0].startswith(next(iter(WINGS)))
+    assert set(TOKEN.findall(_strings(tree)[0].value)) & set(cases.BY_ID)
