@@ -22,7 +22,10 @@ from typing import Protocol
 
 import numpy as np
 
+from ptq_helpers.core.artifacts import Stored
+from ptq_helpers.data.model_inputs import ModelSplit
 from ptq_helpers.matrix.cases import Case, Format, Framework, resolve
+from ptq_helpers.matrix.settings import Settings
 
 
 class Wing(Protocol):
@@ -46,3 +49,26 @@ class ProgramExporter:
 
     def export(self, source: Path, dest: Path, images: np.ndarray) -> None:
         resolve(self.function)(source, dest, images)
+
+
+class RunStore(Protocol):
+    """What a wing's run step (`Framework.run_step`, e.g. the size search) reads of the run's store."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def test(self) -> ModelSplit: ...
+
+    @property
+    def train(self) -> ModelSplit: ...
+
+    @property
+    def versions(self) -> dict[str, str]: ...
+
+    @property
+    def calibration_sha256(self) -> str: ...
+
+    def artifact(self, case: Case, draw: int = 0) -> Stored: ...
+
+    def validation_draw(self, draw: int) -> np.ndarray: ...

@@ -25,6 +25,7 @@ from typing import Any
 
 from ptq_helpers.analysis import selection, size_search
 from ptq_helpers.backends import evaluate
+from ptq_helpers.backends.wing import RunStore
 from ptq_helpers.backends.litert import size as litert_size
 from ptq_helpers.core.artifacts import cache_key, get_or_build, source_sha256
 from ptq_helpers.core.progress import say
@@ -41,7 +42,7 @@ ALGORITHMS = ("GPTQ",)
 FP32_ID = "litert-fp32"
 
 
-def _key(store: Any, th: Thresholds) -> str:
+def _key(store: RunStore, th: Thresholds) -> str:
     code = source_sha256(*(importlib.import_module(m) for m in (
         __name__, "ptq_helpers.analysis.size_search", "ptq_helpers.backends.litert.size",
         "ptq_helpers.backends.litert.quantizer", "ptq_helpers.backends.litert.gptq", "ptq_helpers.matrix.size_recipe")))
@@ -51,7 +52,7 @@ def _key(store: Any, th: Thresholds) -> str:
                       "algorithms": ALGORITHMS, "code": code, "contract": store.settings.contract.key()})
 
 
-def search(store: Any, th: Thresholds) -> dict[str, Any]:
+def search(store: RunStore, th: Thresholds) -> dict[str, Any]:
     """The search's record (JSON-able); built once per key, read back afterwards."""
     folder = store.settings.cache / "size-search" / _key(store, th)[:16]
     done = get_or_build(folder, "search.json", lambda tmp: tmp.write_text(json.dumps(_run(store, th))),
@@ -61,7 +62,7 @@ def search(store: Any, th: Thresholds) -> dict[str, Any]:
     return found
 
 
-def _run(store: Any, th: Thresholds) -> dict[str, Any]:
+def _run(store: RunStore, th: Thresholds) -> dict[str, Any]:
     started, threads = time.perf_counter(), store.settings.threads
     fp32_path = store.artifact(cases.get(FP32_ID)).path
     layers = litert_size.conv_layers(fp32_path)
@@ -110,7 +111,7 @@ def _run(store: Any, th: Thresholds) -> dict[str, Any]:
             "wall_s": round(time.perf_counter() - started, 1)}
 
 
-def run_step(store: Any, th: Thresholds, run: dict[str, Any]) -> tuple[dict[str, Any] | None, tuple[Case, ...]]:
+def run_step(store: RunStore, th: Thresholds, run: dict[str, Any]) -> tuple[dict[str, Any] | None, tuple[Case, ...]]:
     """The size-search build of a run: `--ptq-size-recipe FILE` gates that recipe; `--ptq-search=size` searches (or
     reads the cached search) first. Either way the recipe's build joins the run as `litert-size-search` before
     collection, so it gets every gate, summary line and report row; returns what the JSON says of it, and the case."""
