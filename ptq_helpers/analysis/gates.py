@@ -28,8 +28,7 @@ def top1_lower_bound(correct: int, total: int) -> float:
 def _needs_stats(rec: ModelRecord, th: Thresholds) -> str | None:
     if th.gate_margin == "ci" and rec.stats is None:
         return (f"{rec.where}: {MARGIN}=ci needs the paired statistics of {rec.key} against {rec.baseline_id}, and "
-                "this "
-                f"record has none (it was not compared on the same images); gate it with {MARGIN}=point")
+                f"this record has none (it was not compared on the same images); gate it with {MARGIN}=point")
     return None
 
 
@@ -68,8 +67,7 @@ def size_reduction(rec: ModelRecord, th: Thresholds) -> str | None:
     if rec.size_reduction >= limit:
         return None
     return (f"{rec.where}: size reduction {rec.size_reduction:.1f}% ({rec.size_bytes:,} vs {rec.base.size_bytes:,} "
-            "bytes "
-            f"of {rec.base.key}) is below {limit:.1f}% (--ptq-min-size-reduction-{kind})")
+            f"bytes of {rec.base.key}) is below {limit:.1f}% (--ptq-min-size-reduction-{kind})")
 
 
 def class_drop(rec: ModelRecord, th: Thresholds) -> str | None:

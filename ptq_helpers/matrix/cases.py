@@ -278,8 +278,8 @@ def noops_on(flags: Mapping[str, bool]) -> list[dict[str, Any]]:
 # litert-quantizer, emulated ORT A16W8/W4A8), one of which fails the default SRAM budget by design; "fast" adds the
 # fast integer builds whose cold build and evaluation cost more than the seed gate's budget (compiled PyTorch,
 # ExecuTorch); "full" adds every other row.
-MATRICES = {"seed": ("seed",), "mcu": ("seed", "mcu"), "fast": ("seed", "fast"), "full": ("seed", "mcu", "fast",
-                                                                                          "full")}
+MATRICES = {"seed": ("seed",), "mcu": ("seed", "mcu"), "fast": ("seed", "fast"),
+            "full": ("seed", "mcu", "fast", "full")}
 
 
 def selected(matrix: str) -> tuple[Case, ...]:

@@ -110,8 +110,8 @@ def speedup_factor(raw: str) -> float:
     value = number_in(0, 1000)(raw)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value:g} is not above 0; give the least batch-256 speedup over the "
-                                         "build's own fp32 as a factor above 0, e.g. 1.5 (or leave it out: no speed "
-                                         "gate)")
+                                         "build's own fp32 as a factor above 0, e.g. 1.5 (or leave it out: no "
+                                         "speed gate)")
     return value
 
 

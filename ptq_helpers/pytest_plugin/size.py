@@ -11,8 +11,10 @@ from ptq_helpers.matrix.settings import Settings
 from ptq_helpers.matrix.thresholds import Thresholds
 
 
-def run_steps(settings: Settings, th: Thresholds, run: dict[str, Any]) -> tuple[dict[str, Any] | None,
-                                                                                tuple[Case, ...]]:
+Step = tuple[dict[str, Any] | None, tuple[Case, ...]]  # what the JSON says of it, the cases it adds
+
+
+def run_steps(settings: Settings, th: Thresholds, run: dict[str, Any]) -> Step:
     """Every registered framework's run step, with the run's options: the record of the one that ran, and the
     cases the steps add to this run."""
     from ptq_helpers.store import Store

@@ -113,8 +113,7 @@ def selection(view: View) -> list[str]:
         return []
     out = ["## Best per backend, chosen on held-out images", "",
            f"The test set is split into two fixed halves A and B, {sel['split'].split(' (')[0]} (seed {sel['seed']}). "
-           "Per "
-           "backend, the most accurate build that passes every gate is chosen on one half and its top-1, drop and "
+           "Per backend, the most accurate build that passes every gate is chosen on one half and its top-1, drop and "
            "paired 95% interval are reported on the other, both ways (Δ vs fp32 in points, negative when the build is "
            "worse, as in every table); the win probability is the share of 1,000 "
            "paired bootstrap resamples of all 10,000 images in which the build is the most accurate. When the "

@@ -19,8 +19,8 @@ def statistics(view: View) -> list[str]:
                          str(st.only_quantized_correct), f"{st.mcnemar_p:.3g}",
                          f"{holm[m.key]:.3g}" if m.key in holm else "-",
                          f"{-m.drop:+.2f} {ci_text(m)}",
-                         ", ".join(view.classes[k] for k, p in enumerate(cells) if p < adj.get("alpha",
-                                                                                               0.05)) or "none"))
+                         ", ".join(view.classes[k] for k, p in enumerate(cells)
+                                   if p < adj.get("alpha", 0.05)) or "none"))
     if not rows:
         return ["## Statistics", *recipe(view)] if view.data.get("recipe") else []
     out = ["## Statistics", "", "Each quantized model against its fp32 baseline on the same 10,000 images: top-1 "

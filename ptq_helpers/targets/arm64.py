@@ -110,8 +110,7 @@ def check_fp32_probe(target: Target, target_probs: np.ndarray, host_probs: np.nd
     if diff > PROBE_ATOL or flips:
         raise TargetError(f"{FAULT.format(target.name)}: the fp32 model on {len(host_probs)} probe images differs from "
                           f"the host's beyond float rounding (max |dp| = {diff:.3g} > {PROBE_ATOL}, {flips} clear "
-                          "top-1 "
-                          f"changes); this is not a quantization regression")
+                          f"top-1 changes); this is not a quantization regression")
     return {"images": len(host_probs), "max_abs_diff": float(f"{diff:.3g}"),
             "top1_agreement": round(_agreement(target_probs, host_probs), 4)}
 
@@ -150,8 +149,7 @@ def evaluate(case: Case, target: Target, model: Path, images_npy: Path, n_images
         probs = host_fp32_probs[:n_images].copy()  # the probe-validated host fp32 stands for the full evaluation
     else:
         fp32_probs, _ = predict(fp32_case, target, fp32_model, probe_npy, len(idx), 1, workdir / "probe", workers,
-                                cache,
-                                executed=False)
+                                cache, executed=False)
         probe = check_fp32_probe(target, probabilities(fp32_probs), host_fp32_probs[idx])
         probs, facts = predict(case, target, model, images_npy, n_images, 1, workdir / "build", workers, cache)
         probs = probabilities(probs)

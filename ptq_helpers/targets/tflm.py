@@ -96,8 +96,8 @@ def non_integer_ops(path: Path) -> list[str]:
             if any(type_names.get(subgraph.tensors[i].type) in FLOAT_TYPES for i in ids):
                 code = model.operatorCodes[op.opcodeIndex]
                 builtin = runtime.get_builtin_code_from_operator_code(code)
-                found.append(code.customCode.decode() if code.customCode else op_names.get(builtin,
-                                                                                           f"BUILTIN_{builtin}"))
+                found.append(code.customCode.decode() if code.customCode
+                             else op_names.get(builtin, f"BUILTIN_{builtin}"))
     return found
 
 

@@ -14,12 +14,10 @@ from ptq_helpers.matrix import cases
 
 def test_the_builders_dispatch_on_the_source_suffix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls: list[tuple[str, str, bool]] = []
-    monkeypatch.setattr(litert, "_run_converter", lambda src, dest, cal, *quant: calls.append(("tflite-converter",
-                                                                                               src.name,
-                                                                                        cal is not None)))
-    monkeypatch.setattr(litert_pt2, "convert", lambda src, dest, cal, cache=None: calls.append(("litert-torch",
-                                                                                                src.name,
-                                                                                               cal is not None)))
+    monkeypatch.setattr(litert, "_run_converter",
+                        lambda src, dest, cal, *quant: calls.append(("tflite-converter", src.name, cal is not None)))
+    monkeypatch.setattr(litert_pt2, "convert",
+                        lambda src, dest, cal, cache=None: calls.append(("litert-torch", src.name, cal is not None)))
     images = np.zeros((2, 3, 32, 32), np.float32)
     litert.build_fp32(tmp_path / "pretrainedResnet.h5", tmp_path / "a.tflite")
     litert.build_fp32(tmp_path / "mine.pt2", tmp_path / "b.tflite")

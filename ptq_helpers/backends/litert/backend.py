@@ -62,8 +62,7 @@ FRAMEWORK = Framework("litert", "LiteRT", "litert", build="ptq_helpers.backends.
                             "ptq_helpers.backends.litert.torch_setup"),
                       tools="LiteRT `tf.lite.TFLiteConverter.from_keras_model` on the Keras .h5 (`Optimize.DEFAULT`, "
                             "representative dataset = the calibration images one per step, `TFLITE_BUILTINS_INT8`, "
-                      "int8 "
-                            "input/output), or for a PyTorch .pt2 `litert_torch.convert` and ai-edge-quantizer's "
+                            "int8 input/output), or for a PyTorch .pt2 `litert_torch.convert` and ai-edge-quantizer's "
                             "`static_wi8_ai8` (per-channel int8 weights, int8 activations and input/output, the same "
                             "calibration images one per step); run with ai-edge-litert's default kernels (XNNPACK)")
 FORMATS = {"tflite": Format("tflite", "TFLite flatbuffer")}
@@ -166,8 +165,8 @@ def runner(case: Case, path: Path, threads: int):
             interpreter.resize_tensor_input(inp["index"], [len(chunk), *inp["shape"][1:]])
             interpreter.allocate_tensors()
             batch[0] = len(chunk)
-        feed = chunk.astype(np.float32) if inp["dtype"] == np.float32 else quantize(chunk, in_scale, in_zp,
-                                                                                    inp["dtype"])
+        feed = (chunk.astype(np.float32) if inp["dtype"] == np.float32
+                else quantize(chunk, in_scale, in_zp, inp["dtype"]))
         interpreter.set_tensor(inp["index"], np.ascontiguousarray(feed))
         interpreter.invoke()
         result = interpreter.get_tensor(out["index"])

@@ -36,8 +36,8 @@ def failure(pt2: Path, returncode: int, stderr: str) -> str:
         what, fix = {"load": ("torch.export.load could not load it", "; pass a torch.export program saved with "
                               "torch.export.save (torch.export.export(model, (example,)))"),
                      "convert": ("litert-torch could not convert it to .tflite", ""),
-                     "quantize": ("ai-edge-quantizer could not quantize its .tflite to int8", "")}.get(stage, (stage,
-                                                                                                               ""))
+                     "quantize": ("ai-edge-quantizer could not quantize its .tflite to int8", "")
+                     }.get(stage, (stage, ""))
         return f"{pt2}: {what}: {error}{fix}"
     tail = " | ".join(stderr.strip().splitlines()[-3:]) or "no error output"
     return f"{pt2}: the litert-torch converter child exited {returncode}: {tail}"

@@ -256,8 +256,7 @@ def _in_child(case_id: str, source: Path, calibration: np.ndarray | None, dest: 
             images = str(Path(work) / "calibration.npy")
             np.save(images, calibration)
         proc = subprocess.run([sys.executable, "-m", "ptq_helpers.backends", "pytorch.backend", case_id, str(source),
-                               images,
-                               str(dest)], capture_output=True, text=True)
+                               images, str(dest)], capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-12:])
         raise RuntimeError(f"{case_id}: the TorchScript build failed in its child process (exit {proc.returncode}):"
