@@ -8,7 +8,6 @@ import re
 import tomllib
 from pathlib import Path
 
-import pytest
 
 from ptq_helpers import backends
 from ptq_helpers.matrix import cases
@@ -58,18 +57,21 @@ def test_the_registry_lists_every_wing_and_each_declares_the_protocol() -> None:
         assert wing.FRAMEWORKS and all(case.framework in cases.FRAMEWORKS for case in wing.CASES), wing
 
 
-@pytest.mark.parametrize("path", _generic(), ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_generic_code_imports_no_wing_and_names_no_runtime(path: Path) -> None:
-    where = str(path.relative_to(PACKAGE))
-    tree = ast.parse(path.read_text())
-    wings = [m for m in _imports(tree) if any(m == w or m.startswith(f"{w}.") for w in WINGS)]
-    assert not wings, f"{where} imports a runtime wing ({', '.join(wings)}): ask the registry entry instead"
+def test_generic_code_imports_no_wing_and_names_no_runtime() -> None:
     names = set(cases.FRAMEWORKS) | set(cases.BY_ID)
-    # a file path (e.g. a zip member "data/executorch/" of torch's .pt2 format) names no runtime of the suite
-    named = [(n.lineno, sorted(names & set(TOKEN.findall(n.value)))) for n in _strings(tree)
-             if not ("/" in n.value and " " not in n.value)]
-    named = [(line, hit) for line, hit in named if hit]
-    assert not named, f"{where} names a runtime or a case id of one (line, names): {named}"
+    found = []
+    for path in _generic():
+        tree = ast.parse(path.read_text())
+        wings = [m for m in _imports(tree) if any(m == w or m.startswith(f"{w}.") for w in WINGS)]
+        if wings:
+            found.append(f"{path.relative_to(PACKAGE)} imports a runtime wing ({', '.join(wings)})")
+        # a file path (e.g. a zip member "data/executorch/" of torch's .pt2 format) names no runtime of the suite
+        named = [(n.lineno, sorted(names & set(TOKEN.findall(n.value)))) for n in _strings(tree)
+                 if not ("/" in n.value and " " not in n.value)]
+        named = [(line, hit) for line, hit in named if hit]
+        if named:
+            found.append(f"{path.relative_to(PACKAGE)} names a runtime or a case id of one (line, names): {named}")
+    assert not found, "ask the registry entry instead:\n" + "\n".join(found)
 
 
 def test_the_allowed_modules_exist_and_reach_a_wing() -> None:
@@ -98,12 +100,11 @@ def _branches_on_arch(tree: ast.AST) -> list[int]:
     return lines
 
 
-@pytest.mark.parametrize("path", [p for p in sorted(PACKAGE.rglob("*.py")) if PACKAGE / "targets" not in p.parents
-                                  and str(p.relative_to(PACKAGE)) != PROBE], ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_only_targets_branch_on_the_cpu_architecture(path: Path) -> None:
-    where = str(path.relative_to(PACKAGE))
-    lines = _branches_on_arch(ast.parse(path.read_text()))
-    assert not lines, f"{where} branches on the CPU architecture at lines {lines}: ask the target (ptq_helpers.targets)"
+def test_only_targets_branch_on_the_cpu_architecture() -> None:
+    found = {str(p.relative_to(PACKAGE)): lines for p in sorted(PACKAGE.rglob("*.py"))
+             if PACKAGE / "targets" not in p.parents and str(p.relative_to(PACKAGE)) != PROBE
+             and (lines := _branches_on_arch(ast.parse(p.read_text())))}
+    assert not found, f"these branch on the CPU architecture (module: lines): {found}; ask the target instead"
 
 
 def _too_long(line: str, limit: int) -> bool:
