@@ -38,7 +38,12 @@ def sha256_bytes(data: bytes | memoryview) -> str:
 @contextmanager
 def atomic_path(dest: Path) -> Iterator[Path]:
     """Yield a temporary path with dest's file name, in a private folder beside dest; on success it
-    replaces dest in one step, else it is removed. (The same name matters: TorchScript archives embed it.)"""
+    replaces dest in one step, else it is removed. (The same name matters: TorchScript archives embed it.)
+    Only a regular file is ever replaced: a device (/dev/null), pipe, socket, folder or symbolic link at dest is
+    the user's and is refused (OSError), never renamed over."""
+    if dest.is_symlink() or (dest.exists() and not dest.is_file()):
+        kind = "a symbolic link" if dest.is_symlink() else "a folder" if dest.is_dir() else "a device, pipe or socket"
+        raise FileExistsError(errno.EEXIST, f"{dest} is {kind}, not a regular file; it is never replaced")
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         work = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}-", dir=dest.parent))

@@ -75,3 +75,21 @@ def test_a_full_disk_is_one_message_naming_the_file_and_the_fix(tmp_path: Path, 
     with pytest.raises(CacheError, match=r"m\.bin: the disk is full .* point --ptq-cache-dir / \$RESNET8_PTQ_CACHE"):
         get_or_build(tmp_path, "m.bin", build, run_id="r1")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".m.bin.lock"]  # nothing half-written kept
+
+
+def test_an_atomic_write_never_replaces_a_device_folder_or_link(tmp_path: Path) -> None:
+    """/dev/null given as an output path stays the device (a rename over it would replace it for the machine)."""
+    import os
+    import stat
+
+    from ptq_helpers.core.fileio import atomic_write_bytes
+
+    (tmp_path / "mine.txt").write_text("mine")
+    (tmp_path / "link").symlink_to(tmp_path / "mine.txt")
+    (tmp_path / "folder").mkdir()
+    for dest in (Path("/dev/null"), tmp_path / "link", tmp_path / "folder"):
+        with pytest.raises(OSError, match="not a regular file; it is never replaced"):
+            atomic_write_bytes(dest, b"x")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and (tmp_path / "mine.txt").read_text() == "mine"
+    atomic_write_bytes(tmp_path / "mine.txt", b"new")  # a regular file is replaced in one step
+    assert (tmp_path / "mine.txt").read_text() == "new"
