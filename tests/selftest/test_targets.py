@@ -59,7 +59,8 @@ def test_a_killed_emulator_fails_the_evaluation(tmp_path: Path, monkeypatch: pyt
     killer = tmp_path / "qemu-x86_64"
     killer.write_text("#!/bin/sh\nkill -9 $$\n")
     killer.chmod(0o755)
-    monkeypatch.setattr(targets, "qemu_binary", lambda: str(killer))
+    monkeypatch.setattr(targets, "qemu_binary", lambda: str(killer))  # what missing_tool checks
+    monkeypatch.setattr(children, "qemu_binary", lambda: str(killer))  # what the children are started with
     monkeypatch.setattr(targets, "_host_flags", lambda: {"avx2": True, "avx512f": True})  # else avx2 runs natively
     images = tmp_path / "images.npy"
     np.save(images, np.zeros((4, 32, 32, 3), np.float32))
