@@ -141,8 +141,8 @@ def test_an_arm_evaluation_reuses_the_hosts_predictions_of_the_same_build(ptq_st
     def no_host_evaluation(*args, **kwargs):
         raise AssertionError("the host was evaluated again for an Arm evaluation")
 
-    monkeypatch.setattr(models.arm64, "evaluate", host_answers)
-    monkeypatch.setattr(models.evaluate, "predict", no_host_evaluation)
+    monkeypatch.setattr(arm64, "evaluate", host_answers)  # the Arm targets' evaluator runs it
+    monkeypatch.setattr(models.evaluate, "predict", no_host_evaluation)  # the runners' module (the host's too)
     del events[:]
     store.result(case, target=ARM64_N1)
     built = [e.case for e in events if e.what == "predictions" and e.built]
