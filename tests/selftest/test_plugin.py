@@ -49,8 +49,9 @@ def test_header_and_summary_table(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--ptq-json", "out.json")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines([
-        "resnet8-ptq: numpy *, onnxruntime *", f"resnet8-ptq: matrix seed ({len(cases.selected('seed'))} configurations); "
-        "calibration seed 42, 100/class from train*",
+        "resnet8-ptq: numpy *, onnxruntime *",
+        f"resnet8-ptq: matrix seed ({len(cases.selected('seed'))} configurations); calibration seed 42, 100/class from "
+        "train*",
         "*resnet8-ptq results*",
         "Model * Framework * Data type * Accuracy * Δ vs fp32 * Size * Size reduction * Executed * Gates",
         "ort-fp32 * ONNX Runtime * float32 * 87.19% * - * 312.5 KiB * - * pass",
