@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
                 code = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                                        f"--durations={DURATIONS}", *args], env=env, stdout=out,
                                       stderr=subprocess.STDOUT).returncode
-            print(f"{label}: {time.perf_counter() - started:.1f} s wall, pytest exit {code} (output: {log})", flush=True)
+            print(f"{label}: {time.perf_counter() - started:.1f} s wall, pytest exit {code} (output: {log})",
+                  flush=True)
             for line in slowest(log.read_text()):
                 print(f"  {line}")
             worst = max(worst, code)

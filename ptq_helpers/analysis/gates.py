@@ -28,8 +28,8 @@ def top1_lower_bound(correct: int, total: int) -> float:
 
 def _needs_stats(rec: ModelRecord, th: Thresholds) -> str | None:
     if th.gate_margin == "ci" and rec.stats is None:
-        return (f"{rec.where}: {MARGIN}=ci needs the paired statistics of {rec.key} against {rec.baseline_id}, and this "
-                f"record has none (it was not compared on the same images); gate it with {MARGIN}=point")
+        return (f"{rec.where}: {MARGIN}=ci needs the paired statistics of {rec.key} against {rec.baseline_id}, and "
+                f"this record has none (it was not compared on the same images); gate it with {MARGIN}=point")
     return None
 
 
@@ -67,14 +67,15 @@ def size_reduction(rec: ModelRecord, th: Thresholds) -> str | None:
                 f"{', '.join(th.size_reductions) or 'none'}); set one with --ptq-min-size-reduction-{kind}")
     if rec.size_reduction >= limit:
         return None
-    return (f"{rec.where}: size reduction {rec.size_reduction:.1f}% ({rec.size_bytes:,} vs {rec.base.size_bytes:,} bytes "
-            f"of {rec.base.key}) is below {limit:.1f}% (--ptq-min-size-reduction-{kind})")
+    return (f"{rec.where}: size reduction {rec.size_reduction:.1f}% ({rec.size_bytes:,} vs {rec.base.size_bytes:,} "
+            f"bytes of {rec.base.key}) is below {limit:.1f}% (--ptq-min-size-reduction-{kind})")
 
 
 def class_drop(rec: ModelRecord, th: Thresholds) -> str | None:
     if missing := _needs_stats(rec, th):
         return missing
-    drops, what = _gated(th, list(rec.class_drops), "drops", lambda: [-low for low in rec.stats.class_diff_one_sided_low],
+    drops, what = _gated(th, list(rec.class_drops), "drops",
+                         lambda: [-low for low in rec.stats.class_diff_one_sided_low],
                          "drops (one-sided 95% upper bound)")
     worst = max(range(len(drops)), key=drops.__getitem__)
     if drops[worst] <= th.max_class_drop:

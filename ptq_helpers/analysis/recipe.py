@@ -57,7 +57,8 @@ def summarize(draw0: np.ndarray, draws: np.ndarray, fp32: np.ndarray, reason: st
     acc = 100 * hits.mean(axis=1)
     base = 100 * float(np.mean(fp32))
     rng = np.random.default_rng(SEED)
-    idx = rng.integers(0, n, size=(RESAMPLES, n), dtype=np.int64)  # image resamples as counts per image: replicates x images
+    # image resamples as counts per image: replicates x images
+    idx = rng.integers(0, n, size=(RESAMPLES, n), dtype=np.int64)
     counts = np.bincount((idx + n * np.arange(RESAMPLES)[:, None]).ravel(),
                          minlength=RESAMPLES * n).reshape(RESAMPLES, n).astype(np.float32)
     per_draw = 100 * (hits @ counts.T) / n  # K x replicates: each draw's top-1 on each image resample
@@ -68,7 +69,8 @@ def summarize(draw0: np.ndarray, draws: np.ndarray, fp32: np.ndarray, reason: st
     dlo, dhi = np.percentile(mean_rep - fp32_rep, [2.5, 97.5])
     return {
         "draws": int(k), "accuracies": [round(float(a), 2) for a in acc],
-        "mean": round(float(acc.mean()), 3), "sd": round(float(acc.std(ddof=1)), 3), "worst": round(float(acc.min()), 2),
+        "mean": round(float(acc.mean()), 3), "sd": round(float(acc.std(ddof=1)), 3),
+        "worst": round(float(acc.min()), 2),
         "draw0": round(100 * float(np.mean(draw0)), 2), "fp32": round(base, 2),
         "delta_mean": round(float(acc.mean()) - base, 3),
         "interval": [round(float(lo), 2), round(float(hi), 2)],

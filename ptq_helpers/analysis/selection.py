@@ -88,7 +88,8 @@ def held_out(records: Mapping[str, ModelRecord], th: Thresholds, labels: str) ->
         return {}
     lab = np.frombuffer(labels.encode(), np.uint8) - ord("0")
     a = half_a(lab)
-    out: dict[str, Any] = {"seed": SPLIT_SEED, "split": "500 images of each class per half (half_a: the mask of half A, np.packbits as hex)",
+    out: dict[str, Any] = {"seed": SPLIT_SEED, "split": "500 images of each class per half (half_a: the mask of half "
+                           "A, np.packbits as hex)",
                            "half_a": np.packbits(a).tobytes().hex(), "backends": {}}
     by_fw: dict[str, list[ModelRecord]] = {}
     for r in gates.passing(records, th):

@@ -65,5 +65,6 @@ def compare(labels: np.ndarray, base_pred: np.ndarray, q_pred: np.ndarray) -> Pa
 def sweep_summary(accuracies: list[float]) -> dict[str, float | int]:
     """Spread of one configuration's accuracy over calibration draws."""
     a = np.asarray(accuracies, dtype=float)
-    return {"draws": len(a), "mean": round(float(a.mean()), 4), "std": round(float(a.std(ddof=1)) if len(a) > 1 else 0.0, 4),
+    return {"draws": len(a), "mean": round(float(a.mean()), 4),
+            "std": round(float(a.std(ddof=1)) if len(a) > 1 else 0.0, 4),
             "min": round(float(a.min()), 4), "max": round(float(a.max()), 4), "accuracies": [round(x, 4) for x in a]}

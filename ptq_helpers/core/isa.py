@@ -140,7 +140,8 @@ def summary(facts: dict[str, object]) -> str:
     flags = facts.get("flags") or {}
     have = [f for f, on in flags.items() if on]  # type: ignore[union-attr]
     lack = [f for f, on in flags.items() if not on]  # type: ignore[union-attr]
-    return f"{facts.get('model_name') or '?'}: {', '.join(have) or 'none'}" + (f" (no {', '.join(lack)})" if lack else "")
+    return (f"{facts.get('model_name') or '?'}: {', '.join(have) or 'none'}"
+            + (f" (no {', '.join(lack)})" if lack else ""))
 
 
 if __name__ == "__main__":

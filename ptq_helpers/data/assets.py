@@ -160,7 +160,8 @@ class Assets:
                     raise AssetError(f"--ptq-model {exc}") from None
                 key = conversion_key(self.model, "ptq_helpers.data.convert_torch", ("torch", "onnxscript", "onnx"),
                                      self.contract)
-                return convert_pt2(self.model, self.fetch_dir / f"user-{key[:16]}.onnx", self.cifar_dir(), self.contract)
+                return convert_pt2(self.model, self.fetch_dir / f"user-{key[:16]}.onnx", self.cifar_dir(),
+                                   self.contract)
             return convert_h5(self.model, self.fetch_dir / f"user-{conversion_key(self.model)[:16]}.onnx",
                               user=True)
         found = self._find(ONNX_PATH)

@@ -125,8 +125,8 @@ def _decode(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise AssetError(f"{path}: 'labels' holds non-integers; replace it with an official CIFAR-10 batch")
     lab = np.asarray(labels)
     if lab.shape != (ROWS_PER_FILE,) or not np.issubdtype(lab.dtype, np.integer):
-        raise AssetError(f"{path}: 'labels' has shape {lab.shape} and dtype {lab.dtype}, expected {ROWS_PER_FILE} integers; "
-                         f"replace it with an official CIFAR-10 batch")
+        raise AssetError(f"{path}: 'labels' has shape {lab.shape} and dtype {lab.dtype}, expected {ROWS_PER_FILE} "
+                         f"integers; replace it with an official CIFAR-10 batch")
     if lab.min() < 0 or lab.max() > 9:
         raise AssetError(f"{path}: labels outside 0..9 (min {lab.min()}, max {lab.max()}); "
                          f"replace it with an official CIFAR-10 batch")

@@ -70,7 +70,8 @@ class InputContract:
         return x
 
     def probabilities(self, outputs: np.ndarray) -> np.ndarray:
-        """The model's outputs as probabilities: softmax of logits (float64, then float32), probabilities as they are."""
+        """The model's outputs as probabilities: softmax of logits (float64, then float32), probabilities as they
+        are."""
         if self.output == "probabilities":
             return outputs
         z = outputs.astype(np.float64)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from ptq_helpers.matrix.options import Option
 
-DType = Literal["fp32", "int8", "uint8", "u8s8", "bf16", "a16w8", "w4a8"]
+DType = Literal["fp32", "int8", "uint8", "u8s8", "bf16", "a16w8", "w4a8", "w4w8a8"]
 DTYPE_LABELS = {"fp32": "float32", "int8": "int8", "uint8": "uint8", "u8s8": "uint8 act/int8 wt",
                 "bf16": "bfloat16 (run time)", "a16w8": "int16 act/int8 wt", "w4a8": "int8 act/int4 wt",
                 "w4w8a8": "int8 act/int4+int8 wt"}
@@ -93,6 +93,15 @@ class Framework:
     options: tuple[Option, ...] = ()  # its own settings (--ptq-* options and ini keys), passed to its builder
     code: tuple[str, ...] = ()  # further modules whose source shapes its models or predictions
     noops: tuple[NoOp, ...] = ()  # settings that are the same thing on some CPUs
+    # "module:function"(case, fp32 source, model, images) -> per-layer rows: where a build loses accuracy, layer by
+    # layer (its wing's layers.py), or None when the wing does not measure it
+    layers: str | None = None
+    # "module:function"() -> None: re-creates, in a child process, the cases a run added to the matrix (a child
+    # looks its case up by id), or None
+    run_cases: str | None = None
+    # "module:function"(store, thresholds, run options) -> (what the results JSON says of it or None, the cases it
+    # adds to the run): a step the session runs when it starts, before collection (e.g. --ptq-search=size)
+    run_step: str | None = None
 
     def missing(self) -> str | None:
         """A skip reason naming the extra to install when a module it needs is absent, else None."""
@@ -163,7 +172,8 @@ class Case:
 
     @property
     def emulated(self) -> str | None:
-        """Why its runtime only emulates it on the CPU (accuracy only: not timed), as its settings declare, else None."""
+        """Why its runtime only emulates it on the CPU (accuracy only: not timed), as its settings declare, else
+        None."""
         return getattr(self.quant, "emulated", None)
 
     @property
@@ -230,9 +240,27 @@ CASES: tuple[Case, ...] = ()
 BY_ID: dict[str, Case] = {}
 BUILDABLE = FP32 = QUANTIZED = UNSUPPORTED = CASES
 
-def libraries() -> tuple[str, ...]:
-    """The distributions of every registered framework (their versions are part of every cache key)."""
-    return tuple(dict.fromkeys(lib for fw in FRAMEWORKS.values() for lib in fw.libraries))
+def add_run_cases() -> None:
+    """In a child process: the cases the parent run added to the matrix (each framework's `run_cases`)."""
+    for fw in tuple(FRAMEWORKS.values()):
+        if fw.run_cases:
+            resolve(fw.run_cases)()
+
+
+def reference_case(suffix: str) -> Case:
+    """The case whose runner evaluates a reference model file of this suffix (e.g. MLPerf's int8 .tflite): the
+    first int8 case of the seed matrix saved in that format."""
+    for case in CASES:
+        if case.matrix == "seed" and case.dtype == "int8" and FORMATS[case.fmt].suffix == suffix.lstrip("."):
+            return case
+    raise KeyError(f"no int8 case of the seed matrix runs {suffix} files")
+
+
+def libraries(matrix: str | None = None) -> tuple[str, ...]:
+    """The distributions of every registered framework (their versions are part of every cache key), or of the
+    frameworks of one matrix."""
+    frameworks = FRAMEWORKS.values() if matrix is None else (FRAMEWORKS[c.framework] for c in selected(matrix))
+    return tuple(dict.fromkeys(lib for fw in frameworks for lib in fw.libraries))
 
 
 def options() -> tuple[Option, ...]:
@@ -250,7 +278,8 @@ def noops_on(flags: Mapping[str, bool]) -> list[dict[str, Any]]:
 # litert-quantizer, emulated ORT A16W8/W4A8), one of which fails the default SRAM budget by design; "fast" adds the
 # fast integer builds whose cold build and evaluation cost more than the seed gate's budget (compiled PyTorch,
 # ExecuTorch); "full" adds every other row.
-MATRICES = {"seed": ("seed",), "mcu": ("seed", "mcu"), "fast": ("seed", "fast"), "full": ("seed", "mcu", "fast", "full")}
+MATRICES = {"seed": ("seed",), "mcu": ("seed", "mcu"), "fast": ("seed", "fast"),
+            "full": ("seed", "mcu", "fast", "full")}
 
 
 def selected(matrix: str) -> tuple[Case, ...]:

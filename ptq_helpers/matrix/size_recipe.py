@@ -1,7 +1,8 @@
 """A per-layer width recipe of a micro-controller build: which layers get 4-bit weights and with which of
 litert-quantizer's algorithms (every other layer keeps 8-bit per-channel weights and 8-bit activations).
 
-`--ptq-search=size` finds one (ptq_helpers.store.size_search) and writes it to the results JSON (`size_search`) and
+`--ptq-search=size` finds one (ptq_helpers.backends.litert.size_search) and writes it to the results JSON
+(`size_search`) and
 the report; `--ptq-size-recipe FILE` loads one back (a recipe file, or the results JSON of an earlier run) so CI
 re-checks that exact recipe without searching. No ML library here: the recipe is data, validated once, with
 messages that name the file and the fix.
@@ -19,7 +20,7 @@ from ptq_helpers.core.errors import ConfigError
 KIND = "resnet8-ptq size recipe"
 VERSION = 1
 WEIGHT_BITS = (4, 8)
-# "GPTQ": the suite's GPTQ rounding of the float weights (ptq_helpers.backends.gptq), then litert-quantizer's
+# "GPTQ": the suite's GPTQ rounding of the float weights (ptq_helpers.backends.litert.gptq), then litert-quantizer's
 # min-max, which reproduces those integers; the others are litert-quantizer 0.11's AlgorithmName values that quantize
 # CONV_2D weights (its own GPTQ takes FULLY_CONNECTED only: "Unsupported operation CONV_2D for Algorithm: GPTQ")
 ALGORITHMS = ("GPTQ", "min_max_uniform_quantize", "OCTAV", "MSE")

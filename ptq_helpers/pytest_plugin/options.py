@@ -32,11 +32,11 @@ from ptq_helpers.matrix.size_recipe import SizeRecipe
 from ptq_helpers.matrix.size_recipe import load as load_size_recipe
 from ptq_helpers.matrix.thresholds import SIZE_PREFIX, Thresholds
 from ptq_helpers.results.json_io import load
-from ptq_helpers.targets.base import TARGETS, parse_targets
+from ptq_helpers.targets.registry import TARGETS, parse_targets
 
 __all__ = ["BASELINE_OPTIONS", "INI_SOURCE", "RUN_OPTIONS", "THRESHOLD_OPTIONS", "Option", "Settings", "Thresholds",
-           "add_options", "baseline_file", "model_file", "recipe_draws", "resolve", "size_options", "speedup_factor", "sweep_draws",
-           "thresholds"]
+           "add_options", "baseline_file", "model_file", "recipe_draws", "resolve", "size_options", "speedup_factor",
+           "sweep_draws", "thresholds"]
 
 
 def sweep_draws(raw: str) -> int:
@@ -120,7 +120,8 @@ def speedup_factor(raw: str) -> float:
     value = number_in(0, 1000)(raw)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value:g} is not above 0; give the least batch-256 speedup over the "
-                                         "build's own fp32 as a factor above 0, e.g. 1.5 (or leave it out: no speed gate)")
+                                         "build's own fp32 as a factor above 0, e.g. 1.5 (or leave it out: no "
+                                         "speed gate)")
     return value
 
 
@@ -167,7 +168,7 @@ THRESHOLD_OPTIONS: tuple[Option, ...] = (
 RUN_OPTIONS: tuple[Option, ...] = (
     Option("matrix", "--ptq-matrix", "ptq_matrix", one_of(*cases.MATRICES), "seed",
            "which configurations to build: the seed matrix; 'mcu' adds the micro-controller builds beyond int8 "
-           "(litert-int16x8, litert-quantizer's W8A8, ORT A16W8/W4A8 emulated on the host; gate them with "
+           "(LiteRT 16x8, litert-quantizer's W8A8, ORT A16W8/W4A8 emulated on the host; gate them with "
            "--ptq-targets=host,mcu); 'fast' adds the fast integer builds that cost more than "
            "the seed gate's budget to build and evaluate cold (PyTorch PT2E compiled with Inductor, ExecuTorch "
            "XNNPACK); 'full' adds every configuration", "{" + ",".join(cases.MATRICES) + "}"),

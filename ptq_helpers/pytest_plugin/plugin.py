@@ -21,7 +21,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    session_of(session.config).preflight(session.config)
+    ptq = session_of(session.config)
+    ptq.preflight(session.config)
+    ptq.run_steps()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -26,9 +26,9 @@ from ptq_helpers.core.errors import ConfigError, PTQError
 from ptq_helpers.core.isa import cpu_facts, machine, summary
 from ptq_helpers.core.progress import Progress
 from ptq_helpers.results.run_results import RunResults
-from ptq_helpers.targets.base import TARGETS
+from ptq_helpers.targets.registry import TARGETS
 from ptq_helpers.store import library_versions
-from ptq_helpers.pytest_plugin.size import add_size_case
+from ptq_helpers.pytest_plugin.size import run_steps
 from ptq_helpers.pytest_plugin.options import (
     BASELINE_OPTIONS,
     RUN_OPTIONS,
@@ -104,6 +104,8 @@ class PTQSession:
     config: Any = field(default=None, repr=False)
     started: float = field(default_factory=time.time)
     _provenance: dict[str, Any] | None = field(default=None, repr=False)
+    run_cases: tuple[Case, ...] = ()  # the cases the run steps added to this run (the catalog is left as it is)
+    run_options: dict[str, Any] = field(default_factory=dict)  # what the run steps are given
 
     @classmethod
     def configure(cls, config: pytest.Config) -> PTQSession:
@@ -153,10 +155,7 @@ class PTQSession:
         if not workerinput and getattr(config.option, "dist", "no") == "load" and not any(
                 a.startswith("--dist") or a == "-d" for a in config.invocation_params.args):
             config.option.dist = "loadgroup"  # -n without --dist: schedule by model (see deselect)
-        try:
-            session.size_search = add_size_case(settings, th, run["search"], run["size_recipe"])
-        except PTQError as exc:
-            raise pytest.UsageError(f"--ptq-search / --ptq-size-recipe: {exc}") from None
+        session.run_options = run
         session.progress = Progress(config, cache / "progress", settings.run_id)
         session.progress.start(xdist_controller=not workerinput and getattr(config.option, "dist", "no") != "no")
         config.stash[_KEY] = session
@@ -178,7 +177,7 @@ class PTQSession:
             return False
         if item.get_closest_marker("mcu") and "mcu" not in self.settings.targets:
             return False
-        selected = {c.id for c in cases.selected(self.settings.matrix)}
+        selected = {c.id for c in self.cases()}
         chosen = _cases_of(item)
         return all(c.id in selected for c in chosen)
 
@@ -187,13 +186,26 @@ class PTQSession:
         """Whether this run times models (pytest-benchmark on: no --benchmark-skip or --benchmark-disable)."""
         return not (config.getoption("benchmark_skip", False) or config.getoption("benchmark_disable", False))
 
+    def run_steps(self) -> None:
+        """The steps the registered frameworks declare (e.g. the size search), when the session starts: they may
+        build models, and add cases to this run."""
+        try:
+            self.size_search, self.run_cases = run_steps(self.settings, self.thresholds, self.run_options)
+        except PTQError as exc:
+            raise pytest.UsageError(f"--ptq-search / --ptq-size-recipe: {exc}") from None
+
+    def cases(self) -> tuple[Case, ...]:
+        """The cases of this run: its matrix, and what its run steps added."""
+        return (*cases.selected(self.settings.matrix), *self.run_cases)
+
     def parametrize(self, metafunc: pytest.Metafunc) -> None:
         """One test per case (and target) of the matrix, for each model fixture the test asks for."""
         from ptq_helpers.pytest_plugin.parametrize import PARAMETRIZED
 
         for name, (params, scope) in PARAMETRIZED.items():
             if name in metafunc.fixturenames:
-                metafunc.parametrize(name, params(self.settings.targets), indirect=True, ids=str, scope=scope)
+                metafunc.parametrize(name, params(self.settings.targets, self.run_cases), indirect=True, ids=str,
+                                     scope=scope)
 
     def deselect(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         """Deselect (not skip) what is outside the run."""
@@ -211,7 +223,7 @@ class PTQSession:
     def header(self) -> list[str]:
         s, v = self.settings, library_versions()
         return [
-            "resnet8-ptq: " + ", ".join(f"{k} {v[k]}" for k in ("onnxruntime", "torch", "onnx2torch", "onnx", "numpy")),
+            "resnet8-ptq: " + ", ".join(f"{k} {v[k]}" for k in ("numpy", *cases.libraries("seed")) if k in v),
             f"resnet8-ptq: assets {s.assets.root} (from {s.assets.source}); cache {s.cache}"
             + (f" ({s.cache_note})" if s.cache_note else ""),
             *([f"resnet8-ptq: model {s.assets.model} (--ptq-model): " + (
@@ -222,7 +234,7 @@ class PTQSession:
                f"{s.conversion['top1_disagree']} of {s.conversion['images']:,} test images (at most "
                f"{s.conversion['allowed']}), max |difference| {s.conversion['max_abs_diff']:.2g}"]
               if s.conversion and s.assets.model else []),
-            f"resnet8-ptq: matrix {s.matrix} ({len(cases.selected(s.matrix))} configurations); calibration seed "
+            f"resnet8-ptq: matrix {s.matrix} ({len(self.cases())} configurations); calibration seed "
             f"{s.seed}, {s.per_class}/class from train; threads {s.threads}/test process; CPU {runtime.cpu_name()}",
             "resnet8-ptq: thresholds " + ", ".join(f"{k}={'off' if val is None else val}"
                                                    for k, val in self.thresholds.to_json().items()),
@@ -245,12 +257,13 @@ class PTQSession:
     def payload(self) -> dict[str, Any]:
         """The JSON data, round-tripped so the report sees exactly what `python -m ptq_helpers.report` would."""
         s = self.settings
-        self.results.order = (tuple(c.id for c in cases.CASES), tuple(TARGETS))
+        self.results.order = (tuple(c.id for c in (*cases.CASES, *self.run_cases)), tuple(TARGETS))
         meta = {"provenance": self.provenance(), "matrix": s.matrix, "targets_run": list(s.targets),
                 "model": {"source": str(s.assets.model) if s.assets.model else "the reference resnet8.onnx",
                           "reference_weights": s.reference, "contract": s.contract.as_dict(),
                           "conversion": dict(s.conversion) if s.conversion else None},
-                "cpu_noops": self.cpu_noops(), "versions": library_versions(), "cpu": runtime.cpu_name(), "threads": s.threads,
+                "cpu_noops": self.cpu_noops(), "versions": library_versions(), "cpu": runtime.cpu_name(),
+                "threads": s.threads,
                 "calibration": {"seed": s.seed, "per_class": s.per_class, "split": "train"},
                 "workers": self.results.workers,
                 "built": sorted({f"{e.case} {e.what}" for e in self.results.events if e.built}),

@@ -91,7 +91,8 @@ def mcu(view: View) -> list[str]:
     rows = []
     for data in found.values():
         b = McuBudget.from_json({k: v for k, v in data.items() if k != "gates"})
-        rows.append((f"`{b.id}`", f"{b.inference_time_ms:.3f} ms", f"{b.cycles_npu:,}", f"{b.sram_bytes / 1024:.1f} KiB",
+        rows.append((f"`{b.id}`", f"{b.inference_time_ms:.3f} ms", f"{b.cycles_npu:,}",
+                     f"{b.sram_bytes / 1024:.1f} KiB",
                      f"{b.flash_bytes / 1024:.1f} KiB", str(len(b.cpu_fallback_ops)), f"{b.arena_bytes:,} B",
                      "integer" if not b.non_integer_ops else "float: " + ", ".join(b.non_integer_ops),
                      "Pass" if not data["gates"] else "**Fail**: " + "; ".join(data["gates"].values())))
@@ -111,9 +112,10 @@ def selection(view: View) -> list[str]:
     if not sel.get("backends"):
         return []
     out = ["## Best per backend, chosen on held-out images", "",
-           f"The test set is split into two fixed halves A and B, {sel['split'].split(' (')[0]} (seed {sel['seed']}). Per "
-           "backend, the most accurate build that passes every gate is chosen on one half and its top-1, drop and "
-           "paired 95% interval are reported on the other, both ways (Δ vs fp32 in points, negative when the build is worse, as in every table); the win probability is the share of 1,000 "
+           f"The test set is split into two fixed halves A and B, {sel['split'].split(' (')[0]} (seed {sel['seed']}). "
+           "Per backend, the most accurate build that passes every gate is chosen on one half and its top-1, drop and "
+           "paired 95% interval are reported on the other, both ways (Δ vs fp32 in points, negative when the build is "
+           "worse, as in every table); the win probability is the share of 1,000 "
            "paired bootstrap resamples of all 10,000 images in which the build is the most accurate. When the "
            "runner-up cannot be separated from the top (the paired 95% interval of their difference contains 0) "
            "the verdict is **tie** and the recommendation is the smallest file among the tied builds.", ""]
@@ -125,8 +127,10 @@ def selection(view: View) -> list[str]:
         wins = ", ".join(f"`{k}` {p:.0%}" for k, p in list(b["win_probability"].items())[:3])
         verdict = (f"tie among {len(b['tied'])}: ship `{b['recommended']}` (smallest)" if b["verdict"] == "tie"
                    else f"clear: `{b['recommended']}`")
-        rows.append((view.framework_label({"framework": fw}), half(a_to_b), half(b_to_a), f"{-b['cross_fitted_drop']:+.2f}",
+        rows.append((view.framework_label({"framework": fw}), half(a_to_b), half(b_to_a),
+                     f"{-b['cross_fitted_drop']:+.2f}",
                      wins, verdict))
-    out += _table(("Backend", "Chosen on A, reported on B", "Chosen on B, reported on A", "Cross-fitted Δ vs fp32 (points)",
+    out += _table(("Backend", "Chosen on A, reported on B", "Chosen on B, reported on A",
+                   "Cross-fitted Δ vs fp32 (points)",
                    "Win probability (top 3)", "Verdict"), rows)
     return out

@@ -51,7 +51,8 @@ def render(data: Payload, figures: Mapping[str, str] | None = None, figures_note
     lines += summary(view) + comparison(view) + speed_section(view) + matched(view) + assessment(view)
     lines += executed(view) + targets(view) + disagreements(view) + statistics(view)
     lines += per_class(view, figures.get("per_class")) + diagnosis(view)
-    lines += sizes(view, figures.get("size")) + mcu(view) + mcu_builds(data, figures.get("mcu")) + size_section(view) + frameworks(view) + selection(view) + recommendation(view)
+    lines += sizes(view, figures.get("size")) + mcu(view) + mcu_builds(data, figures.get("mcu")) + size_section(view)
+    lines += frameworks(view) + selection(view) + recommendation(view)
     lines += methodology(view) + this_run(view)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -109,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("results", type=Path, nargs="+", help="JSON written by pytest --ptq-json (one or more)")
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="Markdown file to write (its figures beside it), or '-' for stdout (no figures)")
-    parser.add_argument("--summary", action="store_true", help="write only the short summary (executive summary, failed "
+    parser.add_argument("--summary", action="store_true",
+                        help="write only the short summary (executive summary, failed "
                         "gates, comparison table) for a CI job page; one results file")
     args = parser.parse_args(argv)
     if args.summary and len(args.results) != 1:

@@ -8,11 +8,7 @@ from typing import Any
 
 from ptq_helpers.analysis.gates import EXECUTED
 from ptq_helpers.results.record import ModelRecord
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    return ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|",
-            *("| " + " | ".join(r) + " |" for r in rows), ""]
+from ptq_helpers.report.markdown import table as _table
 
 
 def executed_line(quantized: Sequence[ModelRecord]) -> list[str]:

@@ -73,7 +73,8 @@ def fits(found: Sequence[McuBuild], th: Thresholds) -> list[tuple[str, str, str]
     """(memory budget, builds that fit it and pass every other gate, the most accurate of them) for the run's SRAM
     budget and each build's own need, on the Ethos-U55 (Vela SRAM) and on a Cortex-M alone (TFLM arena)."""
     rows = []
-    for kind, need, skip in (("Ethos-U55 SRAM (Vela)", "sram_kib", "sram"), ("Cortex-M RAM (TFLM arena)", "arena", "arena")):
+    for kind, need, skip in (("Ethos-U55 SRAM (Vela)", "sram_kib", "sram"),
+                             ("Cortex-M RAM (TFLM arena)", "arena", "arena")):
         amount = (lambda b: b.sram_kib) if need == "sram_kib" else (lambda b: b.budget.arena_bytes / 1024)  # noqa: E731
         limit = th.max_sram_kib if need == "sram_kib" else th.max_arena_kib
         # on a Cortex-M alone Vela's NPU numbers do not apply: only the accuracy gates, arena, flash and integer ops
@@ -110,9 +111,9 @@ def section(data: Mapping[str, Any], figure: str | None = None) -> list[str]:
     out = ["## Micro-controller builds: accuracy vs flash and SRAM", "",
            "Every build with micro-controller budgets: top-1 on TensorFlow Lite Micro's reference kernels over the "
            "whole test set (the host's when the run had no `mcu` target), the file, TFLM's tensor arena, and Vela's "
-           f"estimate for the {found[0].budget.accelerator} (flash, SRAM, the share of operators on the NPU, NPU cycles "
-           "per inference). Pareto: no other build is at least as accurate with no more flash (or SRAM), and better "
-           "in one.", "",
+           f"estimate for the {found[0].budget.accelerator} (flash, SRAM, the share of operators on the NPU, NPU "
+           "cycles per inference). Pareto: no other build is at least as accurate with no more flash (or SRAM), and "
+           "better in one.", "",
            *_table(("Build", "Data type", "Top-1", "Δ vs fp32", "File", "TFLM arena", "Flash", "SRAM", "NPU share",
                     "NPU cycles", "Pareto (accuracy vs)", "Gates and budgets"), rows)]
     if figure:
@@ -138,13 +139,15 @@ def draw(data: Mapping[str, Any], folder: Path, stem: str, plt: Any) -> dict[str
                                    (axes[1], "sram_kib", "Vela SRAM (KiB)", th.max_sram_kib)):
         for i, b in enumerate(sorted(found, key=lambda b: getattr(b, cost))):  # neighbours' labels above and below
             ax.scatter(getattr(b, cost), b.accuracy, s=50, marker="o" if not b.failed else "x")
-            ax.annotate(b.id, (getattr(b, cost), b.accuracy), textcoords="offset points", xytext=(5, 4 if i % 2 else -11),
+            ax.annotate(b.id, (getattr(b, cost), b.accuracy), textcoords="offset points",
+                        xytext=(5, 4 if i % 2 else -11),
                         fontsize=8)
         front = pareto(found, cost)
         ax.step([getattr(b, cost) for b in front], [b.accuracy for b in front], where="post", color="black",
                 linewidth=1, label="Pareto front")
         ax.axvline(limit, color="red", linestyle=":", linewidth=1, label=f"budget {limit:g} KiB")
-        ax.axhline(th.min_accuracy, color="grey", linestyle="--", linewidth=1, label=f"accuracy gate {th.min_accuracy:g}%")
+        ax.axhline(th.min_accuracy, color="grey", linestyle="--", linewidth=1,
+                   label=f"accuracy gate {th.min_accuracy:g}%")
         ax.set_xlabel(label)
         ax.legend(loc="lower right", fontsize=8)
     axes[0].set_ylabel("top-1 on TFLite Micro (%), the host's where not run there")

@@ -21,6 +21,13 @@ def _machine(data: Mapping[str, Any]) -> tuple[str, str]:
     return str(meta.get("cpu", "?")), ", ".join(f for f in FLAGS if flags.get(f)) or "not recorded"
 
 
+def _differing(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """The libraries whose versions differ between the runs (what a side-by-side comparison must name)."""
+    found = [data.get("meta", {}).get("versions", {}) for _, data in runs]
+    names = dict.fromkeys(k for versions in found for k in versions)
+    return [k for k in names if len({versions.get(k) for versions in found}) > 1]
+
+
 def _cell(view: View, key: str) -> str:
     m = view.models.get(key)
     if m is None:
@@ -48,7 +55,7 @@ def render_runs(runs: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
         cpu, flags = _machine(data)
         versions = data.get("meta", {}).get("versions", {})
         rows.append((f"`{label}`", cpu, flags, str(data.get("meta", {}).get("threads", "?")),
-                     ", ".join(f"{k} {versions[k]}" for k in ("onnxruntime", "torch", "openvino") if k in versions),
+                     ", ".join(f"{k} {versions[k]}" for k in _differing(runs) if k in versions) or "same",
                      f"{len(view.models)} models, {len(view.passing())} quantized passing"))
     out += _table(("Run", "CPU", "ISA flags", "Threads", "Versions", "Results"), rows)
 

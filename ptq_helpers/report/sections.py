@@ -1,7 +1,7 @@
 """The analysis report's sections, each rendered from the results payload (the --ptq-json data)."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from ptq_helpers.analysis import gates
@@ -13,13 +13,9 @@ from ptq_helpers.analysis.speed import NOISE_NOTE
 from ptq_helpers.report.executed import executed_line, runtime_text
 from ptq_helpers.report import speed
 from ptq_helpers.report.tables import ci_text, dtype_label, framework_label
+from ptq_helpers.report.markdown import table as _table
 
 Payload = Mapping[str, Any]
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    return ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|",
-            *("| " + " | ".join(r) + " |" for r in rows), ""]
 
 
 class View:
@@ -154,7 +150,8 @@ def recommendation(view: View) -> list[str]:
             continue
         sw = (view.data.get("sweep") or {}).get(best.key)
         ci = ci_text(best)
-        spread = f"{sw['mean']:.2f}% ± {sw['std']:.2f} ({sw['min']:.2f}–{sw['max']:.2f}%, {sw['draws']} draws)" if sw else "not run"
+        spread = (f"{sw['mean']:.2f}% ± {sw['std']:.2f} ({sw['min']:.2f}–{sw['max']:.2f}%, {sw['draws']} draws)"
+                  if sw else "not run")
         rows.append((label, f"`{best.key}`", f"{best.accuracy:.2f}% ({-best.drop:+.2f})", ci,
                      spread, _kib(best.size_bytes)))
     out += _table(("Backend", "Best configuration", "Accuracy (Δ vs fp32)", "Δ 95% CI", "Calibration sweep", "Size"),
@@ -296,7 +293,8 @@ def methodology(view: View) -> list[str]:
            f"fed as the model's input contract: {feed}.",
            f"- **Calibration data:** {cal.get('per_class', '?')} images per class from the 50,000 "
            f"{cal.get('split', 'train')}ing images (pixel sha256 `{meta.get('train_sha256', '?')}`), drawn with "
-           f"`np.random.seed({cal.get('seed', '?')})` then `np.random.choice(class_indices, {cal.get('per_class', '?')}, "
+           f"`np.random.seed({cal.get('seed', '?')})` then `np.random.choice(class_indices, "
+           f"{cal.get('per_class', '?')}, "
            f"replace=False)` per class 0..9; indices sha256 `{meta.get('calibration_indices_sha256', '?')}`. The "
            "same images calibrate every framework; none of them is a test image.",
            "- **Method:** static post-training quantization, no fine-tuning.", "",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ptq_helpers.report.sections import View
+from ptq_helpers.report.markdown import table
 
 
 def _recipe(recipe: dict[str, Any] | None) -> str:
@@ -31,16 +32,16 @@ def section(view: View) -> list[str]:
     if found.get("sensitivity"):
         base = found.get("base", {})
         lines += [f"Per layer alone at 4 bits (W8A8 base: {base.get('validation_top1', '?')}% on validation, "
-                  f"{base.get('bytes', 0):,} bytes):", "", "| layer | best algorithm | validation top-1 | bytes saved |",
-                  "|---|---|---|---|"]
-        lines += [f"| {s['layer']} | {s['algorithm']} | {s['accuracy']:.2f}% | {s['saved_bytes']:,} |"
-                  for s in found["sensitivity"]]
-        lines += ["", "Candidates (greedy, nested; smallest first):", "",
-                  "| candidate | bytes | top-1 (10,000, LiteRT) | top-1 half A | fails on half A |", "|---|---|---|---|---|"]
-        lines += [f"| {c['name']} | {c['bytes']:,} | {c['top1']:.2f}% | {c['top1_a']:.2f}% | "
-                  f"{'; '.join(c['fails_a']) or 'none'} |" for c in found.get("candidates", [])]
+                  f"{base.get('bytes', 0):,} bytes):", ""]
+        lines += table(("layer", "best algorithm", "validation top-1", "bytes saved"),
+                       [(s["layer"], s["algorithm"], f"{s['accuracy']:.2f}%", f"{s['saved_bytes']:,}")
+                        for s in found["sensitivity"]])
+        lines += ["Candidates (greedy, nested; smallest first):", ""]
+        lines += table(("candidate", "bytes", "top-1 (10,000, LiteRT)", "top-1 half A", "fails on half A"),
+                       [(c["name"], f"{c['bytes']:,}", f"{c['top1']:.2f}%", f"{c['top1_a']:.2f}%",
+                         "; ".join(c["fails_a"]) or "none") for c in found.get("candidates", [])])
         chosen = found.get("chosen")
-        lines += ["", (f"Chosen on half A: **{chosen['name']}** ({chosen['bytes']:,} bytes); half B: "
+        lines += [(f"Chosen on half A: **{chosen['name']}** ({chosen['bytes']:,} bytes); half B: "
                        f"{chosen['top1_b']:.2f}%, " + ("confirmed." if chosen["confirmed"] else
                                                       "NOT confirmed: " + "; ".join(chosen["fails_b"])))
                   if chosen else "No candidate held the accuracy gates on half A: nothing to gate.", ""]

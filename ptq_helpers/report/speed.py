@@ -14,7 +14,7 @@ from ptq_helpers.core.isa import summary as isa_summary
 from ptq_helpers.matrix.thresholds import Thresholds
 from ptq_helpers.results.record import ModelRecord
 from ptq_helpers.results.record import kib as _kib
-
+from ptq_helpers.report.markdown import table as _md_table
 
 
 class View(Protocol):
@@ -224,11 +224,6 @@ def section(view: View) -> list[str]:
         out += [f"Speed gate: every quantized build's batch-256 paired speedup vs its own fp32 must reach "
                 f"{view.th.min_speedup:g}x (`--ptq-min-speedup`).", ""]
     return out
-
-
-def _md_table(hdr: tuple[str, ...], body: list[tuple[str, ...]]) -> list[str]:
-    return ["| " + " | ".join(hdr) + " |", "|" + "|".join("---" for _ in hdr) + "|",
-            *("| " + " | ".join(r) + " |" for r in body), ""]
 
 
 def terminal_lines(records: Mapping[str, ModelRecord], bench: Bench, th: Thresholds, view: View | None) -> list[str]:

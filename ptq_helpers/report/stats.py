@@ -19,7 +19,8 @@ def statistics(view: View) -> list[str]:
                          str(st.only_quantized_correct), f"{st.mcnemar_p:.3g}",
                          f"{holm[m.key]:.3g}" if m.key in holm else "-",
                          f"{-m.drop:+.2f} {ci_text(m)}",
-                         ", ".join(view.classes[k] for k, p in enumerate(cells) if p < adj.get("alpha", 0.05)) or "none"))
+                         ", ".join(view.classes[k] for k, p in enumerate(cells)
+                                   if p < adj.get("alpha", 0.05)) or "none"))
     if not rows:
         return ["## Statistics", *recipe(view)] if view.data.get("recipe") else []
     out = ["## Statistics", "", "Each quantized model against its fp32 baseline on the same 10,000 images: top-1 "
@@ -30,7 +31,8 @@ def statistics(view: View) -> list[str]:
            f"{adj.get('family', 'comparisons of this run')} (family-wise error 5%); per-class differences are "
            f"Benjamini–Hochberg-adjusted over {adj.get('per_class_family', 'the model x class cells')} (false "
            "discovery rate 5%), and the last column lists the classes that remain significant. "
-           f"{adj.get('raw_significant', 0)} comparisons have raw p < 0.05, {adj.get('holm_significant', 0)} after Holm.",
+           f"{adj.get('raw_significant', 0)} comparisons have raw p < 0.05, {adj.get('holm_significant', 0)} after "
+           "Holm.",
            "", *_table(("Model", "Top-1 agreement", "Only fp32 right", "Only quantized right", "McNemar p", "Holm p",
                         "Δ points [95% CI]", "Classes differing (BH 5%)"), rows)]
     if adj.get("disagree"):
@@ -87,7 +89,7 @@ def diagnosis(view: View) -> list[str]:
     shown = rows[:12]
     return ["## Per-layer diagnosis", "",
             f"The worst ONNX Runtime QDQ model of this run, `{diag['model']}` ({diag['accuracy']:.2f}%), compared "
-            f"tensor by tensor with the fp32 model on {diag['images']} test images (onnxruntime "
+            f"tensor by tensor with the fp32 model on {diag['images']} test images (ONNX Runtime's "
             "`qdq_loss_debug`), SQNR in dB. The first column is cumulative: the quantized model's tensor against the "
             "fp32 model's, with the noise of every layer before it, so deep tensors rank lowest because noise adds "
             "up, not because they quantize worse. The second compares a tensor before and after its own "

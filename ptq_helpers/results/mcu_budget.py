@@ -1,4 +1,5 @@
-"""Micro-controller budgets of one int8 .tflite, as measured (see ptq_helpers.targets.mcu) and as the JSON holds them."""
+"""Micro-controller budgets of one int8 .tflite, as measured (see ptq_helpers.targets.mcu) and as the JSON holds
+them."""
 from __future__ import annotations
 
 from dataclasses import dataclass

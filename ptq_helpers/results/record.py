@@ -195,7 +195,8 @@ class ModelRecord:
         values["per_class"] = tuple(data["per_class"])
         stats, vs_host = data.get("stats"), data.get("vs_host")
         if stats:
-            stats = {**stats, **{k: tuple(stats[k]) for k in ("class_mcnemar_p", "class_diff_one_sided_low") if k in stats}}
+            stats = {**stats, **{k: tuple(stats[k]) for k in ("class_mcnemar_p",
+                                                              "class_diff_one_sided_low") if k in stats}}
         return cls(**values, stats=PairedStats(**stats) if stats else None,
                    vs_host=TargetAgreement(**{**vs_host, "differing_by_class": tuple(vs_host["differing_by_class"])})
                    if vs_host else None)

@@ -110,7 +110,8 @@ class RunResults:
         return json.dumps({
             "records": [r.to_json() for r in self.records.values()],
             "events": [asdict(e) for e in self.events],
-            "hashes": self.hashes, "bench": self.bench, "sweep": self.sweep, "recipe": self.recipe, "diagnosis": self.diagnosis,
+            "hashes": self.hashes, "bench": self.bench, "sweep": self.sweep, "recipe": self.recipe,
+            "diagnosis": self.diagnosis,
             "references": [asdict(r) for r in self.references.values()], "targets": self.targets,
             "mcu": [asdict(b) for b in self.mcu.values()], "machine": self.machine, "labels": self.labels,
             "ran": self.ran,

@@ -19,7 +19,7 @@ from ptq_helpers.data.model_inputs import ModelSplit
 from ptq_helpers.matrix import cases
 from ptq_helpers.matrix.cases import Case
 from ptq_helpers.matrix.settings import Settings
-from ptq_helpers.targets import base as targets
+from ptq_helpers.targets import registry as targets
 
 
 def library_versions() -> dict[str, str]:
@@ -132,13 +132,14 @@ class Inputs:
         10,000 test images in the model's contract), cached by content."""
         if self.settings.assets.pt2 is not None:
             return self.settings.assets.pt2
-        from ptq_helpers.backends import torch_graph
+        from ptq_helpers import backends
 
+        exporter = backends.PROGRAM_EXPORTER
         key = cache_key({"source": self.source_sha256, "test": self.test.sha256,
-                         "contract": self.settings.contract.key(), "code": source_sha256(torch_graph),
-                         "versions": versions(("torch", "onnx2torch", "onnx"))})
+                         "contract": self.settings.contract.key(), "code": source_sha256(exporter.module()),
+                         "versions": versions(exporter.libraries)})
         folder = self.settings.cache / "programs" / f"onnx-{key[:16]}"
-        return get_or_build(folder, "model.pt2", lambda tmp: torch_graph.export_program(
+        return get_or_build(folder, "model.pt2", lambda tmp: exporter.export(
             self.source, tmp, self.test.images()), run_id=self.settings.run_id).path
 
     def validation_draw(self, draw: int) -> np.ndarray:

@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from ptq_helpers.core.isa import cpu_facts, summary
-from ptq_helpers.targets.base import TARGETS
+from ptq_helpers.targets.registry import TARGETS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,8 @@ wrongly), so every Arm evaluation is guarded:
   split, 200 in all) on the target must match the host's fp32 probabilities within float rounding
   (PROBE_ATOL, and the same top-1 wherever the host's top-2 margin exceeds it). It then stands for the full fp32
   evaluation (~25 min per core under emulation): the drop of an Arm build is gated against the HOST's fp32;
-* the outputs of the build itself must be probabilities (finite, rows summing to 1 within int8 output rounding, 0.05) and agree with the host's
+* the outputs of the build itself must be probabilities (finite, rows summing to 1 within int8 output rounding, 0.05)
+and agree with the host's
   top-1 of the same build on at least MIN_PROBE_AGREEMENT of the probe images (287 of 10,000 differ
   between x86 AVX2 and Cortex-A72 for ort-int8-qdq; qemu's SME fault agrees on ~11%).
 Either failure is a TargetError "emulator or runtime fault on <target>", raised before anything is cached.
@@ -25,7 +26,36 @@ import numpy as np
 
 from ptq_helpers.matrix.cases import Case
 from ptq_helpers.targets import arm_setup
-from ptq_helpers.targets.base import Target, TargetError, predict
+from ptq_helpers.targets.base import Request, Target, TargetError
+from ptq_helpers.targets.children import predict
+from ptq_helpers.targets.host import HOST
+
+_ARM = dict(evaluation="emulated", evaluator="ptq_helpers.targets.arm64:evaluate_guarded", baseline=HOST,
+            reference_kernels="LiteRT default (XNNPACK), aarch64", arch="aarch64",
+            formats=frozenset({"onnx", "qdq", "qoperator", "tflite"}), required_flags=("asimd",),
+            launcher="ptq_helpers.targets.arm64:launch", runner_label="in the Debian arm64 CPython 3.11 userland",
+            libraries=("ai-edge-litert", "onnxruntime"),
+            code=("ptq_helpers.targets.arm64", "ptq_helpers.targets.arm_cpu", "ptq_helpers.targets.arm_setup"))
+_ARM_TEXT = ("ONNX Runtime and LiteRT (XNNPACK) aarch64 wheels of the host's versions under qemu-aarch64 -cpu {}; "
+             "ONNX and .tflite builds, gated against the host's fp32 after an fp32 probe on the target")
+# Why OpenVINO and PyTorch builds are not run on the Arm targets (the measurements: docs/arm.md).
+_OV_ON_ARM = ("not run: OpenVINO's aarch64 wheel runs under qemu-aarch64, but at hours per 10,000 images per emulated "
+              "core, beyond a gate's budget (docs/arm.md); measure OpenVINO on Arm hardware")
+_TORCH_ON_ARM = ("not run: PyPI's torch aarch64 wheel is the CUDA build, which does not import under qemu-aarch64, and "
+                 "the CPU-only aarch64 wheel is on download.pytorch.org, which this project's machines cannot reach "
+                 "(docs/arm.md)")
+_ARM["not_run"] = {"ir": _OV_ON_ARM, "torchscript": _TORCH_ON_ARM, "pt2": _TORCH_ON_ARM}
+ARM64_A72 = Target("arm64-a72", "an Arm Cortex-A72 (Armv8.0-A NEON, no dot-product): " + _ARM_TEXT.format("cortex-a72"),
+                   qemu_cpu="cortex-a72", forbidden_flags=("asimddp", "i8mm", "sve"), cpu_model="Cortex-A72", **_ARM)
+ARM64_N1 = Target("arm64-n1", "an Arm Neoverse-N1 (Armv8.2-A, dot-product, no i8mm/SVE): " + _ARM_TEXT.format(
+                  "neoverse-n1"), qemu_cpu="neoverse-n1", forbidden_flags=("i8mm", "sve"), cpu_model="Neoverse-N1",
+                  **{**_ARM, "required_flags": ("asimd", "asimddp")})
+# SME off: qemu 7.2 runs XNNPACK's SME kernels wrongly (docs/arm.md).
+ARM64_MAX = Target("arm64-max",
+                   "qemu's `max` Arm CPU (Armv9-class: dot-product, i8mm, SVE2; SME off): " + _ARM_TEXT.format(
+                   "max,sme=off"), qemu_cpu="max,sme=off", forbidden_flags=("sme",),
+                   **{**_ARM, "required_flags": ("asimd", "asimddp", "i8mm", "sve2")})
+TARGETS = (ARM64_A72, ARM64_N1, ARM64_MAX)
 
 PROBE_PER_CLASS = 20
 PROBE_ATOL = 1e-3  # probabilities: float32 rounding across kernels (NEON vs AVX2 FMA order) stays below 1e-5
@@ -79,8 +109,8 @@ def check_fp32_probe(target: Target, target_probs: np.ndarray, host_probs: np.nd
     flips = int(np.sum((target_probs.argmax(1) != host_probs.argmax(1)) & clear))
     if diff > PROBE_ATOL or flips:
         raise TargetError(f"{FAULT.format(target.name)}: the fp32 model on {len(host_probs)} probe images differs from "
-                          f"the host's beyond float rounding (max |dp| = {diff:.3g} > {PROBE_ATOL}, {flips} clear top-1 "
-                          f"changes); this is not a quantization regression")
+                          f"the host's beyond float rounding (max |dp| = {diff:.3g} > {PROBE_ATOL}, {flips} clear "
+                          f"top-1 changes); this is not a quantization regression")
     return {"images": len(host_probs), "max_abs_diff": float(f"{diff:.3g}"),
             "top1_agreement": round(_agreement(target_probs, host_probs), 4)}
 
@@ -118,8 +148,8 @@ def evaluate(case: Case, target: Target, model: Path, images_npy: Path, n_images
         probe = check_fp32_probe(target, fp32_probs, host_fp32_probs[idx])
         probs = host_fp32_probs[:n_images].copy()  # the probe-validated host fp32 stands for the full evaluation
     else:
-        fp32_probs, _ = predict(fp32_case, target, fp32_model, probe_npy, len(idx), 1, workdir / "probe", workers, cache,
-                                executed=False)
+        fp32_probs, _ = predict(fp32_case, target, fp32_model, probe_npy, len(idx), 1, workdir / "probe", workers,
+                                cache, executed=False)
         probe = check_fp32_probe(target, probabilities(fp32_probs), host_fp32_probs[idx])
         probs, facts = predict(case, target, model, images_npy, n_images, 1, workdir / "build", workers, cache)
         probs = probabilities(probs)
@@ -132,16 +162,22 @@ def evaluate(case: Case, target: Target, model: Path, images_npy: Path, n_images
     return probs, facts
 
 
-def facts_summary(facts: dict[str, Any]) -> str:
-    """One header/report line: emulator, CPU model and the HWCAP flags the children saw, and the probe."""
-    cpu = facts.get("cpu") or {}
-    probe = facts.get("probe") or {}
-    return (f"{facts.get('emulator') or '?'}, {cpu.get('model_name', '?')} ({cpu.get('midr', '?')}): "
-            f"{' '.join(cpu.get('features') or [])}; fp32 probe {probe.get('images', '?')} images, max |dp| "
-            f"{probe.get('max_abs_diff', '?')}; drop gated against the host fp32")
-
-
 if __name__ == "__main__":  # the facts of every Arm target's CPU, as the children see them
-    for name, target in __import__("ptq_helpers.targets.base", fromlist=["TARGETS"]).TARGETS.items():
-        if target.arch == "aarch64":
-            print(name, json.dumps(arm_setup.cpu_root(arm_setup.default_cache(), str(target.qemu_cpu))[1]))
+    for target in TARGETS:
+        print(target.name, json.dumps(arm_setup.cpu_root(arm_setup.default_cache(), str(target.qemu_cpu))[1]))
+
+
+def evaluate_guarded(target: Target, request: Request) -> tuple[np.ndarray, dict[str, Any]]:
+    """An Arm evaluation behind the fp32 probe (docs/arm.md): the fp32 model on a stratified subset must agree with
+    the host's fp32 before the build's numbers count; the drop is gated against the host's fp32."""
+    from ptq_helpers.core.progress import say
+
+    case = request.case
+    say(f"{request.label}: evaluating {len(request.labels):,} images on target {target.name} ({target.how(case)}) ...")
+    fp32, fp32_model, host_fp32 = request.baseline()
+    host_own = None if case.is_fp32 else request.host_probs()
+    probs, facts = evaluate(case, target, request.model, request.images_npy(), len(request.labels), request.workdir,
+                            fp32_case=fp32, fp32_model=fp32_model, host_fp32_probs=host_fp32, labels=request.labels,
+                            host_probs=host_own, cache=request.cache, probabilities=request.probabilities)
+    say(f"{request.label}: evaluated in {facts['wall_s']:.0f} s ({facts['children']} child processes)")
+    return probs, facts

@@ -56,7 +56,8 @@ def decode(hwcap: int, hwcap2: int, midr: int | None) -> dict[str, object]:
     part, revision = midr >> 4 & 0xFFF, midr & 0xF
     facts.update(midr=f"0x{midr:08x}", implementer=f"0x{implementer:02x}", part=f"0x{part:03x}",
                  variant=f"0x{variant:x}", revision=revision,
-                 model_name=PARTS.get((implementer, part), f"aarch64 implementer 0x{implementer:02x} part 0x{part:03x}"))
+                 model_name=PARTS.get((implementer, part),
+                                      f"aarch64 implementer 0x{implementer:02x} part 0x{part:03x}"))
     return facts
 
 
@@ -76,7 +77,8 @@ def cpuinfo_text(facts: dict[str, object], processors: int) -> str:
     """A Linux arm64 /proc/cpuinfo for `processors` identical cores of the CPU `facts` describe."""
     midr = int(str(facts.get("midr") or "0x0"), 16)
     block = (f"BogoMIPS\t: 100.00\nFeatures\t: {' '.join(facts['features'])}\n"  # type: ignore[arg-type]
-             f"CPU implementer\t: 0x{midr >> 24 & 0xFF:02x}\nCPU architecture: 8\nCPU variant\t: 0x{midr >> 20 & 0xF:x}\n"
+             f"CPU implementer\t: 0x{midr >> 24 & 0xFF:02x}\nCPU architecture: 8\nCPU variant\t: "
+             f"0x{midr >> 20 & 0xF:x}\n"
              f"CPU part\t: 0x{midr >> 4 & 0xFFF:03x}\nCPU revision\t: {midr & 0xF}\n\n")
     return "".join(f"processor\t: {i}\n{block}" for i in range(processors))
 

@@ -207,6 +207,9 @@ def cpu_root(cache: Path, qemu_cpu: str, prepare: bool = True) -> tuple[Path, di
     return root, json.loads((root / "facts.json").read_text())
 
 
+CPUS = ("cortex-a72", "neoverse-n1", "max,sme=off")  # the qemu CPUs of the Arm targets (ptq_helpers.targets.arm64)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=HOW_TO, description=__doc__.splitlines()[0])
     p.add_argument("--cache", type=Path, help="the suite's cache folder (default: $RESNET8_PTQ_CACHE or its default)")
@@ -217,9 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = args.cache or default_cache()
     try:
         folder = userland(cache, prepare=True, system=not args.no_system)
-        from ptq_helpers.targets.base import TARGETS
-
-        cpus = args.cpu or [t.qemu_cpu for t in TARGETS.values() if t.arch == "aarch64" and t.qemu_cpu]
+        cpus = args.cpu or list(CPUS)
         for cpu in cpus:
             _, facts = cpu_root(cache, cpu)
             print(f"{cpu}: {facts['model_name']}: {' '.join(facts['features'])}")  # type: ignore[arg-type]

@@ -1,30 +1,18 @@
-"""Deployment targets: the CPU a build will run on, reached without owning it.
-
-`arm64-a72`, `arm64-n1` and `arm64-max` are Arm CPUs: the aarch64 wheels of the host's ONNX Runtime and LiteRT
-versions in a Debian arm64 CPython userland (ptq_helpers.targets.arm_setup) under `qemu-aarch64 -cpu <cpu>`
-(ptq_helpers.targets.arm64 starts them and guards against emulator faults).
-`avx2` is an AVX2-only x86-64 CPU (no AVX-512, no VNNI). Runtimes that pick their int8 kernels by
-CPUID (ONNX Runtime's MLAS, fbgemm) have no switch for it, so their evaluation runs in child
-processes under `qemu-x86_64 -cpu Haswell` (user-mode emulation: CPUID itself says Haswell); oneDNN
-(the PT2E/Inductor int8 kernels) honours ONEDNN_MAX_CPU_ISA, so those children run natively.
-The 10,000 images are sharded across one child per core; every child reports the CPU it saw, and a
-child that saw a forbidden instruction set fails the evaluation.
+"""A deployment target: the CPU (or micro-controller) a build will run on, reached without owning it, and how a build
+is evaluated there. Each target is declared in a module of its own (host, avx2, tflm for mcu, arm64 for the Arm
+CPUs) and listed once in ptq_helpers.targets.registry; the store asks the target to evaluate a build
+(`Target.evaluate`) and which fp32 a drop is gated against (`Target.baseline`), never its architecture.
 """
 from __future__ import annotations
 
 import functools
-import json
-import os
 import platform
-import shlex
 import shutil
 import subprocess
-import sys
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from importlib.util import find_spec
 
@@ -33,9 +21,10 @@ import numpy as np
 from ptq_helpers.matrix.cases import Case, resolve
 from ptq_helpers.core.errors import PTQError
 from ptq_helpers.core.isa import cpu_facts, qemu_binary, summary
-from ptq_helpers.core.runtime import available_cores
 
-QEMU_NOISE = "qemu-x86_64: warning: TCG doesn't support requested feature"
+# How a build is evaluated on a target: in the test process; in child processes on this CPU (ISA switches, or
+# another kernel library such as a micro-controller interpreter); or in child processes of an emulated CPU.
+Evaluation = Literal["in-process", "child", "emulated", "mcu-interpreter"]
 
 
 class TargetError(PTQError):
@@ -63,11 +52,36 @@ def _host_flags() -> dict[str, bool]:
 
 
 @dataclass(frozen=True)
+class Request:
+    """What the store hands a target to evaluate one build on the test images (the data lazily: a target that
+    evaluates in children reads the .npy, the host the array)."""
+
+    case: Case
+    model: Path
+    label: str  # how progress lines name the evaluation ("<id>@<target>")
+    note: str  # "" or " (draw k)"
+    labels: np.ndarray  # the test labels
+    threads: int
+    cache: Path  # the suite's cache folder (a target with its own userland keeps it there)
+    workdir: Path  # a scratch folder, removed afterwards
+    images: Callable[[], np.ndarray]  # the test images as the model takes them
+    images_npy: Callable[[], Path]  # ... as one float32 .npy, memory-mapped by children
+    probabilities: Callable[[np.ndarray], np.ndarray]  # the model's outputs as probabilities (its contract)
+    host_probs: Callable[[], np.ndarray]  # this build's probabilities on the host
+    baseline: Callable[[], tuple[Case, Path, np.ndarray]]  # its fp32 baseline: case, model file, host probabilities
+
+
+@dataclass(frozen=True)
 class Target:
-    """Where a build is evaluated. `host` is the test process itself; others run in child processes."""
+    """Where a build is evaluated, and how (`evaluation`, done by `evaluator`)."""
 
     name: str
     description: str
+    evaluation: Evaluation = "child"
+    # "module:function"(target, Request) -> (probabilities, facts or None): evaluates a build here
+    evaluator: str = "ptq_helpers.targets.children:evaluate"
+    baseline: Target | None = None  # whose fp32 a drop is gated against (None: this target's own)
+    reference_kernels: str = ""  # the kernel library a reference .tflite runs with here ("": not run here)
     qemu_cpu: str | None = None  # emulated CPU for runtimes whose kernels are picked by CPUID
     env: Mapping[str, str] = field(default_factory=dict)  # ISA switches, for the formats in env_formats
     env_formats: frozenset[str] = frozenset()
@@ -88,9 +102,39 @@ class Target:
     @property
     def code_modules(self) -> tuple[str, ...]:
         """Modules whose source is part of the key of every prediction made on this target."""
-        own = ("ptq_helpers.targets.base", "ptq_helpers.targets.child") if not self.is_host else ()
-        runner = tuple(d.partition(":")[0] for d in (self.runner, self.runtime_facts) if d)
+        own = ("ptq_helpers.targets.base", "ptq_helpers.targets.children", "ptq_helpers.targets.child") \
+            if not self.is_host else ()
+        runner = tuple(d.partition(":")[0] for d in (self.evaluator, self.runner, self.runtime_facts) if d)
         return tuple(dict.fromkeys((*own, *runner, *self.code)))
+
+    def evaluate(self, request: Request) -> tuple[np.ndarray, dict[str, Any] | None]:
+        """The build's probabilities on the test images here, and what the evaluation saw (None in process)."""
+        return resolve(self.evaluator)(self, request)
+
+    def key(self, case: Case) -> dict[str, object]:
+        """What of this target shapes a case's predictions (part of their cache key)."""
+        if self.is_host:
+            return {}
+        parts: dict[str, object] = {"target": self.name, "how": self.how(case)}
+        if self.mode(case) == "qemu":
+            parts["emulator"] = emulator_version(self.arch)
+        return parts
+
+    @staticmethod
+    def note(facts: Mapping[str, Any]) -> dict[str, object] | None:
+        """What a record off the host says about how it was measured when it is not a full evaluation on the
+        target (an fp32 build checked by a probe only, a drop gated against another target's fp32), and which
+        layers the runtime ran as integer kernels there."""
+        note: dict[str, object] = {}
+        if facts.get("fp32_probe_only"):
+            probe = facts.get("probe") or {}
+            note["evaluated"] = (f"fp32 probe only ({probe.get('images', '?')} images on the target, max |dp| "
+                                 f"{probe.get('max_abs_diff', '?')}): the host's predictions stand for the 10,000")
+        if facts.get("fp32_baseline") == "host":
+            note["fp32 baseline"] = str(facts.get("fp32_note") or "the host's fp32, after the probe")
+        if facts.get("executed"):  # asked of the runtime in the target's child, on the target's CPU
+            note["executed"] = facts["executed"]
+        return note or None
 
     def facts_function(self, case: Case) -> str | None:
         """What asks, on this target, which of a case's layers run as integer kernels: the target's own (for its
@@ -99,7 +143,7 @@ class Target:
 
     @property
     def is_host(self) -> bool:
-        return self.name == "host"
+        return self.evaluation == "in-process"
 
     def applies(self, case: Case) -> bool:
         """Whether the target takes part for the case: it runs it, or says (as a skip) why it does not."""
@@ -171,66 +215,6 @@ class Target:
         return None
 
 
-HOST = Target("host", "this machine's CPU, in the test process")
-AVX2 = Target(
-    "avx2", "an AVX2-only x86-64 CPU (no AVX-512, no VNNI): ONNX Runtime, TorchScript, LiteRT and OpenVINO under "
-    "qemu-x86_64 -cpu Haswell; PT2E/Inductor natively with oneDNN, ATen and Inductor's C++ capped at AVX2",
-    qemu_cpu="Haswell",
-    # oneDNN's int8 kernels, ATen's and Inductor's generated C++ (compiled by the native compiler) all at AVX2.
-    env={"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "TORCHINDUCTOR_CPP_MARCH": "haswell"},
-    env_formats=frozenset({"pt2"}), forbidden_flags=("avx512f", "avx512_vnni", "avx_vnni", "amx_int8"),
-)
-MCU = Target(
-    "mcu", "a Cortex-M micro-controller: TensorFlow Lite Micro's reference kernels (PyPI tflite-micro), one image "
-    "per invoke, in child processes; .tflite builds only", formats=frozenset({"tflite"}),
-    runner="ptq_helpers.targets.tflm:runner", runner_label="the TensorFlow Lite Micro interpreter",
-    runtime_facts="ptq_helpers.targets.tflm:runtime_facts",
-    needs=(("tflite_micro", "mcu"),), libraries=("tflite-micro", "ethos-u-vela", "ai-edge-litert"),
-    code=("ptq_helpers.targets.mcu", "ptq_helpers.targets.vela", "ptq_helpers.backends.litert"),
-)
-_ARM = dict(arch="aarch64", formats=frozenset({"onnx", "qdq", "qoperator", "tflite"}), required_flags=("asimd",),
-            launcher="ptq_helpers.targets.arm64:launch", runner_label="in the Debian arm64 CPython 3.11 userland",
-            libraries=("ai-edge-litert", "onnxruntime"),
-            code=("ptq_helpers.targets.arm64", "ptq_helpers.targets.arm_cpu", "ptq_helpers.targets.arm_setup"))
-_ARM_TEXT = ("ONNX Runtime and LiteRT (XNNPACK) aarch64 wheels of the host's versions under qemu-aarch64 -cpu {}; "
-             "ONNX and .tflite builds, gated against the host's fp32 after an fp32 probe on the target")
-# Measured on 2026-12-02 (2-vCPU AMD EPYC host, qemu-aarch64 7.2.22, Debian arm64 CPython 3.11 userland).
-_OV_ON_ARM = ("not run: OpenVINO 2026.4.1's aarch64 wheel (manylinux_2_35) runs under qemu-aarch64 -cpu neoverse-n1, "
-              "but at ~0.86 s per image on one emulated core (ov-int8-nncf: 200 test images in 172 s, 8 of them with "
-              "another top-1 than the x86 host), ~2.4 h per 10,000 images per core: beyond a gate's budget; "
-              "measure OpenVINO on Arm hardware")
-_TORCH_ON_ARM = ("not run: PyPI's torch 2.14.1 aarch64 wheel (manylinux_2_28_aarch64, 454 MB) is the CUDA build, and "
-                 "under qemu-aarch64 `import torch` fails with \"ValueError: libcublasLt.so.*[0-9] not found in the "
-                 "system path\"; the CPU-only aarch64 wheel (PyTorch int8 would run its QNNPACK engine) is on "
-                 "download.pytorch.org, which this project's machines cannot reach")
-_ARM["not_run"] = {"ir": _OV_ON_ARM, "torchscript": _TORCH_ON_ARM, "pt2": _TORCH_ON_ARM}
-ARM64_A72 = Target("arm64-a72", "an Arm Cortex-A72 (Armv8.0-A NEON, no dot-product): " + _ARM_TEXT.format("cortex-a72"),
-                   qemu_cpu="cortex-a72", forbidden_flags=("asimddp", "i8mm", "sve"), cpu_model="Cortex-A72", **_ARM)
-ARM64_N1 = Target("arm64-n1", "an Arm Neoverse-N1 (Armv8.2-A, dot-product, no i8mm/SVE): " + _ARM_TEXT.format(
-                  "neoverse-n1"), qemu_cpu="neoverse-n1", forbidden_flags=("i8mm", "sve"), cpu_model="Neoverse-N1",
-                  **{**_ARM, "required_flags": ("asimd", "asimddp")})
-# qemu 7.2's `max` runs XNNPACK's SME kernels wrongly (10.85% on litert-int8): SME off.
-ARM64_MAX = Target("arm64-max", "qemu's `max` Arm CPU (Armv9-class: dot-product, i8mm, SVE2; SME off): " + _ARM_TEXT.format(
-                   "max,sme=off"), qemu_cpu="max,sme=off", forbidden_flags=("sme",),
-                   **{**_ARM, "required_flags": ("asimd", "asimddp", "i8mm", "sve2")})
-TARGETS: dict[str, Target] = {t.name: t for t in (HOST, AVX2, MCU, ARM64_A72, ARM64_N1, ARM64_MAX)}
-# The kernel library a .tflite runs with on each target that runs one.
-REFERENCE_KERNELS = {"host": "LiteRT default (XNNPACK)", "mcu": "TFLite Micro reference kernels",
-                     **{t: "LiteRT default (XNNPACK), aarch64" for t in ("arm64-a72", "arm64-n1", "arm64-max")}}
-
-
-def parse_targets(raw: str) -> tuple[str, ...]:
-    """`host,avx2` -> ('host', 'avx2'); unknown names are refused with the known ones (argparse type=)."""
-    import argparse
-
-    names = tuple(dict.fromkeys(n.strip() for n in str(raw).split(",") if n.strip()))
-    unknown = [n for n in names if n not in TARGETS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown target {', '.join(map(repr, unknown)) or repr(raw)}; "
-                                         f"known: {', '.join(TARGETS)} (comma-separated, e.g. host,avx2)")
-    return names
-
-
 def check_cpu(target: Target, cpu: Mapping[str, Any]) -> str | None:
     """Why a child that saw `cpu` did not run on `target`'s CPU, or None."""
     flags = cpu.get("flags") or {}
@@ -246,91 +230,3 @@ def check_cpu(target: Target, cpu: Mapping[str, Any]) -> str | None:
     return None
 
 
-def shards(n: int, workers: int) -> list[tuple[int, int]]:
-    """[0, n) in `workers` contiguous slices of near-equal size."""
-    workers = max(1, min(workers, n))
-    bounds = [round(i * n / workers) for i in range(workers + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
-
-
-@dataclass
-class _Child:
-    proc: subprocess.Popen
-    cmd: list[str]
-    start: int
-    stop: int
-    out: Path
-    facts: Path
-    stderr: Path
-
-    def failure(self, what: str, env_text: str) -> TargetError:
-        try:
-            lines = [ln for ln in self.stderr.read_text(errors="replace").splitlines() if not ln.startswith(QEMU_NOISE)]
-        except OSError:
-            lines = []
-        tail = "\n".join(lines[-10:]) or "(no error output)"
-        return TargetError(f"evaluation child for images[{self.start}:{self.stop}] {what}; reproduce with: "
-                           f"{env_text}{shlex.join(self.cmd)}\nlast stderr lines:\n{tail}")
-
-
-def predict(case: Case, target: Target, model: Path, images_npy: Path, n_images: int, threads: int,
-            workdir: Path, workers: int | None = None, cache: Path | None = None,
-            executed: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
-    """Probabilities for images_npy[:n_images] computed on `target`, and what the children saw (`cache`: where a
-    target with its own userland keeps it; default: the suite's cache folder); with `executed`, the first child
-    also asks the runtime which layers run as integer kernels there (facts["executed"])."""
-    mode = target.mode(case)
-    reason = target.missing_tool(case)
-    if reason:
-        raise TargetError(reason)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    extra = dict(target.env) if mode == "env" else {}
-    if case.fmt == "pt2":  # compiled code is ISA-specific: never share Inductor's cache with the host
-        extra["TORCHINDUCTOR_CACHE_DIR"] = str(workdir / f"inductor-{target.name}")
-        extra["TORCHINDUCTOR_COMPILE_THREADS"] = "1"
-    env.update(extra)
-    env_text = "".join(f"{k}={shlex.quote(v)} " for k, v in extra.items())
-    prefix = [qemu_binary() or "qemu-x86_64", "-cpu", str(target.qemu_cpu)] if mode == "qemu" else []
-    launch = [*prefix, sys.executable]
-    if target.launcher and mode == "qemu":  # its own userland: an emulator, a root and a foreign python
-        launch, guest = resolve(target.launcher)(target, cache)
-        prefix = launch[:1]
-        env = {**guest, **extra, "OMP_NUM_THREADS": str(threads)}
-        env_text += "".join(f"{k}={shlex.quote(v)} " for k, v in guest.items() if os.environ.get(k) != v)
-    workdir.mkdir(parents=True, exist_ok=True)
-    children: list[_Child] = []
-    started = time.perf_counter()
-    try:
-        for i, (start, stop) in enumerate(shards(n_images, workers or available_cores())):
-            out, facts, err = (workdir / f"shard-{i}.{ext}" for ext in ("npy", "json", "stderr"))
-            cmd = [*launch, "-m", "ptq_helpers.targets.child", "--case", case.id, "--model",
-                   str(model), "--images", str(images_npy), "--start", str(start), "--stop", str(stop),
-                   "--threads", str(threads), "--out", str(out), "--facts", str(facts)]
-            if target.runner:
-                cmd += ["--runner", target.runner]
-            if executed and i == 0 and not case.is_fp32 and target.facts_function(case):
-                cmd += ["--executed", str(target.facts_function(case))]
-            with open(err, "wb") as fh:
-                proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=fh)
-            children.append(_Child(proc, cmd, start, stop, out, facts, err))
-        for child in children:
-            code = child.proc.wait()
-            if code != 0:
-                raise child.failure(f"on target {target.name} exited with {code}", env_text)
-    finally:
-        for child in children:  # on failure: stop the siblings
-            if child.proc.poll() is None:
-                child.proc.kill()
-                child.proc.wait()
-    seen = [json.loads(c.facts.read_text()) for c in children]
-    for child, facts in zip(children, seen):
-        wrong = check_cpu(target, facts["cpu"]) if mode in ("qemu", "native") else None
-        if wrong:
-            raise child.failure(wrong, env_text)
-    probs = np.concatenate([np.load(c.out) for c in children])
-    emulator = subprocess.run([prefix[0], "--version"], capture_output=True, text=True).stdout.splitlines()[:1] \
-        if prefix else []
-    return probs, {"target": target.name, "how": target.how(case), "mode": mode, "children": len(children),
-                   "wall_s": round(time.perf_counter() - started, 1), "cpu": seen[0]["cpu"],
-                   "runtime": seen[0]["runtime"], "emulator": emulator[0] if emulator else None,
-                   **({"executed": seen[0]["executed"]} if seen[0].get("executed") else {})}

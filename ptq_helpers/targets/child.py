@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from ptq_helpers.backends import evaluate
-from ptq_helpers.backends.litert_size import case_from_environment
 from ptq_helpers.matrix import cases
 from ptq_helpers.core.isa import cpu_facts
 
@@ -57,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                    "which layers run as integer kernels in this process, on this CPU, and add its 'executed' to FACTS")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
-    case_from_environment()  # the run's --ptq-search=size / --ptq-size-recipe case, when it is the one asked for
+    cases.add_run_cases()  # the cases the parent run added (e.g. --ptq-search=size), when one is asked for
     case = cases.get(args.case)
     images = np.load(args.images, mmap_mode="r")[args.start:args.stop]
     make = cases.resolve(args.runner) if args.runner else evaluate.make_runner
@@ -73,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     _atomic(args.out, buffer.getvalue())
     runtime = {"images": len(images), "load_s": round(t1 - t0, 2), "predict_s": round(t2 - t1, 2)}
     runtime.update(python=platform.python_version(), machine=platform.machine(), numpy=np.__version__)
-    for module in ("onnxruntime", "ai_edge_litert"):  # the versions the child really ran (pinned to the host's)
+    for module in (lib.replace("-", "_") for lib in cases.libraries()):  # the versions the child really ran
         if module in sys.modules:
             runtime[module] = getattr(sys.modules[module], "__version__", "?")
     if "torch" in sys.modules:

@@ -23,12 +23,12 @@ def measure(case_id: str, model: Path, workdir: Path) -> McuBudget:
     try:
         summary = vela.compile_for_npu(model, workdir, ACCELERATOR)
     except vela.VelaError as exc:
-        from ptq_helpers.backends.litert_size import has_int4
+        from ptq_helpers.backends.litert.size import has_int4
 
         if not has_int4(model):
             raise
         raise NotForTheNpu(f"{case_id}: no Ethos-U budget: the file has int4 weights and Vela cannot compile it "
-                           f"(tried {ACCELERATOR}; Vela 5.2 dies with SIGFPE on int4 weights, measured on 2026-12-06); "
+                           f"(tried {ACCELERATOR}; Vela 5.2 dies with SIGFPE on int4 weights: docs/mcu-size.md); "
                            f"it runs on the Cortex-M CPU with TFLite Micro, gated by its <model>@mcu tests. "
                            f"Vela said: {str(exc).splitlines()[0]}") from None
     return McuBudget(

@@ -1,6 +1,6 @@
-"""TensorFlow Lite Micro (PyPI `tflite-micro`): the reference kernels a Cortex-M runs, on the host.
+"""The `mcu` target: TensorFlow Lite Micro (PyPI `tflite-micro`), the reference kernels a Cortex-M runs, on the host.
 
-The `mcu` target evaluates every .tflite build with `runner` (one image per invoke) in sharded child
+It evaluates every .tflite build with `runner` (one image per invoke) in sharded child
 processes; `arena_bytes` asks TFLM's recording allocator how much tensor arena a model needs, and
 `non_integer_ops` lists the operators that keep float tensors (a micro-controller build must have none).
 """
@@ -15,8 +15,18 @@ import numpy as np
 
 from ptq_helpers.matrix.cases import Case
 from ptq_helpers.core.errors import PTQError
-from ptq_helpers.backends.litert import dequantize, quantize
+from ptq_helpers.backends.litert.backend import dequantize, quantize
+from ptq_helpers.targets.base import Target
 
+MCU = Target(
+    "mcu", "a Cortex-M micro-controller: TensorFlow Lite Micro's reference kernels (PyPI tflite-micro), one image "
+    "per invoke, in child processes; .tflite builds only", evaluation="mcu-interpreter", formats=frozenset({"tflite"}),
+    runner="ptq_helpers.targets.tflm:runner", runner_label="the TensorFlow Lite Micro interpreter",
+    runtime_facts="ptq_helpers.targets.tflm:runtime_facts",
+    needs=(("tflite_micro", "mcu"),), libraries=("tflite-micro", "ethos-u-vela", "ai-edge-litert"),
+    code=("ptq_helpers.targets.mcu", "ptq_helpers.targets.vela", "ptq_helpers.backends.litert.backend"),
+    reference_kernels="TFLite Micro reference kernels",
+)
 FLOAT_TYPES = ("FLOAT16", "FLOAT32", "FLOAT64", "BFLOAT16", "COMPLEX64", "COMPLEX128")
 _ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 
@@ -52,14 +62,16 @@ def runner(case: Case, path: Path, threads: int):
 def arena_bytes(path: Path) -> int:
     """Tensor-arena bytes TFLM's recording allocator reports after one invoke (printed to C-level stderr,
     so a child prints it); then checked in-process: an arena of exactly that size must allocate and run."""
-    code = ("import sys, numpy as np; from ptq_helpers.targets.tflm import _interpreter; i = _interpreter(sys.argv[1]); "
+    code = ("import sys, numpy as np; from ptq_helpers.targets.tflm import _interpreter; i = "
+            "_interpreter(sys.argv[1]); "
             "d = i.get_input_details(0); i.set_input(np.zeros(tuple(d['shape']), d['dtype']), 0); i.invoke(); "
             "i.print_allocations()")
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
     found = _ARENA_TOTAL.search(proc.stderr)
     if proc.returncode != 0 or found is None:
         tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
-        raise PTQError(f"{path}: TFLM could not allocate and run the model (exit {proc.returncode}); last lines:\n{tail}")
+        raise PTQError(f"{path}: TFLM could not allocate and run the model (exit {proc.returncode}); last "
+                       f"lines:\n{tail}")
     total = int(found.group(1))
     interpreter = _interpreter(path, arena_size=total)
     detail = interpreter.get_input_details(0)
@@ -84,7 +96,8 @@ def non_integer_ops(path: Path) -> list[str]:
             if any(type_names.get(subgraph.tensors[i].type) in FLOAT_TYPES for i in ids):
                 code = model.operatorCodes[op.opcodeIndex]
                 builtin = runtime.get_builtin_code_from_operator_code(code)
-                found.append(code.customCode.decode() if code.customCode else op_names.get(builtin, f"BUILTIN_{builtin}"))
+                found.append(code.customCode.decode() if code.customCode
+                             else op_names.get(builtin, f"BUILTIN_{builtin}"))
     return found
 
 
@@ -93,9 +106,10 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
     no delegate and no float fallback: it runs each op with the reference kernel registered for its types)."""
     from importlib.metadata import version
 
-    from ptq_helpers.backends.litert import executed_precision
+    from ptq_helpers.backends.litert.backend import executed_precision
 
     facts = executed_precision(path, f"the .tflite's compute ops and tensor types (read with ai-edge-litert's "
-                                     f"interpreter, no delegate applied); TensorFlow Lite Micro {version('tflite-micro')} "
+                                     f"interpreter, no delegate applied); TensorFlow Lite Micro "
+                               f"{version('tflite-micro')} "
                                      "runs each with its reference kernel for those types", delegate=False)
     return facts

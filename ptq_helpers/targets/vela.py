@@ -67,7 +67,8 @@ def _cpu_fallbacks(stdout: str) -> tuple[str, ...]:
     return tuple(types.get(name, f"UNKNOWN({name})") for name in names)
 
 
-def compile_for_npu(path: Path, out_dir: Path, accelerator: str = "ethos-u55-128", *, system_config: str = DEFAULT_SYSTEM,
+def compile_for_npu(path: Path, out_dir: Path, accelerator: str = "ethos-u55-128", *,
+                    system_config: str = DEFAULT_SYSTEM,
             memory_mode: str = DEFAULT_MEMORY_MODE, config: str = DEFAULT_CONFIG) -> VelaSummary:
     """Run `vela` (as `python -m ethosu.vela`) on `path`, writing into `out_dir`; parse its summary.
 

@@ -17,8 +17,8 @@ def test_quantized_layers_run_as_integer(quantized_model: ModelResult, ptq_thres
     rec = quantized_model.record
     if rec.executed is None:
         where = "this CPU" if rec.target == "host" else f"target {rec.target}"
-        pytest.skip(f"{rec.key}: executed precision is not asked of the runtime on {where} "
-                    f"({'its framework declares no runtime facts' if rec.target == 'host' else 'asked on the host only'})")
+        why = "its framework declares no runtime facts" if rec.target == "host" else "asked on the host only"
+        pytest.skip(f"{rec.key}: executed precision is not asked of the runtime on {where} ({why})")
     message = gates.integer_execution(rec, ptq_thresholds)
     if message and ptq_thresholds.executed_precision == "report":
         ex = rec.executed  # the reason short (a terminal line); the layers are in FLOAT LAYERS and the report

@@ -11,7 +11,7 @@ from ptq_helpers.matrix import cases
 from ptq_helpers.backends.evaluate import score
 from ptq_helpers.pytest_plugin.failures import explained
 from ptq_helpers.results.run_results import Reference
-from ptq_helpers.targets.base import REFERENCE_KERNELS, TARGETS
+from ptq_helpers.targets.registry import TARGETS
 
 pytestmark = [
     pytest.mark.real,
@@ -34,4 +34,4 @@ def test_mlperf_tflite_int8_reference(reference_target: str, ptq_store, test_spl
     ptq_session.results.add_reference(Reference(
         id="mlperf-tflite-int8", framework="litert", dtype="int8", correct=metrics.correct, total=metrics.total,
         accuracy=round(metrics.accuracy, 4), size_bytes=model.stat().st_size, note=NOTE, target=target.name,
-        kernels=REFERENCE_KERNELS[target.name]))
+        kernels=target.reference_kernels))

@@ -22,5 +22,6 @@ def test_the_recipe_meets_the_accuracy_bar_over_calibration_draws(case: cases.Ca
     ptq_session.results.add_sweep(case.id, summary)
     limit = ptq_thresholds.min_accuracy
     assert summary["mean"] > limit, (f"{case.id}: mean top-1 over {draws} calibration draws {summary['mean']:.2f}% "
-                                     f"(worst draw {summary['min']:.2f}%) is not above {limit:.2f}% (--ptq-min-accuracy)")
+                                     f"(worst draw {summary['min']:.2f}%) is not above {limit:.2f}% "
+                                     "(--ptq-min-accuracy)")
 

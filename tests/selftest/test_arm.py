@@ -17,8 +17,9 @@ import pytest
 from ptq_helpers.core.artifacts import cached, get_or_build
 from ptq_helpers.matrix import cases
 from ptq_helpers.targets import arm64, arm_setup
-from ptq_helpers.targets import base as targets
-from ptq_helpers.targets.base import ARM64_A72, ARM64_N1, TargetError
+from ptq_helpers.targets import base as targets, children
+from ptq_helpers.targets.arm64 import ARM64_A72, ARM64_N1
+from ptq_helpers.targets.base import TargetError
 
 pytestmark = pytest.mark.skipif(arm_setup.qemu_aarch64() is None, reason="the Arm targets need qemu-user: "
                                 "apt-get install qemu-user")
@@ -79,7 +80,7 @@ def test_the_emulated_child_sees_the_cpu_it_was_given(cache: Path, target: targe
 
 def test_evaluation_children_report_the_arm_cpu(cache: Path, images: Path, tmp_path: Path) -> None:
     model = tiny_model(tmp_path / "tiny.onnx", softmax=True)
-    probs, facts = targets.predict(cases.get("ort-fp32"), ARM64_N1, model, images, 40, 1, tmp_path / "w", cache=cache)
+    probs, facts = children.predict(cases.get("ort-fp32"), ARM64_N1, model, images, 40, 1, tmp_path / "w", cache=cache)
     assert probs.shape == (40, 10) and facts["cpu"]["model_name"] == "Neoverse-N1"
     assert facts["emulator"].startswith("qemu-aarch64 version") and facts["runtime"]["machine"] == "aarch64"
     assert facts["runtime"]["onnxruntime"] == arm_setup.pins()["onnxruntime"]
@@ -94,7 +95,7 @@ def test_a_child_that_sees_another_cpu_fails_the_evaluation(cache: Path, images:
               else dataclasses.replace(ARM64_A72, qemu_cpu="neoverse-n1"))
     expected = "instead of target arm64-a72's Cortex-A72" if wrong == "host" else "saw asimddp"
     with pytest.raises(TargetError, match=expected):
-        targets.predict(cases.get("ort-fp32"), target, model, images, 40, 1, tmp_path / "w", cache=cache)
+        children.predict(cases.get("ort-fp32"), target, model, images, 40, 1, tmp_path / "w", cache=cache)
 
 
 def test_an_emulator_fault_is_reported_as_such_and_not_cached(cache: Path, tmp_path: Path) -> None:
@@ -140,8 +141,8 @@ def test_an_arm_evaluation_reuses_the_hosts_predictions_of_the_same_build(ptq_st
     def no_host_evaluation(*args, **kwargs):
         raise AssertionError("the host was evaluated again for an Arm evaluation")
 
-    monkeypatch.setattr(models.arm64, "evaluate", host_answers)
-    monkeypatch.setattr(models.evaluate, "predict", no_host_evaluation)
+    monkeypatch.setattr(arm64, "evaluate", host_answers)  # the Arm targets' evaluator runs it
+    monkeypatch.setattr(models.evaluate, "predict", no_host_evaluation)  # the runners' module (the host's too)
     del events[:]
     store.result(case, target=ARM64_N1)
     built = [e.case for e in events if e.what == "predictions" and e.built]

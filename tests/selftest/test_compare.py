@@ -38,7 +38,8 @@ def test_an_unchanged_run_is_no_regression(tmp_path: Path) -> None:
     proc = _run(tmp_path, _payload(fakes.seed_records()), _payload(fakes.seed_records()))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.rstrip().endswith("no regression")
-    assert "ort-int8-qdq: top-1 86.12% → 86.12% (+0.00), Δ vs fp32 -1.07 → -1.07 points, size 125,431 → 125,431 B (+0.0%)" in proc.stdout
+    assert ("ort-int8-qdq: top-1 86.12% → 86.12% (+0.00), Δ vs fp32 -1.07 → -1.07 points, size 125,431 → 125,431 B "
+            "(+0.0%)") in proc.stdout
 
 
 def test_a_model_that_lost_accuracy_fails_with_the_model_delta_and_paired_test(tmp_path: Path) -> None:
@@ -67,7 +68,8 @@ def test_size_speed_and_missing_models_are_regressions_too(tmp_path: Path) -> No
     regressions = [line for line in proc.stdout.splitlines() if line.startswith("REGRESSION")]
     assert regressions == [
         "REGRESSION ort-int8-qdq: file grew 11.6% (125,431 → 140,000 bytes), more than 5% (--max-size-growth)",
-        "REGRESSION ort-int8-qdq: batch-256 throughput fell 50.0% (40,000 → 20,000 img/s), more than 25% (--max-slowdown)",
+        "REGRESSION ort-int8-qdq: batch-256 throughput fell 50.0% (40,000 → 20,000 img/s), more than 25% "
+        "(--max-slowdown)",
         "REGRESSION torch-int8-fx: measured in OLD but not in NEW (--allow-missing accepts that)"]
 
 

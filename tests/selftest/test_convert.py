@@ -38,7 +38,8 @@ def test_truncated_h5_fails_conversion_with_a_clear_message(ptq_store, tmp_path:
 
     broken = tmp_path / "pretrainedResnet.h5"
     broken.write_bytes(ptq_store.settings.assets.h5_model().read_bytes()[:50_000])  # valid signature, cut short
-    with pytest.raises(AssetError, match=r"pretrainedResnet\.h5: tf2onnx conversion failed \(exit 1: OSError: Unable to .*"
+    with pytest.raises(AssetError,
+                       match=r"pretrainedResnet\.h5: tf2onnx conversion failed \(exit 1: OSError: Unable to .*"
                                          r"truncated file.*\); check the file is the MLPerf Tiny pretrainedResnet\.h5"):
         convert_h5(broken, tmp_path / "out" / "resnet8.onnx")
     assert not (tmp_path / "out" / "resnet8.onnx").exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ptq_helpers.backends import ort
+from ptq_helpers.backends.onnxruntime import backend as ort
 from ptq_helpers.matrix import cases
 
 pytestmark = pytest.mark.real

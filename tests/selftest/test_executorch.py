@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from ptq_helpers.backends import executorch as et
-from ptq_helpers.backends.executorch_pte import executed_layers
+from ptq_helpers.backends.executorch import backend as et
+from ptq_helpers.backends.executorch.pte import executed_layers
 from ptq_helpers.matrix import cases
 
 pytestmark = pytest.mark.real
@@ -59,7 +59,7 @@ def test_matmul_as_linear_makes_the_fully_connected_layer_int8_too(executorch_pr
 def test_the_rewrite_keeps_the_fp32_function(executorch_present, ptq_store) -> None:
     import torch
 
-    from ptq_helpers.backends.torch_graph import matmul_as_linear, onnx_to_torch
+    from ptq_helpers.backends.pytorch.torch_graph import matmul_as_linear, onnx_to_torch
 
     plain, rewritten = onnx_to_torch(ptq_store.source), matmul_as_linear(onnx_to_torch(ptq_store.source))
     assert not any(type(m).__name__ == "OnnxMatMul" for m in rewritten.modules())
@@ -90,8 +90,8 @@ def test_positional_names_follow_the_onnx_node_order(executorch_present, ptq_sto
 _CHILD = """
 import sys, numpy as np
 from pathlib import Path
-from ptq_helpers.backends import executorch as et
-from ptq_helpers.backends.executorch_pte import executed_layers
+from ptq_helpers.backends.executorch import backend as et
+from ptq_helpers.backends.executorch.pte import executed_layers
 from ptq_helpers.matrix import cases
 et.build_int8(cases.get("et-int8-xnnpack"), Path(sys.argv[1]), np.load(sys.argv[2]), Path(sys.argv[3]))
 """

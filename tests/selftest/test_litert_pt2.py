@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptq_helpers.backends import litert, litert_pt2, litert_torch_setup
+from ptq_helpers.backends.litert import backend as litert, pt2 as litert_pt2, torch_setup as litert_torch_setup
 from ptq_helpers.core.errors import AssetError
 from ptq_helpers.data.input_contract import InputContract
 from ptq_helpers.matrix import cases
@@ -65,7 +65,8 @@ def torchstyle(ptq_store, tmp_path_factory: pytest.TempPathFactory):  # noqa: AN
     test = ptq_store.test.in_contract(contract).images()
     program = torch.export.load(str(pt2)).module()
     with torch.no_grad():
-        logits = np.concatenate([program(torch.from_numpy(test[i:i + 1000])).numpy() for i in range(0, len(test), 1000)])
+        logits = np.concatenate([program(torch.from_numpy(test[i:i + 1000])).numpy()
+                                 for i in range(0, len(test), 1000)])
     calibration = ptq_store.train.in_contract(contract).images(ptq_store.calibration_indices)
     return pt2, test, logits, calibration
 
@@ -110,7 +111,8 @@ def test_the_int8_tflite_is_integer_end_to_end_and_near_the_seed(env, torchstyle
     accuracy = 100 * float((out.argmax(1) == labels).mean())
     seed = ptq_store.result(cases.get("litert-int8")).metrics.accuracy  # percent
     assert abs(accuracy - seed) <= MAX_INT8_GAP, f"int8 from the .pt2 {accuracy:.2f}% vs seed litert-int8 {seed:.2f}%"
-    print(f"litert-torch int8: {seconds:.1f} s, {accuracy:.2f}% (seed litert-int8 {seed:.2f}%), {path.stat().st_size} B")
+    print(f"litert-torch int8: {seconds:.1f} s, {accuracy:.2f}% (seed litert-int8 {seed:.2f}%), "
+          f"{path.stat().st_size} B")
 
 
 def test_a_file_that_is_not_a_program_fails_in_one_line(env, ptq_store, tmp_path: Path) -> None:

@@ -32,7 +32,8 @@ def _gate(ptq_store, *args: str) -> subprocess.CompletedProcess:
     """The SRAM budget test of litert-int16x8, run by pytest in a child on this run's cache and assets."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.update(RESNET8_PTQ_CACHE=str(ptq_store.settings.cache), RESNET8_PTQ_ASSETS=str(ptq_store.settings.assets.root))
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/gates/test_mcu.py", "--ptq-targets=host,mcu",
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/gates/test_mcu.py",
+           "--ptq-targets=host,mcu",
            "--ptq-matrix=mcu", "-k", "test_fits_the_micro_controller and litert-int16x8-sram", *args]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
 

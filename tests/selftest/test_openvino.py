@@ -8,8 +8,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from ptq_helpers.backends import evaluate, openvino as openvino_backend
-from ptq_helpers.backends.openvino import OvQuant
+from ptq_helpers.backends import evaluate
+from ptq_helpers.backends.openvino import backend as openvino_backend
+from ptq_helpers.backends.openvino.backend import OvQuant
 from ptq_helpers.matrix import cases
 
 pytestmark = pytest.mark.real

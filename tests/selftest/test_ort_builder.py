@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptq_helpers.backends import ort as quantize_ort
+from ptq_helpers.backends.onnxruntime import backend as quantize_ort
 from ptq_helpers.matrix import cases
 from tests.fakes import tiny_onnx
 

@@ -39,7 +39,8 @@ def test_unsafe_output_paths_are_usage_errors_before_any_test(suite: pytest.Pyte
     result = suite.runpytest(f"{option}={target}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.stderr.lines if "error:" in line]
-    assert len(errors) == 1 and option in errors[0] and f"{target}: " in errors[0] and message in errors[0], result.stderr.lines
+    assert len(errors) == 1 and option in errors[0] and f"{target}: " in errors[0] and message in errors[0], \
+        result.stderr.lines
     assert "passed" not in result.stdout.str()
     if kind == "symlink":
         assert (suite.path / "precious.txt").read_text() == "mine" and (suite.path / "link.json").is_symlink()

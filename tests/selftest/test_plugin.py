@@ -14,7 +14,8 @@ def test_help_lists_every_option(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--help")
     result.stdout.fnmatch_lines(["*resnet8-ptq: inputs and cache*", "*--assets-dir*",
                                  "*--ptq-cache-dir*", "*--ptq-rebuild*", "*--ptq-matrix*", "*--ptq-seed*",
-                                 "*--ptq-calibration-per-class*", "*--ptq-threads*", "*--ptq-json=PATH*", "*--ptq-report=PATH*",
+                                 "*--ptq-calibration-per-class*", "*--ptq-threads*", "*--ptq-json=PATH*",
+                                 "*--ptq-report=PATH*",
                                  "*--ptq-min-accuracy=N*", "*--ptq-max-drop=N*", "*--ptq-min-size-reduction-onnx=N*",
                                  "*--ptq-min-size-reduction-torch=N*", "*--ptq-max-class-drop=N*",
                                  "*--ptq-fp32-correct=N*", "*--ptq-gate-margin={point,ci}*"])
@@ -28,12 +29,14 @@ def test_help_lists_every_option(suite: pytest.Pytester) -> None:
      (["--ptq-threads", "0"], "*--ptq-threads: 0 is not between 1 and * (this process may use * cores*"),
      (["--ptq-threads", "2000"], "*--ptq-threads: 2000 is not between 1 and * (this process may use * cores*"),
      (["--ptq-threads", "1e11"], "*--ptq-threads: '1e11' is not an integer*"),
-     (["--ptq-model", "weights.txt"], "*--ptq-model: weights.txt: give an fp32 CIFAR-10 ResNet8 as .onnx, as a Keras .h5 or as a torch.export*"),
+     (["--ptq-model", "weights.txt"],
+      "*--ptq-model: weights.txt: give an fp32 CIFAR-10 ResNet8 as .onnx, as a Keras .h5 or as a torch.export*"),
      (["--ptq-model", "/no/such.onnx"], "*--ptq-model: /no/such.onnx: no such file*"),
      (["--ptq-calibration-per-class", "0"], "*--ptq-calibration-per-class: 0 is not between 1 and 5000*"),
      (["--ptq-calibration-per-class", "5001"], "*--ptq-calibration-per-class: 5001 is not between 1 and 5000*"),
      (["--ptq-seed", "-1"], "*--ptq-seed: -1 is not between 0 and 4294967295 (numpy's legacy seed range)*")],
-    ids=["accuracy-101", "drop-nan", "assets-missing", "threads-0", "threads-2000", "threads-1e11", "model-suffix", "model-missing", "per-class-0", "per-class-5001", "seed-negative"],
+    ids=["accuracy-101", "drop-nan", "assets-missing", "threads-0", "threads-2000", "threads-1e11", "model-suffix",
+         "model-missing", "per-class-0", "per-class-5001", "seed-negative"],
 )
 def test_bad_options_are_usage_errors(suite: pytest.Pytester, args: list[str], message: str) -> None:
     result = suite.runpytest(*args)
@@ -46,7 +49,9 @@ def test_header_and_summary_table(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--ptq-json=out.json")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines([
-        "resnet8-ptq: onnxruntime *", f"resnet8-ptq: matrix seed ({len(cases.selected('seed'))} configurations); calibration seed 42, 100/class from train*",
+        "resnet8-ptq: numpy *, onnxruntime *",
+        f"resnet8-ptq: matrix seed ({len(cases.selected('seed'))} configurations); calibration seed 42, 100/class from "
+        "train*",
         "*resnet8-ptq results*",
         "Model * Framework * Data type * Accuracy * Δ vs fp32 * Size * Size reduction * Executed * Gates",
         "ort-fp32 * ONNX Runtime * float32 * 87.19% * - * 312.5 KiB * - * pass",

@@ -146,7 +146,7 @@ def test_a_hostile_pt2_is_refused_before_torch_opens_it(kind: str, plain: Path, 
         _torch_loads(hostile)
         assert marker.exists(), f"control: torch.export.load of {hostile.name} should run its payload"
         marker.unlink()
-    from ptq_helpers.backends import torch_graph
+    from ptq_helpers.backends.pytorch import torch_graph
 
     with pytest.raises(AssetError) as refused:
         torch_graph.load_program(hostile)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ptq_helpers.backends import ort as quantize_ort
+from ptq_helpers.backends.onnxruntime import backend as quantize_ort
 
 
 @pytest.mark.real
@@ -18,8 +18,10 @@ def test_vectorised_entropy_search_finds_ort_s_own_thresholds_on_the_real_model(
     calibrator = create_calibrator(
         str(ptq_store.source), None, augmented_model_path=str(tmp_path / "augmented.onnx"),
         calibrate_method=CalibrationMethod.Entropy,
-        extra_options={"num_bins": quantize_ort.ENTROPY_BINS, "num_quantized_bins": quantize_ort.ENTROPY_QUANTIZED_BINS})
-    calibrator.collect_data(quantize_ort.CalibrationReader("input", train_split.images(ptq_store.calibration_indices[::5])))
+        extra_options={"num_bins": quantize_ort.ENTROPY_BINS,
+                       "num_quantized_bins": quantize_ort.ENTROPY_QUANTIZED_BINS})
+    calibrator.collect_data(quantize_ort.CalibrationReader("input",
+                                                           train_split.images(ptq_store.calibration_indices[::5])))
     histograms = calibrator.collector.histogram_dict
     assert len(histograms) >= 20
     for name in sorted(histograms)[::6]:  # a sixth of the tensors: ORT's own search is the slow part

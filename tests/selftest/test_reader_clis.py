@@ -47,7 +47,8 @@ def test_unknown_framework_compares_with_the_compare_cli_in_a_fresh_interpreter(
     results.write_json(tmp_path / "new.json", toy_payload())
     proc = _cli("ptq_helpers.compare", tmp_path / "old.json", tmp_path / "new.json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "toy-int8: top-1 86.50% → 86.50% (+0.00), Δ vs fp32 -0.69 → -0.69 points, size 300 → 300 B (+0.0%)" in proc.stdout
+    assert ("toy-int8: top-1 86.50% → 86.50% (+0.00), Δ vs fp32 -0.69 → -0.69 points, size 300 → 300 B "
+            "(+0.0%)") in proc.stdout
     assert proc.stdout.rstrip().endswith("no regression")
     results.write_json(tmp_path / "new.json", toy_payload(int8_size=600))  # 40% smaller than fp32: below 60%
     grown = _cli("ptq_helpers.compare", tmp_path / "old.json", tmp_path / "new.json")

@@ -49,7 +49,8 @@ def test_runs_side_by_side_name_the_machines_and_the_verdicts_that_differ(tmp_pa
     for name, data in (("vnni", vnni), ("avx2", avx2)):
         results.write_json(tmp_path / f"{name}.json", data)
     proc = subprocess.run([sys.executable, "-m", "ptq_helpers.report", str(tmp_path / "vnni.json"),
-                           str(tmp_path / "avx2.json"), "-o", str(tmp_path / "both.md")], capture_output=True, text=True)
+                           str(tmp_path / "avx2.json"), "-o", str(tmp_path / "both.md")], capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "both.md").read_text()
     assert "| `vnni` | VNNI box | avx2, avx512f, avx512_vnni | 3 |" in text

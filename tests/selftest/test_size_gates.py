@@ -20,7 +20,7 @@ def _build_torch_fp32_from(site: Path, source: Path, dest: Path) -> None:
     that path); it is what the builder's own child process runs."""
     code = ("import sys; "
             f"sys.path[:0] = [{str(site)!r}, {str(ROOT)!r}]; "
-            "from ptq_helpers.backends.pytorch import main; "
+            "from ptq_helpers.backends.pytorch.backend import main; "
             f"main(['torch-fp32', {str(source)!r}, '-', {str(dest)!r}])")
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]

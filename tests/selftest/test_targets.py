@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from ptq_helpers.matrix import cases
-from ptq_helpers.targets import base as targets
+from ptq_helpers.targets import base as targets, children
 from ptq_helpers.core.isa import qemu_binary
-from ptq_helpers.targets.base import AVX2, TargetError
+from ptq_helpers.targets.avx2 import AVX2
+from ptq_helpers.targets.base import TargetError
 
 needs_qemu = pytest.mark.skipif(qemu_binary() is None, reason="target avx2 needs qemu-user: apt-get install qemu-user")
 
@@ -45,7 +46,7 @@ def test_a_failing_child_names_its_shard_command_and_stderr(tmp_path: Path) -> N
     bogus.write_text("not a model")
     native_child = targets.Target("native", "this CPU, in a child process", env_formats=frozenset({"onnx"}))
     with pytest.raises(TargetError) as info:
-        targets.predict(cases.get("ort-fp32"), native_child, bogus, images, 4, 1, tmp_path / "work", workers=2)
+        children.predict(cases.get("ort-fp32"), native_child, bogus, images, 4, 1, tmp_path / "work", workers=2)
     text = str(info.value)
     assert "evaluation child for images[0:2]" in text and "exited with 1" in text
     assert "reproduce with: " in text and "-m ptq_helpers.targets.child --case ort-fp32" in text
@@ -58,9 +59,10 @@ def test_a_killed_emulator_fails_the_evaluation(tmp_path: Path, monkeypatch: pyt
     killer = tmp_path / "qemu-x86_64"
     killer.write_text("#!/bin/sh\nkill -9 $$\n")
     killer.chmod(0o755)
-    monkeypatch.setattr(targets, "qemu_binary", lambda: str(killer))
+    monkeypatch.setattr(targets, "qemu_binary", lambda: str(killer))  # what missing_tool checks
+    monkeypatch.setattr(children, "qemu_binary", lambda: str(killer))  # what the children are started with
     monkeypatch.setattr(targets, "_host_flags", lambda: {"avx2": True, "avx512f": True})  # else avx2 runs natively
     images = tmp_path / "images.npy"
     np.save(images, np.zeros((4, 32, 32, 3), np.float32))
     with pytest.raises(TargetError, match=r"on target avx2 exited with -9; reproduce with: .*qemu-x86_64 -cpu Haswell"):
-        targets.predict(cases.get("ort-fp32"), AVX2, Path("/nonexistent.onnx"), images, 4, 1, tmp_path / "w")
+        children.predict(cases.get("ort-fp32"), AVX2, Path("/nonexistent.onnx"), images, 4, 1, tmp_path / "w")

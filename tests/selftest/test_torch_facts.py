@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ptq_helpers.backends.pytorch import TorchQuant
+from ptq_helpers.backends.pytorch.backend import TorchQuant
 from ptq_helpers.core.errors import UnsupportedQuantization
-from ptq_helpers.backends.pytorch import check_supported, fx_quantize, quiet_torch
+from ptq_helpers.backends.pytorch.backend import check_supported, fx_quantize, quiet_torch
 
 
 def test_helper_refuses_quint8_weights() -> None:

@@ -45,7 +45,8 @@ def test_a_user_model_is_gated_on_its_own_fp32_and_said_not_to_be_the_reference(
                                                                                    tmp_path: Path) -> None:
     assert weights_sha256(nudged) != REFERENCE_WEIGHTS_SHA256
     proc = _pytest("tests/gates/test_accuracy_gates.py", "-k", "ort-fp32 or reference", f"--ptq-model={nudged}",
-                   f"--ptq-json={tmp_path / 'r.json'}", cache=tmp_path / "cache", assets=ptq_session.settings.assets.root)
+                   f"--ptq-json={tmp_path / 'r.json'}", cache=tmp_path / "cache",
+                   assets=ptq_session.settings.assets.root)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert f"resnet8-ptq: model {nudged} (--ptq-model): NOT the reference ResNet8" in proc.stdout
     data = json.loads((tmp_path / "r.json").read_text())

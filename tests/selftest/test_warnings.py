@@ -12,7 +12,7 @@ import numpy as np, torch
 from pathlib import Path
 from ptq_helpers.matrix.cases import get
 from ptq_helpers.backends.evaluate import make_runner
-from ptq_helpers.backends.pytorch import _trace_and_save, fx_quantize
+from ptq_helpers.backends.pytorch.backend import _trace_and_save, fx_quantize
 
 class Tiny(torch.nn.Module):
     def __init__(self):

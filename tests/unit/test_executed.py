@@ -50,7 +50,7 @@ def test_the_executed_column() -> None:
 
 
 def test_an_emulated_build_says_so_in_its_facts_summary_and_gate_message() -> None:
-    from ptq_helpers.backends.ort import OrtQuant
+    from ptq_helpers.backends.onnxruntime.backend import OrtQuant
     from ptq_helpers.matrix import cases
 
     assert OrtQuant("QUInt8", "QInt8").emulated is None

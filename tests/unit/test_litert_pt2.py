@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ptq_helpers.backends import litert, litert_pt2, litert_torch_setup
-from ptq_helpers.backends.litert_torch_setup import LiteRTTorchSetupError
+from ptq_helpers.backends.litert import backend as litert, pt2 as litert_pt2, torch_setup as litert_torch_setup
+from ptq_helpers.backends.litert.torch_setup import LiteRTTorchSetupError
 from ptq_helpers.matrix import cases
 
 
 def test_the_builders_dispatch_on_the_source_suffix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls: list[tuple[str, str, bool]] = []
-    monkeypatch.setattr(litert, "_run_converter", lambda src, dest, cal, *quant: calls.append(("tflite-converter", src.name,
-                                                                                        cal is not None)))
-    monkeypatch.setattr(litert_pt2, "convert", lambda src, dest, cal, cache=None: calls.append(("litert-torch", src.name,
-                                                                                               cal is not None)))
+    monkeypatch.setattr(litert, "_run_converter",
+                        lambda src, dest, cal, *quant: calls.append(("tflite-converter", src.name, cal is not None)))
+    monkeypatch.setattr(litert_pt2, "convert",
+                        lambda src, dest, cal, cache=None: calls.append(("litert-torch", src.name, cal is not None)))
     images = np.zeros((2, 3, 32, 32), np.float32)
     litert.build_fp32(tmp_path / "pretrainedResnet.h5", tmp_path / "a.tflite")
     litert.build_fp32(tmp_path / "mine.pt2", tmp_path / "b.tflite")
@@ -30,8 +30,8 @@ def test_the_builders_dispatch_on_the_source_suffix(monkeypatch: pytest.MonkeyPa
 def test_the_pt2_modules_key_the_litert_builds_and_predictions() -> None:
     """litert-torch's version is a pin in litert_torch_setup's source, which is hashed into the cache keys."""
     backend = cases.get("litert-int8").backend
-    for module in ("ptq_helpers.backends.litert_pt2", "ptq_helpers.backends.litert_pt2_child",
-                   "ptq_helpers.backends.litert_torch_setup"):
+    for module in ("ptq_helpers.backends.litert.pt2", "ptq_helpers.backends.litert.pt2_child",
+                   "ptq_helpers.backends.litert.torch_setup"):
         assert module in backend.code_modules
     assert litert_torch_setup.PINS["litert-torch"] == "0.10.0"
 
@@ -48,7 +48,7 @@ def test_an_unprepared_environment_names_the_command(tmp_path: Path) -> None:
     with pytest.raises(LiteRTTorchSetupError) as info:
         litert_torch_setup.environment(tmp_path, prepare=False)
     message = str(info.value)
-    assert "\n" not in message and message.endswith("python -m ptq_helpers.backends.litert_torch_setup")
+    assert "\n" not in message and message.endswith("python -m ptq_helpers.backends.litert.torch_setup")
     assert str(tmp_path / "litert-torch") in message
 
 
@@ -89,7 +89,7 @@ def test_a_failed_preparation_says_how_to_prepare_and_leaves_no_manifest(monkeyp
     with pytest.raises(LiteRTTorchSetupError) as info:
         litert_torch_setup.environment(tmp_path, note=notes.append)
     assert "preparing it failed (it needs PyPI once)" in str(info.value)
-    assert str(info.value).endswith("prepare it with: python -m ptq_helpers.backends.litert_torch_setup")
+    assert str(info.value).endswith("prepare it with: python -m ptq_helpers.backends.litert.torch_setup")
     assert notes and notes[0].startswith("preparing the litert-torch environment in ")
     assert not (litert_torch_setup.home(tmp_path) / litert_torch_setup.MANIFEST).exists()
 
@@ -98,10 +98,11 @@ def test_a_pt2_source_is_unready_until_the_environment_is_prepared(monkeypatch: 
                                                                    tmp_path: Path) -> None:
     """A gate run never downloads the environment by itself: the LiteRT items are skipped naming the command."""
     monkeypatch.setattr(litert_pt2, "_cache", lambda: tmp_path)
-    assert cases.get("litert-int8").backend.unready == "ptq_helpers.backends.litert_pt2:unready"
+    assert cases.get("litert-int8").backend.unready == "ptq_helpers.backends.litert.pt2:unready"
     assert litert_pt2.unready(tmp_path / "pretrainedResnet.h5") is None
     reason = litert_pt2.unready(tmp_path / "mine.pt2")
-    assert reason is not None and reason.endswith("prepare it once with: python -m ptq_helpers.backends.litert_torch_setup")
+    assert reason is not None and reason.endswith("prepare it once with: python -m "
+                                                  "ptq_helpers.backends.litert.torch_setup")
     folder = litert_torch_setup.home(tmp_path)
     folder.mkdir(parents=True)
     (folder / litert_torch_setup.MANIFEST).write_text("{}")

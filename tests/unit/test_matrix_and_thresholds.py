@@ -77,7 +77,7 @@ def test_bad_ini_value_names_the_ini_key() -> None:
 
 
 def test_litert_quantizer_settings_are_checked_when_declared() -> None:
-    from ptq_helpers.backends.litert_quantizer import LayerOverride, LiteRTQuantizerQuant
+    from ptq_helpers.backends.litert.quantizer import LayerOverride, LiteRTQuantizerQuant
 
     rules = LiteRTQuantizerQuant(overrides=(LayerOverride("conv2d_1", weight_bits=4, algorithm="GPTQ"),)).rules()
     assert [(r["regex"], r["weight_bits"], r["algorithm"]) for r in rules] == [

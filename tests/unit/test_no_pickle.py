@@ -1,4 +1,5 @@
-"""No cache or user file is unpickled by numpy: every np.load in the suite keeps allow_pickle=False (docs/security.md)."""
+"""No cache or user file is unpickled by numpy: every np.load in the suite keeps allow_pickle=False
+(docs/security.md)."""
 from __future__ import annotations
 
 import re
@@ -10,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_no_np_load_allows_pickles() -> None:
     offenders = [f"{path.relative_to(ROOT)}:{n}" for folder in ("ptq_helpers", "fixtures")
                  for path in (ROOT / folder).rglob("*.py")
-                 for n, line in enumerate(path.read_text().splitlines(), 1) if re.search(r"allow_pickle\s*=\s*True", line)]
+                 for n, line in enumerate(path.read_text().splitlines(), 1)
+                 if re.search(r"allow_pickle\s*=\s*True", line)]
     assert not offenders, f"np.load(allow_pickle=True) would unpickle a cache file: {', '.join(offenders)}"
 
 

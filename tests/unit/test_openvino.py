@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ptq_helpers.backends import openvino as openvino_backend
+from ptq_helpers.backends.openvino import backend as openvino_backend
 
 
 def test_unreached_max_drop_is_said_in_the_summary() -> None:

@@ -56,7 +56,8 @@ def test_which_build_fits_which_budget() -> None:
 
 def test_the_section_is_in_the_report_and_absent_without_budgets() -> None:
     text = report.render(_payload(), {"mcu": "r-mcu.png"})
-    assert "## Micro-controller builds: accuracy vs flash and SRAM" in text and "![Accuracy vs flash and vs SRAM](r-mcu.png)" in text
+    assert "## Micro-controller builds: accuracy vs flash and SRAM" in text
+    assert "![Accuracy vs flash and vs SRAM](r-mcu.png)" in text
     assert ("| `litert-int16x8` | int16 act/int8 wt | 87.23% (TFLM) | +0.04 | 101,872 B | 107,760 B | 78.9 KiB | "
             "98.3 KiB | 100% (51 NPU, 0 CPU) | 185,790 | flash, SRAM | **fail**: sram, arena |") in text
     assert "## Micro-controller builds" not in report.render(fakes.payload())

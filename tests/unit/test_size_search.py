@@ -69,8 +69,10 @@ def test_a_recipe_round_trips_through_a_file_and_through_a_results_json(tmp_path
     (json.dumps({"kind": size_recipe.KIND, "version": 9, "layers": []}), "recipe version 9"),
     (json.dumps({"kind": size_recipe.KIND, "version": 1, "layers": {}}), "must be a list"),
     (json.dumps({"kind": size_recipe.KIND, "version": 1, "layers": [{"layer": "x; rm"}]}), "is not a layer name"),
-    (json.dumps({"kind": size_recipe.KIND, "version": 1, "layers": [{"layer": "c", "weight_bits": 3}]}), "weight_bits 3"),
-    (json.dumps({"kind": size_recipe.KIND, "version": 1, "layers": [{"layer": "c", "algorithm": "AdaRound"}]}), "AdaRound"),
+    (json.dumps({"kind": size_recipe.KIND, "version": 1, "layers": [{"layer": "c", "weight_bits": 3}]}),
+     "weight_bits 3"),
+    (json.dumps({"kind": size_recipe.KIND, "version": 1, "layers": [{"layer": "c", "algorithm": "AdaRound"}]}),
+     "AdaRound"),
     (json.dumps({"kind": size_recipe.KIND, "version": 1, "layers": [{"layer": "c"}, {"layer": "c"}]}), "twice"),
     (json.dumps({"kind": size_recipe.KIND, "version": 1, "layers": [{"layer": "c", "bits": 4}]}), "must be an object"),
 ])
@@ -109,11 +111,12 @@ def test_the_report_shows_the_recipe_the_candidates_and_whether_half_b_confirmed
                            "how": {"sensitivity": "v", "choice": "a", "confirmation": "b", "algorithms": ["MSE"]}}
     text = document.render(data)
     assert "## Smallest build that passes (size search)" in text
-    assert "conv2d_7_1 4-bit (MSE)" in text and "`litert-size-search`, gated" in text and "| w4x3 | 66,088 |" in text and "confirmed." in text
+    assert "conv2d_7_1 4-bit (MSE)" in text and "`litert-size-search`, gated" in text
+    assert "| w4x3 | 66,088 |" in text and "confirmed." in text
 
 
 def test_gptq_stays_on_the_quantizers_grid_and_beats_round_to_nearest_on_correlated_inputs() -> None:
-    from ptq_helpers.backends import gptq
+    from ptq_helpers.backends.litert import gptq
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4000, 24)) @ rng.normal(size=(24, 24))  # correlated inputs: where GPTQ's updates help
@@ -132,8 +135,8 @@ def test_gptq_stays_on_the_quantizers_grid_and_beats_round_to_nearest_on_correla
 
 
 def test_a_recipe_equal_to_a_catalog_row_of_the_run_is_that_row_not_a_second_name() -> None:
-    from ptq_helpers.backends import W4_GPTQ
-    from ptq_helpers.backends.litert_size import add_run_case
+    from ptq_helpers.backends.litert import W4_GPTQ
+    from ptq_helpers.backends.litert.size import run_case
 
     shuffled = SizeRecipe(tuple(reversed(W4_GPTQ.layers)), origin="test")
-    assert add_run_case(shuffled, "mcu").id == "litert-w4a8-gptq"
+    assert run_case(shuffled, "mcu").id == "litert-w4a8-gptq"

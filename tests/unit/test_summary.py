@@ -142,7 +142,8 @@ def test_identical_outputs_of_a_setting_that_is_a_no_op_on_this_cpu_are_expected
     from ptq_helpers.matrix import cases
 
     x86 = fakes.record("torch-int8-fx-x86", 8592, 172_000)
-    recs = fakes.changed({**fakes.seed_records(), x86.key: x86}, "torch-int8-fx-x86", sha256="torch-int8-fx".ljust(64, "0"))
+    recs = fakes.changed({**fakes.seed_records(), x86.key: x86}, "torch-int8-fx-x86", sha256="torch-int8-fx".ljust(64,
+                                                                                                                   "0"))
     without_vnni = cases.noops_on({"avx2": True, "avx512_vnni": False})
     found = results.suspicious(recs, without_vnni)
     assert found["models"] == [] and len(found["expected"]) == 1

@@ -18,7 +18,10 @@ QMAX = 7  # signed 4-bit, narrow: litert-quantizer's symmetric scale is max|w| /
 DAMP = 0.01  # of the mean diagonal of H, as the paper's reference code
 
 
-def _activations(path: Path, images: np.ndarray, layers: tuple[str, ...]) -> dict[str, tuple[np.ndarray, str, tuple[int, int]]]:
+Activation = tuple[np.ndarray, str, tuple[int, int]]
+
+
+def _activations(path: Path, images: np.ndarray, layers: tuple[str, ...]) -> dict[str, Activation]:
     """Each layer's float input on the images, its weight tensor's name and its output's spatial size."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 

@@ -1,5 +1,5 @@
 """The converter child of the LiteRT builds of a .pt2 source, run by path with the litert-torch environment's Python
-(ptq_helpers.backends.litert_torch_setup), never imported with torch in the test process:
+(ptq_helpers.backends.litert.torch_setup), never imported with torch in the test process:
 
     <env>/bin/python -I litert_pt2_child.py --pt2 MODEL.pt2 --out OUT.tflite [--calibration IMAGES.npy]
 
@@ -18,8 +18,6 @@ import tempfile
 import traceback
 from pathlib import Path
 
-STAGES = ("load", "convert", "quantize")
-
 
 def example_shape(program) -> tuple[int, ...]:  # noqa: ANN001 - a torch.export.ExportedProgram
     """The program's one user input at batch 1 (a symbolic dimension becomes 1)."""
@@ -35,7 +33,7 @@ def guard(pt2: Path) -> None:
     opens an archive whose loading could run code."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("pt2_guard", Path(__file__).resolve().parents[1] / "data" /
+    spec = importlib.util.spec_from_file_location("pt2_guard", Path(__file__).resolve().parents[2] / "data" /
                                                   "pt2_guard.py")
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]

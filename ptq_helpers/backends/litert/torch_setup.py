@@ -1,6 +1,6 @@
 """The Python environment the LiteRT builds of a PyTorch (.pt2) source run in, prepared once and cached:
 
-    python -m ptq_helpers.backends.litert_torch_setup [--cache DIR]
+    python -m ptq_helpers.backends.litert.torch_setup [--cache DIR]
 
 litert-torch (PyPI) converts a torch.export program to a .tflite, and its quantizer (ai-edge-quantizer) makes the
 full-integer file. It cannot share the suite's environment: it pins typing-extensions 4.12.2, which ExecuTorch's
@@ -10,7 +10,7 @@ loaded by the same torch that wrote it; the .tflite is run by the same LiteRT) a
 below. It lives in <cache>/litert-torch/<key>/venv/, the key being those pins and the Python version (computable
 offline, so a prepared environment is found without a network); it is built in place under a lock and counts as
 prepared only once its manifest (written last) is there, so concurrent runs prepare it once. The converter runs
-in it as a child process (ptq_helpers.backends.litert_pt2); a gate run never prepares it by itself (a .pt2 source's
+in it as a child process (ptq_helpers.backends.litert.pt2); a gate run never prepares it by itself (a .pt2 source's
 LiteRT items are skipped naming this command until it is there).
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ LAYOUT = 1
 PINS = {"litert-torch": "0.10.0", "litert-converter": "0.5.0", "ai-edge-quantizer": "0.10.0"}
 # Pinned to this environment's versions: the program's torch, the runtime that runs the files.
 HOST_PINNED = ("torch", "torchao", "numpy", "ai-edge-litert")
-HOW_TO = "python -m ptq_helpers.backends.litert_torch_setup"
+HOW_TO = "python -m ptq_helpers.backends.litert.torch_setup"
 MANIFEST = "manifest.json"
 
 

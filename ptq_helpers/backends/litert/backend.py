@@ -5,7 +5,7 @@
   kernels only, int8 input and output). TensorFlow runs only in a child process (`python -m ptq_helpers.backends
   litert`), so the test process never imports it next to torch.
 - a torch.export `.pt2` (a PyTorch source): litert-torch and ai-edge-quantizer in their own environment, as a
-  child process (ptq_helpers.backends.litert_pt2).
+  child process (ptq_helpers.backends.litert.pt2).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ptq_helpers.results.executed import Executed
 from ptq_helpers.matrix.cases import Case, Format, Framework, SizeKind
 from ptq_helpers.core.errors import AssetError, UnsupportedQuantization
 
@@ -48,19 +49,20 @@ NO_XNNPACK = ("XNNPACK has no int16-activation kernels, so this 16x8 build runs 
               "(OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)")
 
 
-FRAMEWORK = Framework("litert", "LiteRT", "litert", build="ptq_helpers.backends.litert:build_int8",
-                      build_fp32="ptq_helpers.backends.litert:build_fp32", run="ptq_helpers.backends.litert:runner", source="h5",
-                      runtime_facts="ptq_helpers.backends.litert:runtime_facts",
-                      unready="ptq_helpers.backends.litert_pt2:unready",
+FRAMEWORK = Framework("litert", "LiteRT", "litert", build="ptq_helpers.backends.litert.backend:build_int8",
+                      build_fp32="ptq_helpers.backends.litert.backend:build_fp32",
+                      run="ptq_helpers.backends.litert.backend:runner", source="h5",
+                      runtime_facts="ptq_helpers.backends.litert.backend:runtime_facts",
+                      unready="ptq_helpers.backends.litert.pt2:unready",
                       needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert")),
                       size_kind=SizeKind("tflite", "TFLite file (vs the float .tflite)", 55.0),
                       libraries=("ai-edge-litert", "tensorflow-cpu"),
                       # the .pt2 path: its converter child, and the environment's pins (litert-torch's version)
-                      code=("ptq_helpers.backends.litert_pt2", "ptq_helpers.backends.litert_pt2_child",
-                            "ptq_helpers.backends.litert_torch_setup"),
+                      code=("ptq_helpers.backends.litert.pt2", "ptq_helpers.backends.litert.pt2_child",
+                            "ptq_helpers.backends.litert.torch_setup"),
                       tools="LiteRT `tf.lite.TFLiteConverter.from_keras_model` on the Keras .h5 (`Optimize.DEFAULT`, "
-                            "representative dataset = the calibration images one per step, `TFLITE_BUILTINS_INT8`, int8 "
-                            "input/output), or for a PyTorch .pt2 `litert_torch.convert` and ai-edge-quantizer's "
+                            "representative dataset = the calibration images one per step, `TFLITE_BUILTINS_INT8`, "
+                            "int8 input/output), or for a PyTorch .pt2 `litert_torch.convert` and ai-edge-quantizer's "
                             "`static_wi8_ai8` (per-channel int8 weights, int8 activations and input/output, the same "
                             "calibration images one per step); run with ai-edge-litert's default kernels (XNNPACK)")
 FORMATS = {"tflite": Format("tflite", "TFLite flatbuffer")}
@@ -100,7 +102,7 @@ def _convert(h5: Path, calibration: Path | None, dest: Path, settings: dict[str,
 
 def _run_converter(h5: Path, dest: Path, calibration: np.ndarray | None, quant: LiteRTQuant | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="ptq-litert-") as work:
-        cmd = [sys.executable, "-m", "ptq_helpers.backends", "litert", "--h5", str(h5), "--out", str(dest)]
+        cmd = [sys.executable, "-m", "ptq_helpers.backends", "litert.backend", "--h5", str(h5), "--out", str(dest)]
         if calibration is not None:
             np.save(Path(work) / "calibration.npy", np.ascontiguousarray(calibration, dtype=np.float32))
             cmd += ["--calibration", str(Path(work) / "calibration.npy"),
@@ -117,7 +119,7 @@ def _run_converter(h5: Path, dest: Path, calibration: np.ndarray | None, quant: 
 def build_fp32(source: Path, dest: Path) -> None:
     """The float .tflite of the Keras model (.h5) or of the PyTorch program (.pt2)."""
     if Path(source).suffix == ".pt2":
-        from ptq_helpers.backends import litert_pt2
+        from ptq_helpers.backends.litert import pt2 as litert_pt2
 
         litert_pt2.build_fp32(source, dest)
         return
@@ -129,7 +131,7 @@ def build_int8(case: Case, source: Path, calibration: np.ndarray, dest: Path) ->
     `calibration` (float32 images in the model's own input contract: NHWC pixels 0..255 for the Keras model)."""
     assert isinstance(case.quant, LiteRTQuant), case
     if Path(source).suffix == ".pt2":
-        from ptq_helpers.backends import litert_pt2
+        from ptq_helpers.backends.litert import pt2 as litert_pt2
 
         if _int16(case):
             raise UnsupportedQuantization(f"{case.id}: 16x8 is built by TFLiteConverter from a Keras .h5; the "
@@ -163,7 +165,8 @@ def runner(case: Case, path: Path, threads: int):
             interpreter.resize_tensor_input(inp["index"], [len(chunk), *inp["shape"][1:]])
             interpreter.allocate_tensors()
             batch[0] = len(chunk)
-        feed = chunk.astype(np.float32) if inp["dtype"] == np.float32 else quantize(chunk, in_scale, in_zp, inp["dtype"])
+        feed = (chunk.astype(np.float32) if inp["dtype"] == np.float32
+                else quantize(chunk, in_scale, in_zp, inp["dtype"]))
         interpreter.set_tensor(inp["index"], np.ascontiguousarray(feed))
         interpreter.invoke()
         result = interpreter.get_tensor(out["index"])
@@ -179,10 +182,11 @@ def layer_name(tensor_name: str) -> str:
     """The Keras layer of a fused op's output tensor ('model_1/activation_1/Relu;...;model_1/conv2d_1/BiasAdd;...'
     -> 'model_1/conv2d_1/BiasAdd', the name the ONNX conversion of the same .h5 gives that layer)."""
     parts = tensor_name.split(";")
-    return next((p for p in parts if p.endswith(("/BiasAdd", "/MatMul")) and ("/conv2d" in p or "/dense" in p)), parts[0])
+    return next((p for p in parts if p.endswith(("/BiasAdd", "/MatMul")) and ("/conv2d" in p or "/dense" in p)),
+                parts[0])
 
 
-def executed_precision(path: Path, how: str, delegate: bool = True) -> dict[str, object]:
+def executed_precision(path: Path, how: str, delegate: bool = True, kernel_note: str = "") -> dict[str, object]:
     """The .tflite's compute ops with their input and weight tensor types, as the interpreter reports them (an op
     with int8/int16 input and int8 weights runs an integer kernel in every TFLite runtime; a float one runs float)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -201,8 +205,9 @@ def executed_precision(path: Path, how: str, delegate: bool = True) -> dict[str,
         types = [np.dtype(tensors[i]["dtype"]).name for i in op["inputs"][:2] if i >= 0]
         kernels[name] = f"{op['op_name']} ({'/'.join(types)})"
         (integer if all(t.startswith(("int", "uint")) for t in types) else floating).append(name)
-    return {"executed": {"integer": integer, "float": floating, "kernels": kernels, "how": how,
-                         "causes": [f"{n}: float input or weights in the file" for n in floating]},
+    executed = Executed(tuple(integer), tuple(floating), how=how, kernels=kernels, kernel_note=kernel_note,
+                        causes=tuple(f"{n}: float input or weights in the file" for n in floating))
+    return {"executed": executed.to_json(),
             **({"delegate": f"{delegated} XNNPACK delegate partition(s) applied by the default interpreter"}
                if delegate else {})}
 
@@ -213,16 +218,16 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
 
     if _int16(case):  # what the default interpreter would do with it, then what the runner runs
         tried = executed_precision(path, "", delegate=True)["delegate"]
-        facts = executed_precision(path, f"ai-edge-litert {version('ai-edge-litert')} interpreter's ops and tensor "
-                                         "types, built-in kernels (no delegate)", delegate=False)
-        facts["executed"]["kernel_note"] = f"{NO_XNNPACK}; tried: {tried}"
-        return facts
+        return executed_precision(path, f"ai-edge-litert {version('ai-edge-litert')} interpreter's ops and tensor "
+                                        "types, built-in kernels (no delegate)", delegate=False,
+                                  kernel_note=f"{NO_XNNPACK}; tried: {tried}")
     return executed_precision(path, f"ai-edge-litert {version('ai-edge-litert')} interpreter's ops and tensor types "
                                     "(the ops the XNNPACK delegate takes keep their int8/float types)")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends litert", description="convert the .h5 to .tflite")
+    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends litert.backend",
+                                     description="convert the .h5 to .tflite")
     parser.add_argument("--h5", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--calibration", type=Path, help="NHWC float32 .npy: full-integer when given")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ptq_helpers.data.calibration import CALIBRATION_BATCH
+from ptq_helpers.results.executed import Executed
 from ptq_helpers.matrix.cases import Case, Format, Framework
 
 
@@ -40,9 +41,11 @@ class OrtQuant:
                 "float kernel; accuracy only, not timed)")
 
 
-FRAMEWORK = Framework("onnxruntime", "ONNX Runtime", "ort", build="ptq_helpers.backends.ort:quantize",
+FRAMEWORK = Framework("onnxruntime", "ONNX Runtime", "ort", build="ptq_helpers.backends.onnxruntime.backend:quantize",
                       libraries=("onnxruntime", "onnx"),
-                      run="ptq_helpers.backends.ort:runner", runtime_facts="ptq_helpers.backends.ort:runtime_facts",
+                      run="ptq_helpers.backends.onnxruntime.backend:runner",
+                      runtime_facts="ptq_helpers.backends.onnxruntime.backend:runtime_facts",
+                      layers="ptq_helpers.backends.onnxruntime.layers:activation_sqnr",
                       tools="ONNX Runtime `onnxruntime.quantization.quantize_static` (CalibrationDataReader over the "
                             "calibration images)")
 FORMATS = {"onnx": Format("onnx", "ONNX"), "qdq": Format("onnx", "ONNX (QDQ)"),
@@ -83,7 +86,8 @@ def entropy_ranges(model: Path, input_name: str, calibration: np.ndarray, work: 
     calibrator.collect_data(CalibrationReader(input_name, calibration))
     with vectorised():
         data = calibrator.compute_data()
-    return {name: (float(np.asarray(data[name].range_value[0]).min()), float(np.asarray(data[name].range_value[1]).max()))
+    return {name: (float(np.asarray(data[name].range_value[0]).min()),
+                   float(np.asarray(data[name].range_value[1]).max()))
             for name in data.keys()}
 
 
@@ -220,7 +224,8 @@ def runner(case: Case, path: Path, threads: int) -> Callable[[np.ndarray], np.nd
 
 # --- Executed precision -------------------------------------------------------------------------------------
 # Asked of ONNX Runtime itself: the graph its CPU execution provider runs after the graph optimizations the runner's
-# session applies (ORT's default level, ORT_ENABLE_ALL, on this CPU), saved with SessionOptions.optimized_model_filepath.
+# session applies (ORT's default level, ORT_ENABLE_ALL, on this CPU), saved with
+# SessionOptions.optimized_model_filepath.
 COMPUTE = ("Conv", "Gemm", "MatMul")  # the source model's compute layers (as the quantized file keeps them)
 INTEGER_OPS = {"QLinearConv", "QLinearMatMul", "QGemm", "ConvInteger", "MatMulInteger", "MatMulIntegerToFloat",
                "DynamicQuantizeMatMul", "NhwcQLinearConv"}
@@ -315,8 +320,8 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
     counted = ", ".join(f"{n} {op}" for op, n in sorted(ops.items()) if op in INTEGER_OPS | FLOAT_OPS
                         | {"QuantizeLinear", "DequantizeLinear", "QLinearAdd", "QLinearMul", "Mul", "Add"})
     return {"optimized graph": counted,
-            "executed": {"integer": integer, "float": floating, "causes": causes, "kernels": kernels,
-                         **({"emulated": emulated} if emulated else {}),
-                         "how": f"ONNX Runtime {ort.__version__}'s optimized graph (CPUExecutionProvider, "
-                                "ORT_ENABLE_ALL as the runner's session, SessionOptions.optimized_model_filepath) on "
-                                "this CPU, its nodes matched to the file's Conv/Gemm/MatMul layers by weight tensor"}}
+            "executed": Executed(
+                tuple(integer), tuple(floating), causes=tuple(causes), kernels=kernels, emulated=emulated or "",
+                how=f"ONNX Runtime {ort.__version__}'s optimized graph (CPUExecutionProvider, ORT_ENABLE_ALL as the "
+                    "runner's session, SessionOptions.optimized_model_filepath) on this CPU, its nodes matched to the "
+                    "file's Conv/Gemm/MatMul layers by weight tensor").to_json()}

@@ -24,14 +24,16 @@ from typing import Any
 
 
 from ptq_helpers.analysis import selection, size_search
-from ptq_helpers.backends import evaluate, litert_size
+from ptq_helpers.backends import evaluate
+from ptq_helpers.backends.wing import RunStore
+from ptq_helpers.backends.litert import size as litert_size
 from ptq_helpers.core.artifacts import cache_key, get_or_build, source_sha256
 from ptq_helpers.core.progress import say
 from ptq_helpers.data import calibration
 from ptq_helpers.matrix import cases
-from ptq_helpers.backends.litert_size import CASE_ID, case_of
+from ptq_helpers.backends.litert.size import CASE_ID, case_of
 from ptq_helpers.matrix.cases import Case
-from ptq_helpers.matrix.size_recipe import LayerWidth, SizeRecipe
+from ptq_helpers.matrix.size_recipe import LayerWidth, SizeRecipe, from_json
 from ptq_helpers.matrix.thresholds import Thresholds
 
 # GPTQ only: on every conv of this model it leaves 4-60% of round-to-nearest's output error (docs/mcu-size.md), and
@@ -40,17 +42,17 @@ ALGORITHMS = ("GPTQ",)
 FP32_ID = "litert-fp32"
 
 
-def _key(store: Any, th: Thresholds) -> str:
+def _key(store: RunStore, th: Thresholds) -> str:
     code = source_sha256(*(importlib.import_module(m) for m in (
-        __name__, "ptq_helpers.analysis.size_search", "ptq_helpers.backends.litert_size",
-        "ptq_helpers.backends.litert_quantizer", "ptq_helpers.backends.gptq", "ptq_helpers.matrix.size_recipe")))
+        __name__, "ptq_helpers.analysis.size_search", "ptq_helpers.backends.litert.size",
+        "ptq_helpers.backends.litert.quantizer", "ptq_helpers.backends.litert.gptq", "ptq_helpers.matrix.size_recipe")))
     return cache_key({"fp32": store.artifact(cases.get(FP32_ID)).sha256, "calibration": store.calibration_sha256,
                       "validation": calibration.indices_sha256(store.validation_draw(0)), "test": store.test.sha256,
                       "gates": [th.min_accuracy, th.max_drop, th.max_class_drop], "versions": store.versions,
                       "algorithms": ALGORITHMS, "code": code, "contract": store.settings.contract.key()})
 
 
-def search(store: Any, th: Thresholds) -> dict[str, Any]:
+def search(store: RunStore, th: Thresholds) -> dict[str, Any]:
     """The search's record (JSON-able); built once per key, read back afterwards."""
     folder = store.settings.cache / "size-search" / _key(store, th)[:16]
     done = get_or_build(folder, "search.json", lambda tmp: tmp.write_text(json.dumps(_run(store, th))),
@@ -60,7 +62,7 @@ def search(store: Any, th: Thresholds) -> dict[str, Any]:
     return found
 
 
-def _run(store: Any, th: Thresholds) -> dict[str, Any]:
+def _run(store: RunStore, th: Thresholds) -> dict[str, Any]:
     started, threads = time.perf_counter(), store.settings.threads
     fp32_path = store.artifact(cases.get(FP32_ID)).path
     layers = litert_size.conv_layers(fp32_path)
@@ -107,3 +109,24 @@ def _run(store: Any, th: Thresholds) -> dict[str, Any]:
                     "confirmation": "test half B, LiteRT; then the chosen build is gated on every target of the run",
                     "algorithms": list(ALGORITHMS), "gates": [th.min_accuracy, th.max_drop, th.max_class_drop]},
             "wall_s": round(time.perf_counter() - started, 1)}
+
+
+def run_step(store: RunStore, th: Thresholds, run: dict[str, Any]) -> tuple[dict[str, Any] | None, tuple[Case, ...]]:
+    """The size-search build of a run: `--ptq-size-recipe FILE` gates that recipe; `--ptq-search=size` searches (or
+    reads the cached search) first. Either way the recipe's build joins the run as `litert-size-search` before
+    collection, so it gets every gate, summary line and report row; returns what the JSON says of it, and the case."""
+    asked, recipe = run["search"], run["size_recipe"]
+    if recipe is None and asked != "size":
+        return None, ()
+    if recipe is not None:
+        record: dict[str, Any] = {"recipe": recipe.to_json(), "from": recipe.origin, "searched": False}
+    else:
+        found = search(store, th)
+        record = {**found, "from": "the cached search (nothing rebuilt)" if found["cached"] else "this run's search",
+                  "searched": not found["cached"]}
+        if found["recipe"] is None:
+            return record, ()  # no candidate held the gates on half A: nothing to gate
+        recipe = from_json(found["recipe"], "the size search")
+    case = litert_size.run_case(recipe, store.settings.matrix)
+    record["case"] = case.id
+    return record, () if case.id in cases.BY_ID else (case,)

@@ -1,5 +1,6 @@
 """4-bit-weight LiteRT builds from a per-layer width recipe (ptq_helpers.matrix.size_recipe): litert-quantizer's W8A8
-per channel (min-max) with the recipe's CONV_2D layers at 4-bit weights, rounded by GPTQ (ptq_helpers.backends.gptq,
+per channel (min-max) with the recipe's CONV_2D layers at 4-bit weights, rounded by GPTQ
+(ptq_helpers.backends.litert.gptq,
 applied to the float weights first) or by one of litert-quantizer's algorithms. Its own registry entry (prefix
 `litert`: `litert-fp32` is the baseline), its builder in a child process (`python -m ptq_helpers.backends
 litert_size`), run with LiteRT's runner.
@@ -19,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers.backends import litert
-from ptq_helpers.backends.litert_quantizer import LayerOverride, LiteRTQuantizerQuant, quantize_in_child
+from ptq_helpers.backends.litert import backend as litert
+from ptq_helpers.backends.litert.quantizer import LayerOverride, LiteRTQuantizerQuant, quantize_in_child
 from ptq_helpers.matrix import cases
 from ptq_helpers.matrix.cases import Case, Format, Framework
 from ptq_helpers.matrix.size_recipe import LayerWidth, SizeRecipe, from_json
 
-CASE_ID = "litert-size-search"  # the size search's build (ptq_helpers.store.size_search)
+CASE_ID = "litert-size-search"  # the size search's build (ptq_helpers.backends.litert.size_search)
 RECIPE_ENV = "RESNET8_PTQ_SIZE_RECIPE"  # the run's size recipe (JSON), for child processes that look a case up
 _CONV = re.compile(r"/(conv2d_[0-9_]+)/")
 
@@ -50,14 +51,16 @@ class LiteRTSizeQuant:
         return tuple(w.layer for w in self.layers if w.algorithm == "GPTQ" and w.weight_bits == 4)
 
 
-FRAMEWORK = Framework("litert_size", "LiteRT (4-bit weights)", "litert", build="ptq_helpers.backends.litert_size:build",
-                      run="ptq_helpers.backends.litert:runner", source="h5",
-                      runtime_facts="ptq_helpers.backends.litert:runtime_facts",
+FRAMEWORK = Framework("litert_size", "LiteRT (4-bit weights)", "litert", build="ptq_helpers.backends.litert.size:build",
+                      run="ptq_helpers.backends.litert.backend:runner", source="h5",
+                      runtime_facts="ptq_helpers.backends.litert.backend:runtime_facts",
+                      run_cases="ptq_helpers.backends.litert.size:case_from_environment",
+                      run_step="ptq_helpers.backends.litert.size_search:run_step",
                       needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert"), ("litert_quantizer", "litert")),
                       size_kind=litert.FRAMEWORK.size_kind,
                       libraries=("ai-edge-litert", "tensorflow-cpu", "litert-quantizer"),
-                      code=("ptq_helpers.backends.litert", "ptq_helpers.backends.litert_quantizer",
-                            "ptq_helpers.backends.gptq", "ptq_helpers.matrix.size_recipe"),
+                      code=("ptq_helpers.backends.litert.backend", "ptq_helpers.backends.litert.quantizer",
+                            "ptq_helpers.backends.litert.gptq", "ptq_helpers.matrix.size_recipe"),
                       tools="the float .tflite of `litert-fp32`; GPTQ (this suite, numpy) rewrites the 4-bit layers' "
                             "float weights; `litert-quantizer` W8A8 per channel with those layers at 4 bits")
 FORMATS: dict[str, Format] = {}
@@ -66,22 +69,20 @@ FORMATS: dict[str, Format] = {}
 def case_of(recipe: SizeRecipe, case_id: str = CASE_ID, matrix: str = "seed") -> Case:
     """The build of a recipe (dtype w4w8a8, int4 and int8 weights, when a layer has 4-bit weights)."""
     dtype = "w4w8a8" if any(w.weight_bits == 4 for w in recipe.layers) else "int8"
-    return Case(case_id, "litert_size", dtype, "tflite", LiteRTSizeQuant(recipe.layers), matrix=matrix)  # type: ignore[arg-type]
+    return Case(case_id, "litert_size", dtype, "tflite", LiteRTSizeQuant(recipe.layers), matrix=matrix)
 
 
-def add_run_case(recipe: SizeRecipe, matrix: str) -> Case:
+def run_case(recipe: SizeRecipe, matrix: str) -> Case:
     """The run's recipe case: a catalog row of the run's matrix with the same layers when there is one (so one build
-    is not gated twice under two names), else `litert-size-search`, added to the matrix once per process and put in
-    the environment, so the target children this process starts find it by id."""
+    is not gated twice under two names), else `litert-size-search`, for the session to add to its run (the catalog
+    is left as it is); put in the environment, so the target children this process starts find it by id."""
     same = {(w.layer, w.weight_bits, w.algorithm) for w in recipe.layers}
     twin = next((c for c in cases.selected(matrix) if isinstance(c.quant, LiteRTSizeQuant) and c.id != CASE_ID
                  and {(w.layer, w.weight_bits, w.algorithm) for w in c.quant.layers} == same), None)
     if twin is not None:
         return twin
     os.environ[RECIPE_ENV] = json.dumps(recipe.to_json())
-    if CASE_ID not in cases.BY_ID:
-        cases.add(case_of(recipe))
-    return cases.get(CASE_ID)
+    return case_of(recipe)
 
 
 def case_from_environment() -> None:
@@ -96,7 +97,7 @@ def build(case: Case, h5: Path, calibration: np.ndarray, dest: Path) -> None:
     q = case.quant
     assert isinstance(q, LiteRTSizeQuant), case
     settings = q.quantizer_settings()
-    quantize_in_child("litert_size", h5, calibration, dest,
+    quantize_in_child("litert.size", h5, calibration, dest,
                       {"rules": settings.rules(), "gptq": list(q.gptq_layers),
                        "shape_reads_integer": settings.shape_reads_integer},
                       f"{case.id}: the 4-bit build failed", f"with layers {q.layers}")
@@ -130,10 +131,10 @@ def has_int4(path: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ptq_helpers.backends import gptq
-    from ptq_helpers.backends.litert_quantizer import _quantize
+    from ptq_helpers.backends.litert import gptq
+    from ptq_helpers.backends.litert.quantizer import _quantize
 
-    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends litert_size",
+    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends litert.size",
                                      description="GPTQ on chosen conv layers, then litert-quantizer")
     parser.add_argument("--fp32", type=Path, required=True)
     parser.add_argument("--calibration", type=Path, required=True, help="NHWC float32 .npy")

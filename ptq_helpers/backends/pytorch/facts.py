@@ -5,8 +5,9 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from ptq_helpers.backends.pytorch import TorchQuant, compiled_pt2e, load_torchscript, quiet_torch
-from ptq_helpers.backends.torch_graph import input_shape
+from ptq_helpers.backends.pytorch.backend import TorchQuant, compiled_pt2e, load_torchscript, quiet_torch
+from ptq_helpers.backends.pytorch.torch_graph import input_shape
+from ptq_helpers.results.executed import Executed
 from ptq_helpers.matrix.cases import Case
 
 TS_INTEGER = ("quantized::conv2d", "quantized::conv2d_relu", "quantized::linear", "quantized::linear_relu",
@@ -35,11 +36,11 @@ def _torchscript_executed(path: Path) -> dict[str, object]:
             kernels[layer] = node.kind()
             (integer if node.kind() in TS_INTEGER else floating).append(layer)
     requant = sum(1 for n in module.inlined_graph.nodes() if n.kind() == "aten::quantize_per_tensor")
-    facts: dict[str, object] = {"executed": {
-        "integer": integer, "float": floating, "kernels": kernels,
-        "causes": [f"{n}: {kernels[n]} (a float op in the TorchScript graph)" for n in floating],
-        "how": f"torch {__import__('torch').__version__} TorchScript graphs of the saved file (quantized:: ops are "
-               "integer kernels of the quantized engine; aten:: convolution/matmul are float)"}}
+    facts: dict[str, object] = {"executed": Executed(
+        tuple(integer), tuple(floating), kernels=kernels,
+        causes=tuple(f"{n}: {kernels[n]} (a float op in the TorchScript graph)" for n in floating),
+        how=f"torch {__import__('torch').__version__} TorchScript graphs of the saved file (quantized:: ops are "
+            "integer kernels of the quantized engine; aten:: convolution/matmul are float)").to_json()}
     if requant:
         facts["re-quantized per call"] = (f"{requant} quantize_per_tensor calls in every forward (constant operands "
                                           "re-quantized on each call: slow, not float)")
@@ -66,13 +67,13 @@ def _inductor_executed(case: Case, path: Path) -> dict[str, object]:
             calls.append(op)
     integer = [f"{op} #{i + 1}" for i, op in enumerate(calls) if op.startswith("onednn.q")]
     floating = [f"{op} #{i + 1}" for i, op in enumerate(calls) if not op.startswith("onednn.q")]
-    return {"executed": {
-        "integer": integer, "float": floating, "kernels": {n: n.split(" #")[0] for n in integer + floating},
-        "causes": [f"{n}: a float call in Inductor's code (X86InductorQuantizer annotates Conv2d/Linear patterns; "
-                   "this layer was left unquantized or its Q/DQ pattern was not fused into a oneDNN int8 kernel)"
-                   for n in floating],
-        "how": f"torch {torch.__version__} Inductor's generated code for the compiled program (freezing on, as the "
-               "runner compiles it), its oneDNN int8 vs float convolution/linear calls, named by position"}}
+    return {"executed": Executed(
+        tuple(integer), tuple(floating), kernels={n: n.split(" #")[0] for n in integer + floating},
+        causes=tuple(f"{n}: a float call in Inductor's code (X86InductorQuantizer annotates Conv2d/Linear patterns; "
+                     "this layer was left unquantized or its Q/DQ pattern was not fused into a oneDNN int8 kernel)"
+                     for n in floating),
+        how=f"torch {torch.__version__} Inductor's generated code for the compiled program (freezing on, as the "
+            "runner compiles it), its oneDNN int8 vs float convolution/linear calls, named by position").to_json()}
 
 
 def runtime_facts(case: Case, path: Path) -> dict[str, object]:

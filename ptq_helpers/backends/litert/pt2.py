@@ -1,5 +1,5 @@
 """The LiteRT builds of a PyTorch source (a torch.export `.pt2`): litert-torch's converter and ai-edge-quantizer,
-run as a child process in their own prepared environment (ptq_helpers.backends.litert_torch_setup), never in the
+run as a child process in their own prepared environment (ptq_helpers.backends.litert.torch_setup), never in the
 test process.
 
 `litert-fp32` is `litert_torch.convert` of the program (input layout as the program has it, e.g. NCHW);
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers.backends import litert_pt2_child, litert_torch_setup
+from ptq_helpers.backends.litert import pt2_child as litert_pt2_child, torch_setup as litert_torch_setup
 from ptq_helpers.core.errors import AssetError
 from ptq_helpers.data import pt2_guard
 
@@ -36,7 +36,8 @@ def failure(pt2: Path, returncode: int, stderr: str) -> str:
         what, fix = {"load": ("torch.export.load could not load it", "; pass a torch.export program saved with "
                               "torch.export.save (torch.export.export(model, (example,)))"),
                      "convert": ("litert-torch could not convert it to .tflite", ""),
-                     "quantize": ("ai-edge-quantizer could not quantize its .tflite to int8", "")}.get(stage, (stage, ""))
+                     "quantize": ("ai-edge-quantizer could not quantize its .tflite to int8", "")
+                     }.get(stage, (stage, ""))
         return f"{pt2}: {what}: {error}{fix}"
     tail = " | ".join(stderr.strip().splitlines()[-3:]) or "no error output"
     return f"{pt2}: the litert-torch converter child exited {returncode}: {tail}"

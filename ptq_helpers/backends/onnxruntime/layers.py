@@ -6,13 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers.backends.ort import OrtQuant
+from ptq_helpers.backends.onnxruntime.backend import OrtQuant
 from ptq_helpers.matrix.cases import Case
-from ptq_helpers.backends.ort import CalibrationReader, private_copy
+from ptq_helpers.backends.onnxruntime.backend import CalibrationReader, private_copy
 
 
 def activation_sqnr(case: Case, source: Path, quantized: Path, images: np.ndarray) -> list[dict[str, object]]:
-    """Per activation tensor, sorted by name (qdq_loss_debug's own order varies run to run): SQNR (dB) of the quantize-dequantize step itself and of the
+    """Per activation tensor, sorted by name (qdq_loss_debug's own order varies run to run): SQNR (dB) of the
+    quantize-dequantize step itself and of the
     quantized model's activation against the fp32 model's (lower = more noise)."""
     import onnx
     from onnxruntime.quantization.qdq_loss_debug import (

@@ -14,7 +14,7 @@ import numpy as np
 from ptq_helpers.data.calibration import CALIBRATION_BATCH
 from ptq_helpers.matrix.cases import Case, Format, Framework, NoOp, SizeKind
 from ptq_helpers.core.errors import UnsupportedQuantization
-from ptq_helpers.backends.torch_graph import input_shape, load_program, matmul_as_linear, torch_module
+from ptq_helpers.backends.pytorch.torch_graph import input_shape, load_program, matmul_as_linear, torch_module
 
 
 @dataclass(frozen=True)
@@ -42,19 +42,22 @@ class TorchQuant:
         return "onnx" if self.flow == "fx" else "torch"
 
 
-FRAMEWORK = Framework("pytorch", "PyTorch", "torch", source="torch", build="ptq_helpers.backends.pytorch:build_quantized",
-                      build_fp32="ptq_helpers.backends.pytorch:build_fp32", run="ptq_helpers.backends.pytorch:runner",
-                      runtime_facts="ptq_helpers.backends.pytorch_facts:runtime_facts",
+FRAMEWORK = Framework("pytorch", "PyTorch", "torch", source="torch",
+                      build="ptq_helpers.backends.pytorch.backend:build_quantized",
+                      build_fp32="ptq_helpers.backends.pytorch.backend:build_fp32",
+                      run="ptq_helpers.backends.pytorch.backend:runner",
+                      runtime_facts="ptq_helpers.backends.pytorch.facts:runtime_facts",
                       size_kind=SizeKind("torch", "TorchScript file", 45.0),
                       libraries=("torch", "torchvision", "onnx2torch", "torchao", "onnx"),
-                      code=("ptq_helpers.backends.torch_graph",),
+                      code=("ptq_helpers.backends.pytorch.torch_graph",),
                       noops=(NoOp("engine", ("fbgemm", "x86"), ("avx512_vnni",),
                                   "torch's x86 quantized engine runs fbgemm's kernels on a CPU without AVX-512 VNNI, "
                                   "and both engines' default QConfig is the same"),),
                       tools="PyTorch FX `torch.ao.quantization.quantize_fx` (`prepare_fx`, calibration passes, "
                             "`convert_fx`, `get_default_qconfig_mapping(engine)`), traced and saved as TorchScript; "
                             "PyTorch PT2E (`torch.export`, torchao `prepare_pt2e`/`convert_pt2e` with "
-                            "`X86InductorQuantizer`), saved with `torch.export.save` and gated as the Inductor-compiled "
+                            "`X86InductorQuantizer`), saved with `torch.export.save` and gated as the "
+                      "Inductor-compiled "
                             "module. PyTorch uint8 is refused: fbgemm requires qint8 weights")
 FORMATS = {"torchscript": Format("pt", "TorchScript"),
                  "pt2": Format("pt2", "torch.export (.pt2), compiled with Inductor at load")}
@@ -252,8 +255,8 @@ def _in_child(case_id: str, source: Path, calibration: np.ndarray | None, dest: 
         if calibration is not None:
             images = str(Path(work) / "calibration.npy")
             np.save(images, calibration)
-        proc = subprocess.run([sys.executable, "-m", "ptq_helpers.backends", "pytorch", case_id, str(source), images,
-                               str(dest)], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m", "ptq_helpers.backends", "pytorch.backend", case_id, str(source),
+                               images, str(dest)], capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-12:])
         raise RuntimeError(f"{case_id}: the TorchScript build failed in its child process (exit {proc.returncode}):"
@@ -261,7 +264,7 @@ def _in_child(case_id: str, source: Path, calibration: np.ndarray | None, dest: 
 
 
 def main(argv: list[str]) -> None:
-    """`python -m ptq_helpers.backends pytorch CASE_ID SOURCE CALIBRATION.npy|- DEST` (used by _in_child)."""
+    """`python -m ptq_helpers.backends pytorch.backend CASE_ID SOURCE CALIBRATION.npy|- DEST` (used by _in_child)."""
     from ptq_helpers.matrix import cases
 
     case_id, source, images, dest = argv

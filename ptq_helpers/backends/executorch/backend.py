@@ -1,20 +1,17 @@
 """ExecuTorch builds of the fp32 model, lowered to the XNNPACK delegate, and their runner.
 
-Both builds start from the fp32 torch module (`ptq_helpers.backends.torch_graph.torch_module`: the user's .pt2
+Both builds start from the fp32 torch module (`ptq_helpers.backends.pytorch.torch_graph.torch_module`: the user's .pt2
 program, or the onnx2torch module of the ONNX file):
 `et-fp32` is that module exported with `torch.export` and lowered with `to_edge_transform_and_lower(...,
 partitioner=[XnnpackPartitioner()])`; `et-int8-xnnpack` is first quantized with PT2E (torchao `prepare_pt2e` with
 ExecuTorch's `XNNPACKQuantizer`, per-channel symmetric int8 weights and per-tensor int8 activations, calibrated on
 the suite's draw, `convert_pt2e`), then exported and lowered the same way; `et-int8-xnnpack-linear` first rewrites
-the ONNX MatMul as `F.linear` (`matmul_as_linear`), the form the quantizer annotates. The `.pte` is the program's buffer.
+the ONNX MatMul as `F.linear` (`matmul_as_linear`), the form the quantizer annotates. The `.pte` is the program's
+buffer.
 
-Shapes: the program is exported with a static input of one image (1, 32, 32, 3), or (1, 3, 32, 32), and the runner executes the
-images one at a time. Measured here (ExecuTorch 1.5.1, 2 threads): a static batch-1 fp32 program ran at ~285 µs
-per image, static batch 32 at ~410 and batch 256 at ~470 µs per image, so one image per call is the fastest way
-to run batches of 1,000 and 256 as well as the batch-1 benchmark, with no padding and one program for all. A
-dynamic batch dim (`torch.export.Dim("batch", max=1024)`) exported, but the memory planner sized the bounded
-input for 15 images whatever the max, and the runtime refused 256 ("Attempted to resize a bounded tensor with a
-maximum capacity of 46080 elements"): not used.
+Shapes: the program is exported with a static input of one image (1, 32, 32, 3), or (1, 3, 32, 32), and the runner
+executes the images one at a time: the fastest per image, no padding, one program for every batch size (a dynamic
+batch dim does not work; the measurements are in docs/frameworks.md, ExecuTorch).
 
 Threads: XNNPACK runs on ExecuTorch's process-wide threadpool; the runner sets it to the run's thread count
 with the pybindings' `_unsafe_reset_threadpool(threads)` (marked experimental), which is what the
@@ -24,7 +21,7 @@ Builds run in the test process: the same inputs gave a byte-identical .pte in on
 in a fresh process (tests/selftest/test_executorch.py keeps it so), so no child process is needed. ExecuTorch's C++
 runtime logs a few lines to stderr when it loads (cpuinfo, threadpool); they are not warnings.
 
-Executed precision (`runtime_facts`, with the reader in `ptq_helpers.backends.executorch_pte`) is read from the built
+Executed precision (`runtime_facts`, with the reader in `ptq_helpers.backends.executorch.pte`) is read from the built
 `.pte` itself: the program's execution plan
 (operators run outside any delegate, and the delegate calls) and each XnnpackBackend payload decoded with the
 XNNPACK flatbuffer schema shipped in the wheel (`flatc`, also from the wheel): the node types and the datatypes
@@ -39,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from ptq_helpers.backends.executorch_pte import executed_layers, named, quiet_executorch
+from ptq_helpers.backends.executorch.pte import executed_layers, named, quiet_executorch
 from ptq_helpers.data.calibration import CALIBRATION_BATCH
+from ptq_helpers.results.executed import Executed
 from ptq_helpers.matrix.cases import Case, Format, Framework, SizeKind
 
 
@@ -55,14 +53,15 @@ class ExecuTorchQuant:
     matmul_as_linear: bool = False
 
 
-FRAMEWORK = Framework("executorch", "ExecuTorch", "et", source="torch", build="ptq_helpers.backends.executorch:build_int8",
-                      build_fp32="ptq_helpers.backends.executorch:build_fp32",
-                      run="ptq_helpers.backends.executorch:runner",
+FRAMEWORK = Framework("executorch", "ExecuTorch", "et", source="torch",
+                      build="ptq_helpers.backends.executorch.backend:build_int8",
+                      build_fp32="ptq_helpers.backends.executorch.backend:build_fp32",
+                      run="ptq_helpers.backends.executorch.backend:runner",
                       size_kind=SizeKind("pte", ".pte file (vs the fp32 .pte)", 55.0),
                       needs=(("executorch", "executorch"),),
                       libraries=("executorch", "torch", "torchao", "onnx2torch", "onnx"),
-                      code=("ptq_helpers.backends.torch_graph", "ptq_helpers.backends.executorch_pte"),
-                      runtime_facts="ptq_helpers.backends.executorch:runtime_facts",
+                      code=("ptq_helpers.backends.pytorch.torch_graph", "ptq_helpers.backends.executorch.pte"),
+                      runtime_facts="ptq_helpers.backends.executorch.backend:runtime_facts",
                       tools="ExecuTorch: the onnx2torch module quantized with PT2E (torchao `prepare_pt2e`/"
                             "`convert_pt2e`, `XNNPACKQuantizer` with per-channel symmetric int8 weights, every "
                             "calibration image), exported with `torch.export` at batch 1 and lowered with "
@@ -91,7 +90,7 @@ def _lower(module, dest: Path, shape: tuple[int, ...]) -> None:
 
 def build_fp32(source: Path, dest: Path) -> None:
     """The fp32 torch module (the .pt2's, or onnx2torch's), exported and lowered to XNNPACK in fp32."""
-    from ptq_helpers.backends.torch_graph import input_shape, torch_module
+    from ptq_helpers.backends.pytorch.torch_graph import input_shape, torch_module
 
     _lower(torch_module(source), dest, input_shape(source, EXAMPLE_BATCH))
 
@@ -120,7 +119,7 @@ def xnnpack_quantize(module, q: ExecuTorchQuant, calibration: np.ndarray):
 
 def build_int8(case: Case, source: Path, calibration: np.ndarray, dest: Path) -> None:
     """PT2E int8 with the XNNPACKQuantizer, exported at batch 1 and lowered to XNNPACK."""
-    from ptq_helpers.backends.torch_graph import matmul_as_linear, torch_module
+    from ptq_helpers.backends.pytorch.torch_graph import matmul_as_linear, torch_module
 
     q = case.quant
     assert isinstance(q, ExecuTorchQuant), case
@@ -184,19 +183,19 @@ def runtime_facts(case: Case, path: Path) -> dict[str, Any]:
     delegates = ", ".join(f"{backend}: {n} delegated subgraph{'s' * (n != 1)}"
                           for backend, n in sorted(program["delegates"].items())) or "none"
     return {
-        "executed": {
-            "integer": integer,
-            "float": floating,
-            "how": ("the .pte's execution plan (operators outside delegates, delegate calls) and each XnnpackBackend "
+        "executed": Executed(
+            tuple(integer),
+            tuple(floating),
+            how=("the .pte's execution plan (operators outside delegates, delegate calls) and each XnnpackBackend "
                     "payload decoded with the wheel's XNNPACK flatbuffer schema: a Conv2d/FullyConnected node is "
                     "integer when its input and weight values are quantized int8 datatypes (qint8, qcint8, ...), "
                     "float when fp32; names are positional in execution order (conv 1..9, fc), which for the "
                     "ResNet8 ONNX is its node order (conv 1 = model_1/conv2d_1/BiasAdd, ..., fc = "
                     "model_1/dense_1/MatMul); read with ExecuTorch's exir deserializer and flatc, not executed"),
-            "causes": causes,
-            "kernels": {n: f"{layer['node']} ({layer.get('input', '?')}/{layer.get('weights', '?')})"
-                        for n, layer in zip(names, layers)},
-        },
+            causes=tuple(causes),
+            kernels={n: f"{layer['node']} ({layer.get('input', '?')}/{layer.get('weights', '?')})"
+                     for n, layer in zip(names, layers)},
+        ).to_json(),
         "delegate": delegates,
         "non-delegated ops": ", ".join(f"{n}x {op}" for op, n in sorted(program["outside"].items())) or "none",
         "layers": ", ".join(f"{n}: {layer['node']} {layer.get('input', '?')}/{layer.get('weights', '?')}"

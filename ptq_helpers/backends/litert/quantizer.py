@@ -4,7 +4,7 @@ suite's own float `.tflite` (the `litert-fp32` file, converted from the .h5 by t
 The quantizer works on the flatbuffer: a static (full-integer) recipe with activation and weight bit widths,
 per-channel or per-tensor weights, one of its algorithms (min-max, OCTAV, MSE, GPTQ, ...) and per-layer overrides
 (later rules win, as in the quantizer's recipe). Calibration feeds the suite's calibration images one per step.
-It runs in a child process (`python -m ptq_helpers.backends litert_quantizer`), like TFLiteConverter.
+It runs in a child process (`python -m ptq_helpers.backends litert.quantizer`), like TFLiteConverter.
 
 One graph fix after quantizing, `shape_reads_integer`: the Keras Flatten leaves a SHAPE op (for the batch size)
 that the quantizer does not quantize, so it inserts a DEQUANTIZE before it; SHAPE reads only the shape, so the
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ptq_helpers.backends import litert
+from ptq_helpers.backends.litert import backend as litert
 from ptq_helpers.core.errors import AssetError
 from ptq_helpers.matrix.cases import Case, Format, Framework
 
@@ -82,13 +82,13 @@ class LiteRTQuantizerQuant:
 
 
 FRAMEWORK = Framework("litert_quantizer", "LiteRT (litert-quantizer)", "litert",
-                      build="ptq_helpers.backends.litert_quantizer:build",
-                      run="ptq_helpers.backends.litert:runner", source="h5",
-                      runtime_facts="ptq_helpers.backends.litert:runtime_facts",
+                      build="ptq_helpers.backends.litert.quantizer:build",
+                      run="ptq_helpers.backends.litert.backend:runner", source="h5",
+                      runtime_facts="ptq_helpers.backends.litert.backend:runtime_facts",
                       needs=(("ai_edge_litert", "litert"), ("tensorflow", "litert"), ("litert_quantizer", "litert")),
                       size_kind=litert.FRAMEWORK.size_kind,
                       libraries=("ai-edge-litert", "tensorflow-cpu", "litert-quantizer"),
-                      code=("ptq_helpers.backends.litert",),
+                      code=("ptq_helpers.backends.litert.backend",),
                       tools="`litert-quantizer` (`Quantizer.add_static_config`, `calibrate`, `quantize`) on the "
                             "float .tflite of `litert-fp32`, calibration images one per step")
 FORMATS: dict[str, Format] = {}  # its files are .tflite, the format LiteRT registers
@@ -99,7 +99,7 @@ def build(case: Case, h5: Path, calibration: np.ndarray, dest: Path) -> None:
     case's settings, calibrated on `calibration` (NHWC float32 pixels 0..255)."""
     q = case.quant
     assert isinstance(q, LiteRTQuantizerQuant), case
-    quantize_in_child("litert_quantizer", h5, calibration, dest,
+    quantize_in_child("litert.quantizer", h5, calibration, dest,
                       {"rules": q.rules(), "shape_reads_integer": q.shape_reads_integer},
                       f"{case.id}: litert-quantizer failed", f"with rules {q.rules()}")
 
@@ -130,7 +130,8 @@ def _quantize(fp32: Path, calibration: Path, rules: list[dict[str, object]], sha
 
     qt = quantizer.Quantizer(str(fp32))
     for rule in rules:
-        granularity = qtyping.QuantGranularity.CHANNELWISE if rule["per_channel"] else qtyping.QuantGranularity.TENSORWISE
+        granularity = (qtyping.QuantGranularity.CHANNELWISE if rule["per_channel"]
+                       else qtyping.QuantGranularity.TENSORWISE)
         qt.add_static_config(str(rule["regex"]), qtyping.TFLOperationName(rule["operation"]),
                              activation_num_bits=int(rule["activation_bits"]), weight_num_bits=int(rule["weight_bits"]),
                              weight_granularity=granularity,
@@ -160,7 +161,8 @@ def _shape_reads_integer(model: bytes) -> bytes:
     obj = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
     code = {i: flatbuffer_utils.get_builtin_code_from_operator_code(c) for i, c in enumerate(obj.operatorCodes)}
     for graph in obj.subgraphs:
-        produced = {int(op.outputs[0]): op for op in graph.operators if code[op.opcodeIndex] == schema.BuiltinOperator.DEQUANTIZE}
+        produced = {int(op.outputs[0]): op for op in graph.operators
+                    if code[op.opcodeIndex] == schema.BuiltinOperator.DEQUANTIZE}
         for op in graph.operators:
             if code[op.opcodeIndex] == schema.BuiltinOperator.SHAPE and int(op.inputs[0]) in produced:
                 op.inputs[0] = produced[int(op.inputs[0])].inputs[0]
@@ -172,7 +174,7 @@ def _shape_reads_integer(model: bytes) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends litert_quantizer",
+    parser = argparse.ArgumentParser(prog="python -m ptq_helpers.backends litert.quantizer",
                                      description="quantize a float .tflite with litert-quantizer")
     parser.add_argument("--fp32", type=Path, required=True)
     parser.add_argument("--calibration", type=Path, required=True, help="NHWC float32 .npy")

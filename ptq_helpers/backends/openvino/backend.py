@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ptq_helpers.results.executed import Executed
 from ptq_helpers.matrix.cases import Case, Format, Framework
 from ptq_helpers.matrix.options import Option, number_in
 
@@ -39,9 +40,10 @@ class OvQuant:
         return self.accuracy_control
 
 
-FRAMEWORK = Framework("openvino", "OpenVINO", "ov", build="ptq_helpers.backends.openvino:build_int8",
-                      build_fp32="ptq_helpers.backends.openvino:build_fp32", run="ptq_helpers.backends.openvino:runner",
-                      runtime_facts="ptq_helpers.backends.openvino:runtime_facts",
+FRAMEWORK = Framework("openvino", "OpenVINO", "ov", build="ptq_helpers.backends.openvino.backend:build_int8",
+                      build_fp32="ptq_helpers.backends.openvino.backend:build_fp32",
+                      run="ptq_helpers.backends.openvino.backend:runner",
+                      runtime_facts="ptq_helpers.backends.openvino.backend:runtime_facts",
                       needs=(("openvino", "openvino"), ("nncf", "openvino")),
                       libraries=("openvino", "nncf", "onnx"),
                       options=(Option("ov_max_drop", "--ptq-ov-max-drop", "ptq_ov_max_drop", number_in(0, 100), 0.1,
@@ -247,11 +249,12 @@ def runtime_facts(case: Case, path: Path) -> dict[str, object]:
     hint = model.get_property("INFERENCE_PRECISION_HINT").to_string()
     facts: dict[str, object] = {
         "inference precision": hint, "layers": ", ".join(f"{n}x {kind}" for kind, n in sorted(layers.items())),
-        "executed": {"integer": integer, "float": floating, "kernels": kernels,
-                     "causes": [f"{n}: runtime precision {kernels[n].split()[1]} (inference precision hint {hint})"
-                                for n in floating],
-                     "how": "OpenVINO CPU plugin's runtime model (compiled with the runner's settings on this CPU): "
-                            "each Convolution/FullyConnected node's runtimePrecision, in execution order"}}
+        "executed": Executed(
+            tuple(integer), tuple(floating), kernels=kernels,
+            causes=tuple(f"{n}: runtime precision {kernels[n].split()[1]} (inference precision hint {hint})"
+                         for n in floating),
+            how="OpenVINO CPU plugin's runtime model (compiled with the runner's settings on this CPU): each "
+                "Convolution/FullyConnected node's runtimePrecision, in execution order").to_json()}
     with zipfile.ZipFile(path) as archive:
         if CONTROL in archive.namelist():
             facts["accuracy control"] = control_summary(json.loads(archive.read(CONTROL)))
