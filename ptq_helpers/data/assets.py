@@ -157,7 +157,7 @@ class Assets:
                 try:  # before any process lets torch open it
                     pt2_guard.check(self.model)
                 except pt2_guard.UnsafeArchive as exc:
-                    raise AssetError(f"--ptq-model {exc}") from None
+                    raise AssetError(str(exc).removeprefix(f"{self.model}: ")) from None  # the caller names it
                 key = conversion_key(self.model, "ptq_helpers.data.convert_torch", ("torch", "onnxscript", "onnx"),
                                      self.contract)
                 return convert_pt2(self.model, self.fetch_dir / f"user-{key[:16]}.onnx", self.cifar_dir(),

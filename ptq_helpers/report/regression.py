@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ptq_helpers.report.markdown import table
 from ptq_helpers.analysis.flips import FIRST
 from ptq_helpers.analysis.regression import Comparison
 
@@ -42,19 +43,19 @@ def markdown(old_name: str, new_name: str, c: Comparison, first: int = FIRST) ->
     out += ["", "**Runs:**", ""]
     for name, prov in (("OLD", c.provenance[0]), ("NEW", c.provenance[1])):
         out += [f"- {name} {line}" for line in prov] or [f"- {name}: no provenance recorded"]
-    out += ["", "| Model | Top-1 old → new | Δ vs fp32 old → new | Size old → new | Batch 256 old → new "
-            "| Answers |",
-            "|---|---|---|---|---|---|"]
+    rows = []
     for r in c.rows:
         o, n = r.old, r.new
         if n is None or o is None:
-            out.append(f"| `{r.key}` | {o.accuracy:.2f}% → not run | - | - | - | - |" if n is None else
-                       f"| `{r.key}` | new: {n.accuracy:.2f}% | - | {n.size_bytes:,} B | - | - |")
+            rows.append((f"`{r.key}`", f"{o.accuracy:.2f}% → not run", "-", "-", "-", "-") if n is None else
+                        (f"`{r.key}`", f"new: {n.accuracy:.2f}%", "-", f"{n.size_bytes:,} B", "-", "-"))
             continue
         drop = "-" if n.is_fp32 or o.drop is None or n.drop is None else f"{-o.drop:+.2f} → {-n.drop:+.2f}"
         fast = f"{r.speed[0]:,.0f} → {r.speed[1]:,.0f} img/s" if all(r.speed) else "-"
-        out.append(f"| `{r.key}` | {o.accuracy:.2f}% → {n.accuracy:.2f}% ({n.accuracy - o.accuracy:+.2f}) | {drop} | "
-                   f"{o.size_bytes:,} → {n.size_bytes:,} B ({r.growth:+.1f}%) | {fast} | {r.answers} |")
+        rows.append((f"`{r.key}`", f"{o.accuracy:.2f}% → {n.accuracy:.2f}% ({n.accuracy - o.accuracy:+.2f})", drop,
+                     f"{o.size_bytes:,} → {n.size_bytes:,} B ({r.growth:+.1f}%)", fast, r.answers))
+    out += ["", *table(("Model", "Top-1 old → new", "Δ vs fp32 old → new", "Size old → new", "Batch 256 old → new",
+                        "Answers"), rows)[:-1]]
     flipped = [r for r in c.rows if r.flips is not None and not r.flips.identical]
     if flipped and c.classes:
         out += ["", f"**Flipped test images** (index: true class: OLD's answer→NEW's answer; first {first}):", ""]
