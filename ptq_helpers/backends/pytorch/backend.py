@@ -208,7 +208,7 @@ def pt2e_quantize(module, q: TorchQuant, calibration: np.ndarray):
 
     if q.matmul_as_linear:
         module = matmul_as_linear(module)
-    batch = (torch.export.Dim("batch"),)
+    batch = (torch.export.Dim.AUTO,)  # the source program's own batch range (a user's .pt2 may bound it)
     example = (torch.from_numpy(calibration[:2]),)
     graph = torch.export.export(module, example, dynamic_shapes=({0: batch[0]},)).module()
     config = get_default_x86_inductor_quantization_config(reduce_range=q.reduce_range)
