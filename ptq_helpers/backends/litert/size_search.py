@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 
+from ptq_helpers.core.errors import ConfigError
 from ptq_helpers.analysis import selection, size_search
 from ptq_helpers.backends import evaluate
 from ptq_helpers.backends.wing import RunStore
@@ -118,6 +119,7 @@ def run_step(store: RunStore, th: Thresholds, run: dict[str, Any]) -> tuple[dict
     asked, recipe = run["search"], run["size_recipe"]
     if recipe is None and asked != "size":
         return None, ()
+    _refuse_without_layers(store)
     if recipe is not None:
         record: dict[str, Any] = {"recipe": recipe.to_json(), "from": recipe.origin, "searched": False}
     else:
@@ -130,3 +132,16 @@ def run_step(store: RunStore, th: Thresholds, run: dict[str, Any]) -> tuple[dict
     case = litert_size.run_case(recipe, store.settings.matrix)
     record["case"] = case.id
     return record, () if case.id in cases.BY_ID else (case,)
+
+
+def _refuse_without_layers(store: RunStore) -> None:
+    """One usage error when the float .tflite has no conv layer a recipe can name (the LiteRT builds of a PyTorch
+    program, made by litert-torch, carry no Keras layer names): a search would otherwise return the 8-bit build."""
+    fp32 = store.artifact(cases.get(FP32_ID)).path
+    if not litert_size.conv_layers(fp32):
+        model = store.settings.assets.model
+        raise ConfigError(
+            f"the size search and its recipes address conv layers by their Keras names, and the float .tflite of "
+            f"{f'--ptq-model {model}' if model else 'the model'} (litert-torch's conversion of a PyTorch program) has "
+            f"none, so no layer could be put at 4 bits; run it on the Keras model (.h5, or the reference model), or "
+            f"leave --ptq-search off")
